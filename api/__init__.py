@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): retrieval for applications, documents and health."""

@@ -1,0 +1,42 @@
+"""The FastAPI application; clients are built in the lifespan, once per process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import documents, health, retrieve
+from steward import __version__
+from steward.runtime import Runtime, open_runtime
+from steward.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """An app that opens its own runtime, or serves one handed in (and then leaves it open)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        live = runtime or open_runtime(settings or load_settings())
+        app.state.runtime = live
+        app.state.retriever = live.retriever
+        try:
+            yield
+        finally:
+            if owned:
+                live.close()
+
+    app = FastAPI(
+        title="Steward",
+        version=__version__,
+        description="Retrieval over a clean, measured knowledge base.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(retrieve.router)
+    app.include_router(documents.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,24 @@
+"""Dependencies of the routes, as `Annotated` aliases; tests swap them with dependency_overrides."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from retrieval.search import Retriever
+from steward.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_retriever(request: Request) -> Retriever:
+    retriever: Retriever = request.app.state.retriever
+    return retriever
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RetrieverDep = Annotated[Retriever, Depends(get_retriever)]

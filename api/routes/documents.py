@@ -1,0 +1,48 @@
+"""GET /documents/{doc_id}."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import RuntimeDep
+from api.schemas import DocumentChunk, DocumentResponse, ErrorResponse
+from steward.domain import rfc3339
+from steward.errors import NotFoundError
+
+router = APIRouter(tags=["documents"])
+
+
+@router.get(
+    "/documents/{doc_id}", response_model=DocumentResponse, responses={404: {"model": ErrorResponse}}
+)
+def get_document(doc_id: str, runtime: RuntimeDep) -> DocumentResponse:
+    """A document's catalog record and its chunks in reading order."""
+    row = runtime.catalog.document(doc_id)
+    if row is None:
+        raise NotFoundError("document", doc_id)
+    chunks = runtime.store.document_chunks(doc_id)
+    return DocumentResponse(
+        doc_id=row.doc_id,
+        source=row.source,
+        source_uri=row.source_uri,
+        title=row.title,
+        owner=row.owner,
+        review_by=row.review_by,
+        tags=row.tags,
+        acl=row.acl,
+        updated_at=rfc3339(row.updated_at),
+        first_seen=rfc3339(row.first_seen),
+        last_ingested=rfc3339(row.last_ingested),
+        content_hash=row.content_hash,
+        size=row.size,
+        chunks=[
+            DocumentChunk(
+                chunk_id=c.chunk_id,
+                ordinal=c.payload.ordinal,
+                section=c.payload.section,
+                text=c.payload.text,
+                content_hash=c.payload.content_hash,
+            )
+            for c in chunks
+        ],
+    )

@@ -1,0 +1,104 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class RetrieveFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | list[str] | None = Field(None, description="One source name or several.")
+    source_uri_prefix: str | None = Field(None, min_length=1)
+    updated_after: datetime | None = Field(None, description="RFC 3339; naive means UTC.")
+
+    @field_validator("updated_after")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _sources(cls, value: str | list[str] | None) -> str | list[str] | None:
+        names = [value] if isinstance(value, str) else value or []
+        if any(not name.strip() for name in names):
+            raise ValueError("source names must not be empty")
+        return value
+
+
+class RetrieveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(..., max_length=4000)
+    top_k: int = Field(10, ge=1, le=100)
+    mode: Literal["hybrid", "dense", "sparse"] | None = Field(
+        None, description="Defaults to the server's STEWARD_RETRIEVAL_MODE (hybrid)."
+    )
+    filters: RetrieveFilters | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class RetrievedChunk(BaseModel):
+    chunk_id: str
+    doc_id: str
+    source: str
+    source_uri: str
+    title: str
+    section: str
+    text: str
+    score: float
+    updated_at: str
+    flags: list[str]
+
+
+class RetrieveResponse(BaseModel):
+    results: list[RetrievedChunk]
+    took_ms: float
+
+
+class DocumentChunk(BaseModel):
+    chunk_id: str
+    ordinal: int
+    section: str
+    text: str
+    content_hash: str
+
+
+class DocumentResponse(BaseModel):
+    doc_id: str
+    source: str
+    source_uri: str
+    title: str
+    owner: str | None
+    review_by: str | None
+    tags: list[str]
+    acl: list[str]
+    updated_at: str
+    first_seen: str
+    last_ingested: str
+    content_hash: str
+    size: int
+    chunks: list[DocumentChunk]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    backend: str
+    model: str
+    documents: int
+    chunks: int
+
+
+class ErrorResponse(BaseModel):
+    detail: str

@@ -1,0 +1,1 @@
+"""Connectors: list a source's documents and fetch their content."""

@@ -1,0 +1,24 @@
+"""The `Connector` protocol every source implements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from steward.domain import DocumentRef, RawDocument
+
+
+class Connector(Protocol):
+    """A source of documents.
+
+    `list` must either yield the complete listing or raise `SourceError`: pruning trusts a
+    listing that finished, and nothing else.
+    """
+
+    source: str
+
+    def list(self) -> Iterator[DocumentRef]:
+        """Every document of the source, with a cheap change fingerprint."""
+
+    def fetch(self, ref: DocumentRef) -> RawDocument:
+        """The document's content; `DocumentError` when this one cannot be read."""

@@ -1,0 +1,1 @@
+"""Ingestion: parse, normalize, chunk, deduplicate, embed and index documents."""

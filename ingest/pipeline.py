@@ -1,0 +1,311 @@
+"""One ingest run of one source: list, parse, normalize, chunk, embed, index, prune.
+
+Crash safety: a document's chunks are upserted (deterministic ids), its stale chunks deleted,
+and only then is its catalog row written. A run killed anywhere leaves the catalog behind the
+index, never ahead of it, so the next run redoes the unfinished documents (their embeddings come
+from the cache) and ends with the same index as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from hashlib import sha256
+from typing import Any
+
+import numpy as np
+
+from connectors.base import Connector
+from ingest.chunk import ChunkBudget, chunk_document
+from ingest.embed import Embedder
+from ingest.normalize import boilerplate_keys, line_key
+from ingest.parse import parse
+from retrieval.sparse import Bm25Encoder
+from retrieval.store import VectorStore
+from steward.catalog import Catalog, DocumentRow
+from steward.domain import (
+    Chunk,
+    ChunkPayload,
+    DocumentMeta,
+    DocumentRef,
+    Element,
+    ElementKind,
+    IndexedChunk,
+    rfc3339,
+    utc_now,
+)
+from steward.errors import DocumentError, SourceError
+from steward.settings import IngestSettings
+
+# Bump when parsing or chunking changes what a document turns into: documents re-process.
+PIPELINE_REVISION = "1"
+
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(_stage: str, _done: int, _total: int) -> None:
+    return None
+
+
+def document_id(source: str, key: str) -> str:
+    """Stable document key: the same source and key give the same id on any machine."""
+    return sha256(f"{source}\x00{key}".encode()).hexdigest()[:32]
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    source: str
+    status: str = "ok"
+    error: str | None = None
+    listed: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    chunks_embedded: int = 0
+    chunks_cached: int = 0
+    boilerplate_lines_removed: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class _Pending:
+    doc_id: str
+    ref: DocumentRef
+    meta: DocumentMeta
+    updated_at: datetime
+    elements: list[Element]
+    content_hash: str
+    first_seen: datetime
+    line_keys: list[str]
+    is_new: bool
+
+
+class IngestPipeline:
+    """Runs ingests against one catalog and one store."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: VectorStore,
+        embedder: Embedder,
+        sparse: Bm25Encoder,
+        settings: IngestSettings,
+        batch_documents: int = 128,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.embedder = embedder
+        self.sparse = sparse
+        self.settings = settings
+        self.batch_documents = batch_documents
+        self.version = sha256(
+            "|".join(
+                [
+                    PIPELINE_REVISION,
+                    embedder.name,
+                    str(settings.chunk_tokens),
+                    str(settings.chunk_overlap_tokens),
+                    str(settings.boilerplate_min_share),
+                    str(settings.boilerplate_min_docs),
+                ]
+            ).encode()
+        ).hexdigest()[:16]
+
+    def run(self, connector: Connector, progress: Progress = _no_progress) -> IngestSummary:
+        started = time.perf_counter()
+        summary = IngestSummary(source=connector.source)
+        run_id = self.catalog.start_run(connector.source)
+        try:
+            self._run(connector, summary, progress)
+        except SourceError as error:
+            summary.status, summary.error = "failed", error.reason
+        except BaseException as error:
+            summary.status, summary.error = "failed", f"{type(error).__name__}: {error}"
+            summary.seconds = time.perf_counter() - started
+            self.catalog.finish_run(run_id, summary.status, summary.seconds, summary.as_dict())
+            raise
+        summary.seconds = time.perf_counter() - started
+        self.catalog.finish_run(run_id, summary.status, summary.seconds, summary.as_dict())
+        return summary
+
+    def _run(self, connector: Connector, summary: IngestSummary, progress: Progress) -> None:
+        self.store.ensure_collection(self.embedder.dimension, self.embedder.name)
+        refs = list(connector.list())  # a SourceError here prunes nothing
+        summary.listed = len(refs)
+        known = self.catalog.documents_of(connector.source)
+        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+
+        pending: list[_Pending] = []
+        unchanged_keys: list[list[str]] = []
+        listed_ids: set[str] = set()
+        for number, ref in enumerate(refs, start=1):
+            progress("read", number, len(refs))
+            doc_id = document_id(ref.source, ref.key)
+            listed_ids.add(doc_id)
+            if ref.size > max_bytes:
+                summary.skipped.append(
+                    {
+                        "source_uri": ref.source_uri,
+                        "reason": f"file of {ref.size / 1048576:.1f} MB is above the "
+                        f"{self.settings.max_file_mb:g} MB limit",
+                    }
+                )
+                continue
+            try:
+                raw = connector.fetch(ref)
+                content_hash = sha256(raw.content).hexdigest()
+                row = known.get(doc_id)
+                if (
+                    row is not None
+                    and row.content_hash == content_hash
+                    and row.pipeline_version == self.version
+                ):
+                    summary.unchanged += 1
+                    unchanged_keys.append(row.line_hashes)
+                    continue
+                elements, meta, front_updated = parse(raw)
+            except DocumentError as error:
+                summary.skipped.append({"source_uri": ref.source_uri, "reason": error.reason})
+                continue
+            keys = [k for e in elements if (k := line_key(e.text)) is not None]
+            pending.append(
+                _Pending(
+                    doc_id=doc_id,
+                    ref=ref,
+                    meta=meta,
+                    updated_at=front_updated or ref.updated_at,
+                    elements=elements,
+                    content_hash=content_hash,
+                    first_seen=row.first_seen if row else utc_now(),
+                    line_keys=keys,
+                    is_new=row is None,
+                )
+            )
+
+        boilerplate = boilerplate_keys(
+            [p.line_keys for p in pending] + unchanged_keys,
+            self.settings.boilerplate_min_share,
+            self.settings.boilerplate_min_docs,
+        )
+        for start in range(0, len(pending), self.batch_documents):
+            batch = pending[start : start + self.batch_documents]
+            self._index_batch(batch, boilerplate, summary)
+            progress("index", min(start + len(batch), len(pending)), len(pending))
+        progress("index", len(pending), len(pending))
+
+        # Prune only after a complete listing; ids from the store too, so points written by a
+        # run that died before its catalog write are not orphaned.
+        indexed = set(known) | self.store.document_ids(connector.source)
+        gone = sorted(indexed - listed_ids)
+        if gone:
+            self.store.delete_documents(gone)
+            self.catalog.delete_documents(gone)
+        summary.deleted = len(set(known) - listed_ids)
+
+    def _index_batch(
+        self, batch: Sequence[_Pending], boilerplate: set[str], summary: IngestSummary
+    ) -> None:
+        budget = ChunkBudget(
+            max_tokens=min(self.settings.chunk_tokens, self.embedder.max_tokens),
+            overlap_tokens=self.settings.chunk_overlap_tokens,
+        )
+        chunked: list[tuple[_Pending, list[Chunk]]] = []
+        for doc in batch:
+            kept = []
+            for element in doc.elements:
+                key = line_key(element.text)
+                if element.kind is not ElementKind.TITLE and key is not None and key in boilerplate:
+                    summary.boilerplate_lines_removed += 1
+                    continue
+                kept.append(element)
+            chunks = chunk_document(
+                doc.doc_id,
+                doc.meta.title,
+                kept,
+                budget,
+                self.embedder.count_tokens,
+                self.embedder.encode_tokens,
+            )
+            chunked.append((doc, chunks))
+
+        vectors = self._embed([c for _, chunks in chunked for c in chunks], summary)
+        now = rfc3339(utc_now())
+        points: list[IndexedChunk] = []
+        rows: list[DocumentRow] = []
+        for doc, chunks in chunked:
+            points.extend(
+                IndexedChunk(
+                    chunk_id=c.chunk_id,
+                    dense=vectors[c.embed_text],
+                    sparse=self.sparse.encode_document(c.embed_text),
+                    payload=ChunkPayload(
+                        doc_id=doc.doc_id,
+                        source=doc.ref.source,
+                        source_uri=doc.ref.source_uri,
+                        title=doc.meta.title,
+                        section=c.section,
+                        text=c.text,
+                        updated_at=rfc3339(doc.updated_at),
+                        ingested_at=now,
+                        content_hash=c.content_hash,
+                        owner=doc.meta.owner,
+                        acl=doc.meta.acl,
+                        ordinal=c.ordinal,
+                    ),
+                )
+                for c in chunks
+            )
+            rows.append(
+                DocumentRow(
+                    doc_id=doc.doc_id,
+                    source=doc.ref.source,
+                    key=doc.ref.key,
+                    source_uri=doc.ref.source_uri,
+                    content_hash=doc.content_hash,
+                    pipeline_version=self.version,
+                    title=doc.meta.title,
+                    owner=doc.meta.owner,
+                    review_by=doc.meta.review_by,
+                    tags=doc.meta.tags,
+                    acl=doc.meta.acl,
+                    updated_at=doc.updated_at,
+                    size=doc.ref.size,
+                    first_seen=doc.first_seen,
+                    last_ingested=utc_now(),
+                    chunk_ids=[c.chunk_id for c in chunks],
+                    line_hashes=doc.line_keys,
+                )
+            )
+            summary.chunks += len(chunks)
+            if doc.is_new:
+                summary.new += 1
+            else:
+                summary.changed += 1
+        self.store.upsert(points)
+        for doc, chunks in chunked:
+            self.store.delete_stale_chunks(doc.doc_id, [c.chunk_id for c in chunks])
+        self.catalog.save_documents(rows)  # last: the catalog never runs ahead of the index
+
+    def _embed(self, chunks: Sequence[Chunk], summary: IngestSummary) -> dict[str, np.ndarray]:
+        """Vectors by embed text; identical texts are embedded once, cached ones not at all."""
+        by_hash = {sha256(c.embed_text.encode()).hexdigest(): c.embed_text for c in chunks}
+        cached = self.catalog.cached_embeddings(self.embedder.name, list(by_hash))
+        missing = [h for h in by_hash if h not in cached]
+        started = time.perf_counter()
+        fresh = self.embedder.embed_documents([by_hash[h] for h in missing])
+        summary.embed_seconds += time.perf_counter() - started
+        new_vectors = dict(zip(missing, fresh, strict=True))
+        self.catalog.cache_embeddings(self.embedder.name, new_vectors)
+        summary.chunks_embedded += len(missing)
+        summary.chunks_cached += len(by_hash) - len(missing)
+        every = {**cached, **new_vectors}
+        return {text: every[h] for h, text in by_hash.items()}

@@ -1,0 +1,1 @@
+"""Retrieval: the vector stores, the sparse encoder, fusion and the retriever."""

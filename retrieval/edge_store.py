@@ -1,0 +1,212 @@
+"""Embedded index: a Qdrant Edge shard in a local directory, owned by one process."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import qdrant_edge as qe
+
+from retrieval.store import (
+    DATETIME_FIELDS,
+    DENSE,
+    KEYWORD_FIELDS,
+    SPARSE,
+    payload_from_dict,
+    payload_to_dict,
+)
+from steward.domain import IndexedChunk, ScoredChunk, SearchFilters, SparseVector, rfc3339
+from steward.errors import IndexLockedError, StoreError
+
+_META = "steward-index.json"
+_SHARD = "shard"
+_SCROLL_PAGE = 1000
+
+
+def _filter(filters: SearchFilters | None, extra: list[Any] | None = None) -> qe.Filter | None:
+    must: list[Any] = list(extra or [])
+    if filters is not None:
+        if filters.sources:
+            must.append(qe.FieldCondition(key="source", match=qe.MatchAny(list(filters.sources))))
+        if filters.source_uri_prefix:
+            must.append(
+                qe.FieldCondition(key="source_uri", match=qe.MatchPrefix(filters.source_uri_prefix))
+            )
+        if filters.updated_after is not None:
+            must.append(
+                qe.FieldCondition(
+                    key="updated_at", range=qe.RangeDateTime(gt=rfc3339(filters.updated_after))
+                )
+            )
+        if filters.doc_ids:
+            must.append(qe.FieldCondition(key="doc_id", match=qe.MatchAny(list(filters.doc_ids))))
+    return qe.Filter(must=must) if must else None
+
+
+def _doc_condition(doc_id: str) -> Any:
+    return qe.FieldCondition(key="doc_id", match=qe.MatchValue(doc_id))
+
+
+class EdgeStore:
+    """`VectorStore` over qdrant-edge; a lock file keeps a second process out."""
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = self._acquire_lock()
+        self._shard: qe.EdgeShard | None = None
+        self._write_lock = threading.Lock()
+        if (self._dir / _SHARD).is_dir() and any((self._dir / _SHARD).iterdir()):
+            self._shard = qe.EdgeShard.load(str(self._dir / _SHARD))
+
+    def _acquire_lock(self) -> IO[str]:
+        handle = open(self._dir / "lock", "a+")  # noqa: SIM115 - held for the store's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise IndexLockedError(str(self._dir), holder) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        return handle
+
+    @property
+    def _live(self) -> qe.EdgeShard:
+        if self._shard is None:
+            raise StoreError("the index has no collection yet: ingest a source first")
+        return self._shard
+
+    def ensure_collection(self, dimension: int, model: str) -> None:
+        meta_path = self._dir / _META
+        if self._shard is not None:
+            meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+            if meta.get("dimension") != dimension or meta.get("model") != model:
+                raise StoreError(
+                    f"the index at {self._dir} was built with model {meta.get('model')!r} "
+                    f"({meta.get('dimension')} dimensions), not {model!r} ({dimension}); "
+                    "re-index into a new STEWARD_HOME to change models"
+                )
+            return
+        config = qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+        shard = qe.EdgeShard.create(str(self._dir / _SHARD), config)
+        for name in KEYWORD_FIELDS:
+            shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+        for name in DATETIME_FIELDS:
+            shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Datetime))
+        meta_path.write_text(json.dumps({"dimension": dimension, "model": model}))
+        self._shard = shard
+
+    def upsert(self, chunks: Sequence[IndexedChunk]) -> None:
+        if not chunks:
+            return
+        points = [
+            qe.Point(
+                chunk.chunk_id,
+                {
+                    DENSE: list(chunk.dense),
+                    SPARSE: qe.SparseVector(list(chunk.sparse.indices), list(chunk.sparse.values)),
+                },
+                payload_to_dict(chunk.payload),
+            )
+            for chunk in chunks
+        ]
+        with self._write_lock:
+            self._live.update(qe.UpdateOperation.upsert_points(points))
+
+    def delete_stale_chunks(self, doc_id: str, keep: Iterable[str]) -> None:
+        keep_ids = set(keep)
+        condition = qe.Filter(
+            must=[_doc_condition(doc_id)],
+            must_not=[qe.HasIdCondition(keep_ids)] if keep_ids else None,
+        )
+        with self._write_lock:
+            self._live.update(qe.UpdateOperation.delete_points_by_filter(condition))
+
+    def delete_documents(self, doc_ids: Iterable[str]) -> None:
+        ids = list(doc_ids)
+        if not ids or self._shard is None:
+            return
+        condition = qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchAny(ids))])
+        with self._write_lock:
+            self._shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
+
+    def _query(self, query: Any, limit: int, filters: SearchFilters | None) -> list[ScoredChunk]:
+        if self._shard is None:
+            return []
+        request = qe.QueryRequest(
+            limit=limit, query=query, filter=_filter(filters), with_payload=True
+        )
+        return [
+            ScoredChunk(chunk_id=str(p.id), score=p.score, payload=payload_from_dict(p.payload))
+            for p in self._shard.query(request)
+        ]
+
+    def search_dense(
+        self, vector: Sequence[float], limit: int, filters: SearchFilters | None = None
+    ) -> list[ScoredChunk]:
+        return self._query(qe.Query.Nearest(list(vector), using=DENSE), limit, filters)
+
+    def search_sparse(
+        self, vector: SparseVector, limit: int, filters: SearchFilters | None = None
+    ) -> list[ScoredChunk]:
+        if not vector.indices:
+            return []
+        sparse = qe.SparseVector(list(vector.indices), list(vector.values))
+        return self._query(qe.Query.Nearest(sparse, using=SPARSE), limit, filters)
+
+    def _scroll(self, condition: qe.Filter, with_payload: bool | list[str]) -> list[Any]:
+        records: list[Any] = []
+        offset = None
+        while True:
+            page, offset = self._live.scroll(
+                qe.ScrollRequest(
+                    offset=offset, limit=_SCROLL_PAGE, filter=condition, with_payload=with_payload
+                )
+            )
+            records.extend(page)
+            if offset is None:
+                return records
+
+    def document_chunks(self, doc_id: str) -> list[ScoredChunk]:
+        if self._shard is None:
+            return []
+        records = self._scroll(qe.Filter(must=[_doc_condition(doc_id)]), True)
+        chunks = [
+            ScoredChunk(chunk_id=str(r.id), score=0.0, payload=payload_from_dict(r.payload))
+            for r in records
+        ]
+        return sorted(chunks, key=lambda c: c.payload.ordinal)
+
+    def document_ids(self, source: str) -> set[str]:
+        if self._shard is None:
+            return set()
+        condition = qe.Filter(must=[qe.FieldCondition(key="source", match=qe.MatchValue(source))])
+        records = self._scroll(condition, ["doc_id"])
+        return {str(r.payload["doc_id"]) for r in records}
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        if self._shard is None:
+            return 0
+        return int(self._shard.count(qe.CountRequest(filter=_filter(filters), exact=True)))
+
+    def close(self) -> None:
+        if self._shard is not None:
+            with self._write_lock:
+                self._shard.flush()
+                self._shard.close()
+            self._shard = None
+        if not self._lock_file.closed:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()

@@ -1,0 +1,206 @@
+"""Index on a Qdrant server (or qdrant-client's in-process mode, used by the tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from retrieval.store import (
+    DATETIME_FIELDS,
+    DENSE,
+    KEYWORD_FIELDS,
+    SPARSE,
+    payload_from_dict,
+    payload_to_dict,
+)
+from steward.domain import IndexedChunk, ScoredChunk, SearchFilters, SparseVector, rfc3339
+from steward.errors import StoreError
+
+_SCROLL_PAGE = 1000
+_UPSERT_BATCH = 256
+
+
+def _filter(filters: SearchFilters | None, extra: list[Any] | None = None) -> models.Filter | None:
+    must: list[Any] = list(extra or [])
+    if filters is not None:
+        if filters.sources:
+            must.append(
+                models.FieldCondition(key="source", match=models.MatchAny(any=list(filters.sources)))
+            )
+        if filters.source_uri_prefix:
+            must.append(
+                models.FieldCondition(
+                    key="source_uri", match=models.MatchPrefix(prefix=filters.source_uri_prefix)
+                )
+            )
+        if filters.updated_after is not None:
+            must.append(
+                models.FieldCondition(
+                    key="updated_at", range=models.DatetimeRange(gt=rfc3339(filters.updated_after))
+                )
+            )
+        if filters.doc_ids:
+            must.append(
+                models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(filters.doc_ids)))
+            )
+    return models.Filter(must=must) if must else None
+
+
+def _doc_condition(doc_id: str) -> models.FieldCondition:
+    return models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))
+
+
+class QdrantStore:
+    """`VectorStore` over qdrant-client: a server URL, or ":memory:" in-process."""
+
+    def __init__(self, url: str, collection: str, api_key: str | None = None) -> None:
+        if url == ":memory:":
+            self._client = QdrantClient(location=":memory:")
+        else:
+            self._client = QdrantClient(url=url, api_key=api_key, timeout=30)
+        self._collection = collection
+        self._ready = False
+        try:
+            self._ready = self._client.collection_exists(collection)
+        except (ResponseHandlingException, UnexpectedResponse, OSError) as error:
+            raise StoreError(f"cannot reach Qdrant at {url}: {error}") from error
+
+    def ensure_collection(self, dimension: int, model: str) -> None:
+        wanted = {"dimension": dimension, "model": model}
+        if self._client.collection_exists(self._collection):
+            found = self._read_meta()
+            if found != wanted:
+                raise StoreError(
+                    f"collection {self._collection!r} was built with {found}, not {wanted}; "
+                    "index into another collection to change models"
+                )
+            self._ready = True
+            return
+        self._client.create_collection(
+            self._collection,
+            vectors_config={DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            metadata=wanted,
+        )
+        for name in KEYWORD_FIELDS:
+            self._client.create_payload_index(
+                self._collection, name, field_schema=models.PayloadSchemaType.KEYWORD
+            )
+        for name in DATETIME_FIELDS:
+            self._client.create_payload_index(
+                self._collection, name, field_schema=models.PayloadSchemaType.DATETIME
+            )
+        self._ready = True
+
+    def _read_meta(self) -> dict[str, Any] | None:
+        metadata = self._client.get_collection(self._collection).config.metadata
+        return dict(metadata) if metadata else None
+
+    def upsert(self, chunks: Sequence[IndexedChunk]) -> None:
+        for start in range(0, len(chunks), _UPSERT_BATCH):
+            points = [
+                models.PointStruct(
+                    id=chunk.chunk_id,
+                    vector={
+                        DENSE: list(chunk.dense),
+                        SPARSE: models.SparseVector(
+                            indices=list(chunk.sparse.indices), values=list(chunk.sparse.values)
+                        ),
+                    },
+                    payload=payload_to_dict(chunk.payload),
+                )
+                for chunk in chunks[start : start + _UPSERT_BATCH]
+            ]
+            self._client.upsert(self._collection, points=points, wait=True)
+
+    def delete_stale_chunks(self, doc_id: str, keep: Iterable[str]) -> None:
+        keep_ids: list[Any] = list(keep)
+        condition = models.Filter(
+            must=[_doc_condition(doc_id)],
+            must_not=[models.HasIdCondition(has_id=keep_ids)] if keep_ids else None,
+        )
+        self._client.delete(self._collection, points_selector=models.FilterSelector(filter=condition))
+
+    def delete_documents(self, doc_ids: Iterable[str]) -> None:
+        ids = list(doc_ids)
+        if not ids or not self._ready:
+            return
+        condition = models.Filter(
+            must=[models.FieldCondition(key="doc_id", match=models.MatchAny(any=ids))]
+        )
+        self._client.delete(self._collection, points_selector=models.FilterSelector(filter=condition))
+
+    def _query(
+        self, query: Any, using: str, limit: int, filters: SearchFilters | None
+    ) -> list[ScoredChunk]:
+        if not self._ready:
+            return []
+        response = self._client.query_points(
+            self._collection,
+            query=query,
+            using=using,
+            limit=limit,
+            query_filter=_filter(filters),
+            with_payload=True,
+        )
+        return [
+            ScoredChunk(chunk_id=str(p.id), score=p.score, payload=payload_from_dict(p.payload or {}))
+            for p in response.points
+        ]
+
+    def search_dense(
+        self, vector: Sequence[float], limit: int, filters: SearchFilters | None = None
+    ) -> list[ScoredChunk]:
+        return self._query(list(vector), DENSE, limit, filters)
+
+    def search_sparse(
+        self, vector: SparseVector, limit: int, filters: SearchFilters | None = None
+    ) -> list[ScoredChunk]:
+        if not vector.indices:
+            return []
+        sparse = models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+        return self._query(sparse, SPARSE, limit, filters)
+
+    def _scroll(self, condition: models.Filter, with_payload: bool | list[str]) -> list[Any]:
+        records: list[Any] = []
+        offset = None
+        while True:
+            page, offset = self._client.scroll(
+                self._collection,
+                scroll_filter=condition,
+                limit=_SCROLL_PAGE,
+                offset=offset,
+                with_payload=with_payload,
+            )
+            records.extend(page)
+            if offset is None:
+                return records
+
+    def document_chunks(self, doc_id: str) -> list[ScoredChunk]:
+        if not self._ready:
+            return []
+        records = self._scroll(models.Filter(must=[_doc_condition(doc_id)]), True)
+        chunks = [
+            ScoredChunk(chunk_id=str(r.id), score=0.0, payload=payload_from_dict(r.payload or {}))
+            for r in records
+        ]
+        return sorted(chunks, key=lambda c: c.payload.ordinal)
+
+    def document_ids(self, source: str) -> set[str]:
+        if not self._ready:
+            return set()
+        condition = models.Filter(
+            must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
+        )
+        return {str((r.payload or {})["doc_id"]) for r in self._scroll(condition, ["doc_id"])}
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        if not self._ready:
+            return 0
+        return int(self._client.count(self._collection, count_filter=_filter(filters), exact=True).count)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,80 @@
+"""The `VectorStore` protocol every index backend implements, and payload conversion.
+
+Backends: `retrieval.edge_store.EdgeStore` (embedded, the default) and
+`retrieval.qdrant_store.QdrantStore` (a Qdrant server, or qdrant-client in-process).
+`tests/test_store_contract.py` runs one suite against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from steward.domain import ChunkPayload, IndexedChunk, ScoredChunk, SearchFilters, SparseVector
+
+DENSE = "dense"
+SPARSE = "bm25"
+
+# Payload fields with an index, and the kind of index each needs.
+KEYWORD_FIELDS = ("doc_id", "source", "source_uri", "content_hash", "acl")
+DATETIME_FIELDS = ("updated_at",)
+
+
+class VectorStore(Protocol):
+    """An index of chunks with a dense and a sparse (BM25, IDF-weighted) vector each."""
+
+    def ensure_collection(self, dimension: int, model: str) -> None:
+        """Create the collection if missing; refuse one built for another model or dimension."""
+
+    def upsert(self, chunks: Sequence[IndexedChunk]) -> None:
+        """Insert or replace chunks by id."""
+
+    def delete_stale_chunks(self, doc_id: str, keep: Iterable[str]) -> None:
+        """Delete the document's chunks whose ids are not in `keep`."""
+
+    def delete_documents(self, doc_ids: Iterable[str]) -> None:
+        """Delete every chunk of these documents."""
+
+    def search_dense(
+        self, vector: Sequence[float], limit: int, filters: SearchFilters | None = None
+    ) -> list[ScoredChunk]:
+        """Nearest chunks by cosine similarity, best first."""
+
+    def search_sparse(
+        self, vector: SparseVector, limit: int, filters: SearchFilters | None = None
+    ) -> list[ScoredChunk]:
+        """Best BM25 matches (IDF applied by the engine), best first."""
+
+    def document_chunks(self, doc_id: str) -> list[ScoredChunk]:
+        """All chunks of one document in reading order (score 0)."""
+
+    def document_ids(self, source: str) -> set[str]:
+        """The ids of every document of a source that has chunks in the index."""
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        """Number of chunks, optionally restricted."""
+
+    def close(self) -> None:
+        """Flush and release the store."""
+
+
+def payload_to_dict(payload: ChunkPayload) -> dict[str, Any]:
+    return asdict(payload)
+
+
+def payload_from_dict(data: Mapping[str, Any]) -> ChunkPayload:
+    return ChunkPayload(
+        doc_id=str(data["doc_id"]),
+        source=str(data["source"]),
+        source_uri=str(data["source_uri"]),
+        title=str(data.get("title") or ""),
+        section=str(data.get("section") or ""),
+        text=str(data.get("text") or ""),
+        updated_at=str(data["updated_at"]),
+        ingested_at=str(data["ingested_at"]),
+        content_hash=str(data["content_hash"]),
+        owner=data.get("owner"),
+        acl=list(data.get("acl") or []),
+        ordinal=int(data.get("ordinal") or 0),
+    )

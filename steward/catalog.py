@@ -1,0 +1,236 @@
+"""The catalog: what the index should contain, the embedding cache and the ingest runs.
+
+SQLAlchemy Core over SQLite (embedded) or PostgreSQL (distributed). It is the source of truth
+that pruning and change detection read; the index is rebuilt from sources, never the reverse.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from steward.domain import utc_now
+from steward.errors import CatalogError
+
+metadata = MetaData()
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("doc_id", String(64), primary_key=True),
+    Column("source", String(200), nullable=False, index=True),
+    Column("key", Text, nullable=False),
+    Column("source_uri", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("pipeline_version", String(64), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("owner", Text),
+    Column("review_by", String(10)),
+    Column("tags", JSON, nullable=False),
+    Column("acl", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_ingested", DateTime(timezone=True), nullable=False),
+    Column("chunk_ids", JSON, nullable=False),
+    # Hashes of the document's short lines, so boilerplate statistics cover unchanged documents
+    # without re-parsing them.
+    Column("line_hashes", JSON, nullable=False),
+)
+
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("model", String(300), primary_key=True),
+    Column("content_hash", String(64), primary_key=True),
+    Column("vector", LargeBinary, nullable=False),
+)
+
+runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False, index=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(20), nullable=False),
+    Column("duration_s", Float),
+    Column("summary", JSON),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    doc_id: str
+    source: str
+    key: str
+    source_uri: str
+    content_hash: str
+    pipeline_version: str
+    title: str
+    owner: str | None
+    review_by: str | None
+    tags: list[str]
+    acl: list[str]
+    updated_at: datetime
+    size: int
+    first_seen: datetime
+    last_ingested: datetime
+    chunk_ids: list[str]
+    line_hashes: list[str]
+
+
+def _row(mapping: Any) -> DocumentRow:
+    values = {name: mapping[name] for name in DocumentRow.__slots__}
+    for name in ("updated_at", "first_seen", "last_ingested"):
+        # SQLite hands datetimes back without their zone; everything stored is UTC.
+        if values[name].tzinfo is None:
+            values[name] = values[name].replace(tzinfo=UTC)
+    return DocumentRow(**values)
+
+
+class Catalog:
+    """Typed access to the catalog tables; one instance per process."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._engine: Engine = create_engine(url, future=True)
+            if url.startswith("sqlite"):
+                event.listen(self._engine, "connect", _sqlite_pragmas)
+            metadata.create_all(self._engine)
+        except SQLAlchemyError as error:
+            raise CatalogError(f"cannot open the catalog at {url}: {error}") from error
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- documents --------------------------------------------------------------------------
+
+    def documents_of(self, source: str) -> dict[str, DocumentRow]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(documents).where(documents.c.source == source))
+            return {row.doc_id: _row(row._mapping) for row in rows}
+
+    def document(self, doc_id: str) -> DocumentRow | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(documents).where(documents.c.doc_id == doc_id)).first()
+            return _row(row._mapping) if row else None
+
+    def count_documents(self) -> int:
+        with self._engine.connect() as conn:
+            return len(conn.execute(select(documents.c.doc_id)).all())
+
+    def save_documents(self, rows: Sequence[DocumentRow]) -> None:
+        """Insert or replace documents in one transaction."""
+        if not rows:
+            return
+        values = [{name: getattr(row, name) for name in DocumentRow.__slots__} for row in rows]
+        with self._engine.begin() as conn:
+            conn.execute(delete(documents).where(documents.c.doc_id.in_([r.doc_id for r in rows])))
+            conn.execute(insert(documents), values)
+
+    def delete_documents(self, doc_ids: Iterable[str]) -> None:
+        ids = list(doc_ids)
+        if ids:
+            with self._engine.begin() as conn:
+                conn.execute(delete(documents).where(documents.c.doc_id.in_(ids)))
+
+    # -- embedding cache --------------------------------------------------------------------
+
+    def cached_embeddings(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        with self._engine.connect() as conn:
+            for start in range(0, len(hashes), 500):
+                part = list(hashes[start : start + 500])
+                query = select(embeddings.c.content_hash, embeddings.c.vector).where(
+                    embeddings.c.model == model, embeddings.c.content_hash.in_(part)
+                )
+                for content_hash, blob in conn.execute(query):
+                    found[content_hash] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def cache_embeddings(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        if not vectors:
+            return
+        rows = [
+            {"model": model, "content_hash": h, "vector": np.asarray(v, dtype=np.float32).tobytes()}
+            for h, v in vectors.items()
+        ]
+        with self._engine.begin() as conn:
+            existing = {
+                h
+                for (h,) in conn.execute(
+                    select(embeddings.c.content_hash).where(
+                        embeddings.c.model == model,
+                        embeddings.c.content_hash.in_([r["content_hash"] for r in rows]),
+                    )
+                )
+            }
+            fresh = [r for r in rows if r["content_hash"] not in existing]
+            if fresh:
+                conn.execute(insert(embeddings), fresh)
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(self, source: str) -> int:
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                insert(runs).values(source=source, started_at=utc_now(), status="running")
+            )
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, status: str, duration_s: float, summary: dict[str, Any]) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.run_id == run_id)
+                .values(
+                    finished_at=utc_now(),
+                    status=status,
+                    duration_s=duration_s,
+                    summary=json.loads(json.dumps(summary, default=str)),
+                )
+            )
+
+    def last_run(self, source: str) -> dict[str, Any] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(runs).where(runs.c.source == source).order_by(runs.c.run_id.desc()).limit(1)
+            ).first()
+            return dict(row._mapping) if row else None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

@@ -1,0 +1,208 @@
+"""The `steward` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from steward.errors import IndexLockedError, StewardError
+from steward.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="Steward: a clean, measured knowledge base behind a retrieval API.",
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except StewardError as error:
+        err.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(2) from None
+
+
+def _settings() -> Settings:
+    with _errors():
+        return load_settings()
+
+
+def _connector(path: Path, source: str, include: list[str] | None, exclude: list[str] | None,
+               settings: Settings) -> Any:
+    from connectors.filesystem import FilesystemConnector
+    from connectors.jsonl import JsonlConnector
+
+    if path.is_file() and path.suffix == ".jsonl":
+        return JsonlConnector(path, source)
+    return FilesystemConnector(
+        path,
+        source,
+        include=include or settings.ingest.include,
+        exclude=exclude or settings.ingest.exclude,
+    )
+
+
+def _summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"ingest of source {summary['source']!r}: {summary['status']}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, key in [
+        ("documents listed", "listed"),
+        ("new", "new"),
+        ("changed", "changed"),
+        ("unchanged", "unchanged"),
+        ("deleted", "deleted"),
+        ("chunks written", "chunks"),
+        ("chunks embedded", "chunks_embedded"),
+        ("chunks from cache", "chunks_cached"),
+        ("boilerplate lines removed", "boilerplate_lines_removed"),
+    ]:
+        table.add_row(label, str(summary[key]))
+    table.add_row("skipped", str(len(summary["skipped"])))
+    table.add_row("seconds", f"{summary['seconds']:.2f}")
+    return table
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A folder, or a .jsonl file of records.")],
+    source: Annotated[str, typer.Option(help="Source name; documents are keyed within it.")],
+    include: Annotated[list[str] | None, typer.Option(help="Glob of files to take.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Glob of files to leave.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Ingest a folder into the index; a second run only redoes what changed."""
+    settings = _settings()
+    if not source.strip():
+        err.print("[bold red]error:[/] --source must not be empty")
+        raise typer.Exit(2)
+    with _errors():
+        from steward.runtime import open_runtime
+
+        runtime = open_runtime(settings)
+        try:
+            connector = _connector(path, source, include, exclude, settings)
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                disable=not err.is_terminal and as_json,
+            ) as bar:
+                tasks: dict[str, Any] = {}
+
+                def progress(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(f"{stage:>5}", total=total)
+                    bar.update(tasks[stage], completed=done, total=total)
+
+                summary = runtime.pipeline.run(connector, progress).as_dict()
+        finally:
+            runtime.close()
+    if as_json:
+        sys.stdout.write(json.dumps(summary, default=str) + "\n")
+    else:
+        out.print(_summary_table(summary))
+        for item in summary["skipped"]:
+            out.print(f"  skipped {item['source_uri']}: {item['reason']}")
+        if summary["error"]:
+            out.print(f"[bold red]failed:[/] {summary['error']}")
+    if summary["status"] != "ok":
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve the HTTP API (POST /retrieve; docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    with _errors():
+        uvicorn.run(
+            create_app(settings),
+            host=host or settings.api.host,
+            port=port or settings.api.port,
+            log_level="info",
+        )
+
+
+def _query_over_http(settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+    import httpx
+
+    url = f"http://{settings.api.host}:{settings.api.port}/retrieve"
+    try:
+        response = httpx.post(url, json=body, timeout=30)
+    except httpx.HTTPError as error:
+        raise StewardError(
+            f"the embedded index is held by another process and no server answers at {url} "
+            f"({error}); set STEWARD_API_PORT to the running server's port"
+        ) from None
+    answer: dict[str, Any] = response.json()
+    if response.status_code != 200:
+        raise StewardError(f"the server answered {response.status_code}: {answer.get('detail')}")
+    return answer
+
+
+@app.command()
+def query(
+    text: Annotated[str, typer.Argument(help="The question.")],
+    top_k: Annotated[int, typer.Option(min=1, max=100)] = 5,
+    mode: Annotated[Literal["hybrid", "dense", "sparse"] | None, typer.Option()] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ask the index; uses the running server when it holds the embedded index."""
+    settings = _settings()
+    body: dict[str, Any] = {"query": text, "top_k": top_k}
+    if mode:
+        body["mode"] = mode
+    if source:
+        body["filters"] = {"source": source}
+    with _errors():
+        from api.app import create_app
+        from steward.runtime import open_runtime
+
+        try:
+            runtime = open_runtime(settings)
+        except IndexLockedError:
+            answer = _query_over_http(settings, body)
+        else:
+            from fastapi.testclient import TestClient
+
+            try:
+                with TestClient(create_app(settings, runtime)) as client:
+                    response = client.post("/retrieve", json=body)
+                    answer = response.json()
+                    if response.status_code != 200:
+                        err.print(f"[bold red]error:[/] {answer['detail']}")
+                        raise typer.Exit(2)
+            finally:
+                runtime.close()
+    if as_json:
+        sys.stdout.write(json.dumps(answer) + "\n")
+        return
+    for rank, hit in enumerate(answer["results"], start=1):
+        out.print(
+            f"[bold]{rank}. {hit['title']}[/] [dim]{hit['source']}:{hit['source_uri']}"
+            f"{' > ' + hit['section'] if hit['section'] else ''}  score {hit['score']:.3f}[/]"
+        )
+        out.print("   " + hit["text"][:300].replace("\n", " "))
+    out.print(f"[dim]{len(answer['results'])} results in {answer['took_ms']:.1f} ms[/]")

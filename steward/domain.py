@@ -1,0 +1,151 @@
+"""Domain types that travel between connectors, the pipeline, the stores and the API.
+
+Vendor types (Qdrant points, unstructured elements, LlamaIndex nodes, FastAPI models) never
+appear here: each adapter converts at its edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 in UTC with a Z, second precision: the one timestamp format we store."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRef:
+    """One document as a connector lists it, before its content is read."""
+
+    source: str
+    key: str  # stable within the source (a relative path, a row id)
+    source_uri: str
+    updated_at: datetime
+    size: int
+    # Cheap change fingerprint from the listing (size and mtime for files).
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RawDocument:
+    """A listed document with its bytes, or with its text when the source is already text."""
+
+    ref: DocumentRef
+    content: bytes
+    media_type: str  # "text/markdown", "application/pdf", ...; "text/plain" for records
+    title: str | None = None
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+class ElementKind(StrEnum):
+    TITLE = "title"
+    TEXT = "text"
+    LIST_ITEM = "list_item"
+    TABLE = "table"
+
+
+@dataclass(frozen=True, slots=True)
+class Element:
+    """A structural piece of a parsed document."""
+
+    kind: ElementKind
+    text: str
+    depth: int = 0  # heading depth for titles, 0 = top
+    page: int | None = None
+
+
+@dataclass(slots=True)
+class DocumentMeta:
+    """Metadata of a document, from the connector and from front matter."""
+
+    title: str
+    owner: str | None = None
+    review_by: str | None = None  # YYYY-MM-DD
+    tags: list[str] = field(default_factory=list)
+    acl: list[str] = field(default_factory=list)  # empty means public
+
+
+@dataclass(slots=True)
+class ParsedDocument:
+    """A document turned into normalized elements, ready for chunking."""
+
+    doc_id: str
+    ref: DocumentRef
+    meta: DocumentMeta
+    elements: list[Element]
+    content_hash: str  # of the raw bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A bounded piece of one document, the unit that is embedded and retrieved."""
+
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    section: str  # "Heading > Subheading", "" at the top
+    text: str
+    embed_text: str  # the text plus its title and section context
+    content_hash: str  # of `text`; identical chunk text has one hash
+    token_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SparseVector:
+    indices: Sequence[int]
+    values: Sequence[float]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkPayload:
+    """What the index stores beside each chunk's vectors."""
+
+    doc_id: str
+    source: str
+    source_uri: str
+    title: str
+    section: str
+    text: str
+    updated_at: str  # RFC 3339
+    ingested_at: str  # RFC 3339
+    content_hash: str
+    owner: str | None
+    acl: list[str]
+    ordinal: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedChunk:
+    """A chunk with its vectors, as written to the store."""
+
+    chunk_id: str
+    dense: Sequence[float]
+    sparse: SparseVector
+    payload: ChunkPayload
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Restrictions a search applies in the store."""
+
+    sources: tuple[str, ...] = ()
+    source_uri_prefix: str | None = None
+    updated_after: datetime | None = None
+    doc_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredChunk:
+    """A chunk found by a search, with the backend's score."""
+
+    chunk_id: str
+    score: float
+    payload: ChunkPayload

@@ -1,0 +1,78 @@
+"""Steward's exceptions, one tree; `api/errors.py` maps them to HTTP status codes.
+
+StewardError
+├── ConfigError          a setting or a command-line value is invalid
+├── SourceError          a source cannot be listed (nothing is pruned after one)
+├── DocumentError        one document cannot be ingested; it is skipped with `reason`
+├── StoreError           the vector store failed or refused an operation
+│   └── IndexLockedError the embedded index is open in another process
+├── CatalogError         the catalog is missing, locked or of another schema
+├── NotFoundError        an id that does not exist
+└── QueryError           a query that cannot be answered as asked
+"""
+
+from __future__ import annotations
+
+
+class StewardError(Exception):
+    """Base of every error Steward raises on purpose."""
+
+
+class ConfigError(StewardError):
+    """A setting or a command-line value is invalid."""
+
+
+class SourceError(StewardError):
+    """A source cannot be listed or read as a whole."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"source {source!r}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class DocumentError(StewardError):
+    """One document cannot be ingested; the rest of the run goes on."""
+
+    def __init__(self, source_uri: str, reason: str) -> None:
+        super().__init__(f"{source_uri}: {reason}")
+        self.source_uri = source_uri
+        self.reason = reason
+
+
+class StoreError(StewardError):
+    """The vector store failed or refused an operation."""
+
+
+class IndexLockedError(StoreError):
+    """The embedded index is already open in another process."""
+
+    def __init__(self, path: str, holder: str) -> None:
+        super().__init__(
+            f"the embedded index at {path} is in use by {holder}; stop that process first "
+            "(one process owns an embedded index; use the distributed mode to share one)"
+        )
+        self.path = path
+        self.holder = holder
+
+
+class CatalogError(StewardError):
+    """The catalog cannot be opened or used."""
+
+
+class NotFoundError(StewardError):
+    """An id that does not exist."""
+
+    def __init__(self, kind: str, ident: str) -> None:
+        super().__init__(f"{kind} {ident!r} not found")
+        self.kind = kind
+        self.ident = ident
+
+
+class QueryError(StewardError):
+    """A query that cannot be answered as asked."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

