@@ -99,14 +99,13 @@ class IngestPipeline:
         embedder: Embedder,
         sparse: Bm25Encoder,
         settings: IngestSettings,
-        batch_documents: int = 128,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.embedder = embedder
         self.sparse = sparse
         self.settings = settings
-        self.batch_documents = batch_documents
+        self.batch_documents = settings.batch_documents
         self.version = sha256(
             "|".join(
                 [

@@ -66,6 +66,8 @@ class IngestSettings(BaseSettings):
     boilerplate_min_share: float = Field(0.3, gt=0, le=1)
     # ... and in at least this many of them.
     boilerplate_min_docs: int = Field(3, ge=2)
+    # Documents chunked, embedded and written together; a killed run redoes at most one batch.
+    batch_documents: int = Field(128, ge=1, le=10000)
     include: list[str] = Field(default_factory=lambda: ["**/*"])
     exclude: list[str] = Field(default_factory=lambda: ["**/.*", "**/.*/**"])
 
