@@ -23,7 +23,8 @@ class JsonlConnector:
     def list(self) -> Iterator[DocumentRef]:
         try:
             stat = self.path.stat()
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            # Not splitlines(): it also splits on U+2028 and friends inside JSON strings.
+            lines = self.path.read_text(encoding="utf-8").split("\n")
         except (OSError, UnicodeDecodeError) as error:
             raise SourceError(self.source, f"cannot read {self.path}: {error}") from error
         updated = datetime.fromtimestamp(stat.st_mtime, UTC)

@@ -1,0 +1,15 @@
+# One image for api, worker and beat in the distributed mode (see compose.yaml).
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY steward ./steward
+COPY ingest ./ingest
+COPY retrieval ./retrieval
+COPY evaluation ./evaluation
+COPY api ./api
+COPY connectors ./connectors
+RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+ && pip install --no-cache-dir .
+ENV STEWARD_HOME=/data STEWARD_API_HOST=0.0.0.0
+EXPOSE 8000
+CMD ["steward", "serve"]

@@ -1,0 +1,1 @@
+"""Evaluation: datasets, relevance judgements and retrieval metrics."""
