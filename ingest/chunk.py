@@ -61,30 +61,47 @@ def chunk_document(
     count_tokens: Callable[[Sequence[str]], list[int]],
     encode_tokens: Callable[[str], list[int]],
 ) -> list[Chunk]:
-    """Chunks per section, each with title and section as embedding context.
+    """Chunks by section, each embedded with its title and section path as context.
 
-    Paragraphs are packed whole while they fit; a paragraph longer than the budget is split at
-    sentence boundaries by LlamaIndex's SentenceSplitter measuring in the model's word pieces.
+    A section starts a new chunk unless the open chunk is still under half the budget; then the
+    section's heading is carried into the text as a line, so short sections are not embedded
+    alone. Paragraphs are packed whole while they fit; one longer than the budget is split at
+    sentence boundaries by LlamaIndex's SentenceSplitter, measured in the model's word pieces.
     """
     pieces: list[tuple[str, str]] = []  # (section, text)
     blocks = _sections(title, elements)
     texts = [e.text for _, block in blocks for e in block]
     token_counts = iter(count_tokens(texts))
+    headings = [section.rsplit(" > ", 1)[-1] for section, _ in blocks]
+    heading_tokens = count_tokens(headings)
     contexts = [_context(title, section) for section, _ in blocks]
     context_tokens = count_tokens(contexts)
-    for (section, block), context, ctx_tokens in zip(blocks, contexts, context_tokens, strict=True):
-        if ctx_tokens > budget.max_tokens // 2:
-            # A monstrous heading path must not starve the text: keep only the title.
-            section, ctx_tokens = "", count_tokens([title])[0]
-        room = max(32, budget.max_tokens - ctx_tokens - 2)
-        current: list[str] = []
-        used = 0
+
+    section, room, current, used = "", 0, [], 0
+
+    def flush() -> None:
+        nonlocal current, used
+        if current:
+            pieces.append((section, "\n".join(current)))
+        current, used = [], 0
+
+    for (block_section, block), heading, head_size, ctx_tokens in zip(
+        blocks, headings, heading_tokens, context_tokens, strict=True
+    ):
+        if current and used < room // 2 and heading:
+            current.append(heading)  # merge a short section into the open chunk
+            used += head_size + 1
+        else:
+            flush()
+            section = block_section
+            if ctx_tokens > budget.max_tokens // 2:
+                # A monstrous heading path must not starve the text: keep only the title.
+                section, ctx_tokens = "", count_tokens([title])[0]
+            room = max(32, budget.max_tokens - ctx_tokens - 2)
         for element in block:
             size = next(token_counts)
             if size > room:
-                if current:
-                    pieces.append((section, "\n".join(current)))
-                    current, used = [], 0
+                flush()
                 splitter = SentenceSplitter(
                     chunk_size=room,
                     chunk_overlap=min(budget.overlap_tokens, room // 4),
@@ -93,12 +110,10 @@ def chunk_document(
                 pieces.extend((section, part) for part in splitter.split_text(element.text))
                 continue
             if used + size > room and current:
-                pieces.append((section, "\n".join(current)))
-                current, used = [], 0
+                flush()
             current.append(element.text)
             used += size + 1
-        if current:
-            pieces.append((section, "\n".join(current)))
+    flush()
 
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}

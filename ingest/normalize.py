@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from hashlib import blake2b
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2060\ufeff]")
@@ -14,6 +14,9 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 
 # Lines longer than this are content, never boilerplate.
 BOILERPLATE_MAX_CHARS = 200
+# Headers, footers, navigation and legal lines sit at a document's edges: only this many
+# elements at each end are candidates, so repeated body text is never stripped.
+BOILERPLATE_EDGE = 4
 
 
 def normalize_text(text: str) -> str:
@@ -36,14 +39,24 @@ def line_key(text: str) -> str | None:
     return blake2b(folded.encode(), digest_size=8).hexdigest()
 
 
+def edge_line_keys(texts: Sequence[str]) -> list[str]:
+    """Keys of the short lines at the start and end of a document: its boilerplate candidates."""
+    if len(texts) > 2 * BOILERPLATE_EDGE:
+        texts = [*texts[:BOILERPLATE_EDGE], *texts[-BOILERPLATE_EDGE:]]
+    return [key for text in texts if (key := line_key(text)) is not None]
+
+
 def boilerplate_keys(
-    per_document: Iterable[Iterable[str]], min_share: float, min_docs: int
+    per_document: Iterable[tuple[str, Iterable[str]]], min_share: float, min_docs: int
 ) -> set[str]:
-    """Line keys that repeat in at least `min_share` of the documents and `min_docs` of them."""
+    """Edge-line keys found in at least `min_docs` distinct documents and `min_share` of them.
+
+    `per_document` pairs each document's content hash with its edge-line keys; exact copies of
+    one document count once, so three copies of a page do not make its own lines boilerplate.
+    """
+    distinct = {content_hash: set(keys) for content_hash, keys in per_document}
     counts: Counter[str] = Counter()
-    total = 0
-    for keys in per_document:
-        total += 1
-        counts.update(set(keys))
-    threshold = max(min_docs, min_share * total)
+    for keys in distinct.values():
+        counts.update(keys)
+    threshold = max(min_docs, min_share * len(distinct))
     return {key for key, seen in counts.items() if seen >= threshold}

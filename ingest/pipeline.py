@@ -20,7 +20,7 @@ import numpy as np
 from connectors.base import Connector
 from ingest.chunk import ChunkBudget, chunk_document
 from ingest.embed import Embedder
-from ingest.normalize import boilerplate_keys, line_key
+from ingest.normalize import BOILERPLATE_EDGE, boilerplate_keys, edge_line_keys, line_key
 from ingest.parse import parse
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
@@ -31,7 +31,6 @@ from steward.domain import (
     DocumentMeta,
     DocumentRef,
     Element,
-    ElementKind,
     IndexedChunk,
     rfc3339,
     utc_now,
@@ -40,7 +39,7 @@ from steward.errors import DocumentError, SourceError
 from steward.settings import IngestSettings
 
 # Bump when parsing or chunking changes what a document turns into: documents re-process.
-PIPELINE_REVISION = "1"
+PIPELINE_REVISION = "2"
 
 Progress = Callable[[str, int, int], None]
 
@@ -144,7 +143,7 @@ class IngestPipeline:
         max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
 
         pending: list[_Pending] = []
-        unchanged_keys: list[list[str]] = []
+        unchanged_keys: list[tuple[str, list[str]]] = []
         listed_ids: set[str] = set()
         for number, ref in enumerate(refs, start=1):
             progress("read", number, len(refs))
@@ -169,13 +168,13 @@ class IngestPipeline:
                     and row.pipeline_version == self.version
                 ):
                     summary.unchanged += 1
-                    unchanged_keys.append(row.line_hashes)
+                    unchanged_keys.append((row.content_hash, row.line_hashes))
                     continue
                 elements, meta, front_updated = parse(raw)
             except DocumentError as error:
                 summary.skipped.append({"source_uri": ref.source_uri, "reason": error.reason})
                 continue
-            keys = [k for e in elements if (k := line_key(e.text)) is not None]
+            keys = edge_line_keys([e.text for e in elements])
             pending.append(
                 _Pending(
                     doc_id=doc_id,
@@ -191,7 +190,7 @@ class IngestPipeline:
             )
 
         boilerplate = boilerplate_keys(
-            [p.line_keys for p in pending] + unchanged_keys,
+            [(p.content_hash, p.line_keys) for p in pending] + unchanged_keys,
             self.settings.boilerplate_min_share,
             self.settings.boilerplate_min_docs,
         )
@@ -220,9 +219,11 @@ class IngestPipeline:
         chunked: list[tuple[_Pending, list[Chunk]]] = []
         for doc in batch:
             kept = []
-            for element in doc.elements:
+            last = len(doc.elements) - 1
+            for position, element in enumerate(doc.elements):
                 key = line_key(element.text)
-                if element.kind is not ElementKind.TITLE and key is not None and key in boilerplate:
+                at_edge = position < BOILERPLATE_EDGE or last - position < BOILERPLATE_EDGE
+                if at_edge and key is not None and key in boilerplate:
                     summary.boilerplate_lines_removed += 1
                     continue
                 kept.append(element)

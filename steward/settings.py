@@ -62,10 +62,11 @@ class IngestSettings(BaseSettings):
     # Word pieces per chunk including the title/section context; MiniLM truncates at 256.
     chunk_tokens: int = Field(240, ge=32, le=512)
     chunk_overlap_tokens: int = Field(24, ge=0, le=128)
-    # A line is boilerplate when it repeats in at least this share of a source's documents ...
-    boilerplate_min_share: float = Field(0.3, gt=0, le=1)
-    # ... and in at least this many of them.
+    # A line at a document's edge is boilerplate when it repeats in at least this many distinct
+    # documents of a source ...
     boilerplate_min_docs: int = Field(3, ge=2)
+    # ... and in at least this share of them.
+    boilerplate_min_share: float = Field(0.02, gt=0, le=1)
     # Documents chunked, embedded and written together; a killed run redoes at most one batch.
     batch_documents: int = Field(128, ge=1, le=10000)
     include: list[str] = Field(default_factory=lambda: ["**/*"])
