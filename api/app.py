@@ -23,6 +23,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         live = runtime or open_runtime(settings or load_settings())
         app.state.runtime = live
         app.state.retriever = live.retriever
+        # The first forward pass of a model is several times slower: pay it before serving.
+        live.embedder.embed_query("warm-up")
         try:
             yield
         finally:
