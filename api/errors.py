@@ -28,7 +28,9 @@ async def _steward_error(_request: Request, error: Exception) -> JSONResponse:
     status = next(code for kind, code in STATUS if isinstance(error, kind))
     if isinstance(error, QueryError):
         # Shaped like FastAPI's own validation errors, naming the field.
-        body = {"detail": [{"loc": ["body", error.field], "msg": error.message, "type": "value_error"}]}
+        body = {
+            "detail": [{"loc": ["body", error.field], "msg": error.message, "type": "value_error"}]
+        }
         return JSONResponse(status_code=status, content=body)
     return JSONResponse(status_code=status, content={"detail": str(error)})
 

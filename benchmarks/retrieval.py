@@ -40,10 +40,12 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def _timed_queries(queries: dict[str, str], run_one: Any) -> tuple[dict[str, list[str]], dict[str, float]]:
+def _timed_queries(
+    queries: dict[str, str], run_one: Any
+) -> tuple[dict[str, list[str]], dict[str, float]]:
     rankings: dict[str, list[str]] = {}
     samples: list[float] = []
-    for qid, text in list(queries.items())[:3]:  # warm-up
+    for text in list(queries.values())[:3]:  # warm-up
         run_one(text)
     for _ in range(QUERY_ROUNDS):
         for qid, text in queries.items():
@@ -65,11 +67,18 @@ def phase_embed(data: Path) -> dict[str, Any]:
     dataset = load_beir(data)
     settings = EmbeddingSettings()
     embedder = SentenceTransformerEmbedder(settings.model, settings.batch_size)
-    texts = [d["title"] + "\n\n" + d["text"] if d["title"] else d["text"] for d in dataset.corpus.values()]
+    texts = [
+        d["title"] + "\n\n" + d["text"] if d["title"] else d["text"]
+        for d in dataset.corpus.values()
+    ]
     started = time.perf_counter()
     embedder.embed_documents(texts)
-    return {"system": "embedding only", "embed_s": time.perf_counter() - started, "texts": len(texts),
-            "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "system": "embedding only",
+        "embed_s": time.perf_counter() - started,
+        "texts": len(texts),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def phase_steward(data: Path) -> dict[str, Any]:
@@ -81,8 +90,8 @@ def phase_steward(data: Path) -> dict[str, Any]:
     from evaluation.beir import load_beir
     from evaluation.metrics import evaluate
     from retrieval.search import Retriever
-    from steward.settings import HomeSettings, RetrievalSettings, Settings
     from steward.runtime import open_runtime
+    from steward.settings import HomeSettings, RetrievalSettings, Settings
 
     dataset = load_beir(data)
     home = Path(tempfile.mkdtemp(prefix="steward-bench-"))
@@ -101,23 +110,39 @@ def phase_steward(data: Path) -> dict[str, Any]:
         def run_one(text: str) -> list[str]:
             hits = retriever.retrieve(text, top_k=10, mode=mode).hits  # type: ignore[arg-type]
             return [h.payload.source_uri for h in hits]
+
         return run_one
 
     results: dict[str, Any] = {}
     for mode in ("dense", "sparse", "hybrid"):
         rankings, latency = _timed_queries(dataset.queries, rank_with(runtime.retriever, mode))
-        results[mode] = {**evaluate(dataset.qrels, {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()}), **latency}
+        results[mode] = {
+            **evaluate(
+                dataset.qrels,
+                {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()},
+            ),
+            **latency,
+        }
 
     # The fusion grid behind the default (RetrievalSettings); quality only.
     grid: list[dict[str, Any]] = []
     for fusion in ("weighted", "dbsf", "rrf"):
         for weight in (0.5, 0.7, 0.8, 0.9, 0.95):
             for candidates in (20, 50, 100):
-                config = RetrievalSettings(fusion=fusion, dense_weight=weight, candidates=candidates)
+                config = RetrievalSettings(
+                    fusion=fusion, dense_weight=weight, candidates=candidates
+                )
                 retriever = Retriever(runtime.store, runtime.embedder, runtime.sparse, config)
-                rankings = {q: rank_with(retriever, "hybrid")(t) for q, t in dataset.queries.items()}
-                scores = evaluate(dataset.qrels, {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()})
-                grid.append({"fusion": fusion, "dense_weight": weight, "candidates": candidates, **scores})
+                rankings = {
+                    q: rank_with(retriever, "hybrid")(t) for q, t in dataset.queries.items()
+                }
+                scores = evaluate(
+                    dataset.qrels,
+                    {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()},
+                )
+                grid.append(
+                    {"fusion": fusion, "dense_weight": weight, "candidates": candidates, **scores}
+                )
 
     # Over HTTP: a real uvicorn server on loopback, one client, keep-alive.
     app = create_app(settings, runtime)
@@ -128,10 +153,12 @@ def phase_steward(data: Path) -> dict[str, Any]:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+
         def over_http(text: str) -> list[str]:
             response = client.post("/retrieve", json={"query": text, "top_k": 10})
             response.raise_for_status()
             return [r["source_uri"] for r in response.json()["results"]]
+
         rankings, http_latency = _timed_queries(dataset.queries, over_http)
     server.should_exit = True
     thread.join(timeout=10)
@@ -144,11 +171,20 @@ def phase_steward(data: Path) -> dict[str, Any]:
         "reingest_embedded": again.chunks_embedded,
         "chunks": summary.chunks,
         "modes": results,
-        "http": {**evaluate(dataset.qrels, {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()}), **http_latency},
+        "http": {
+            **evaluate(
+                dataset.qrels,
+                {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()},
+            ),
+            **http_latency,
+        },
         "fusion_grid": grid,
-        "default": {"mode": settings.retrieval.mode, "fusion": settings.retrieval.fusion,
-                    "dense_weight": settings.retrieval.dense_weight,
-                    "candidates": settings.retrieval.candidates},
+        "default": {
+            "mode": settings.retrieval.mode,
+            "fusion": settings.retrieval.fusion,
+            "dense_weight": settings.retrieval.dense_weight,
+            "candidates": settings.retrieval.candidates,
+        },
         "peak_rss_mb": _peak_rss_mb(),
     }
 
@@ -156,7 +192,8 @@ def phase_steward(data: Path) -> dict[str, Any]:
 def phase_demo(data: Path) -> dict[str, Any]:
     """LlamaIndex VectorStoreIndex over QdrantVectorStore in qdrant-client local mode."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from llama_index.core import Document, Settings as LISettings, StorageContext, VectorStoreIndex
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.core import Settings as LISettings
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.qdrant import QdrantVectorStore
     from qdrant_client import QdrantClient
@@ -166,7 +203,9 @@ def phase_demo(data: Path) -> dict[str, Any]:
     from ingest.embed import resolve_model_path
 
     dataset = load_beir(data)
-    LISettings.embed_model = HuggingFaceEmbedding(model_name=resolve_model_path("bundled:all-MiniLM-L6-v2"))
+    LISettings.embed_model = HuggingFaceEmbedding(
+        model_name=resolve_model_path("bundled:all-MiniLM-L6-v2")
+    )
     LISettings.llm = None
     client = QdrantClient(path=tempfile.mkdtemp(prefix="demo-qdrant-"))
     started = time.perf_counter()
@@ -182,8 +221,16 @@ def phase_demo(data: Path) -> dict[str, Any]:
         return [n.node.ref_doc_id for n in retriever.retrieve(text)]
 
     rankings, latency = _timed_queries(dataset.queries, run_one)
-    scores = evaluate(dataset.qrels, {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()})
-    return {"system": "demo stack", "ingest_s": ingest_s, **scores, **latency, "peak_rss_mb": _peak_rss_mb()}
+    scores = evaluate(
+        dataset.qrels, {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()}
+    )
+    return {
+        "system": "demo stack",
+        "ingest_s": ingest_s,
+        **scores,
+        **latency,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def phase_bm25(data: Path) -> dict[str, Any]:
@@ -197,7 +244,12 @@ def phase_bm25(data: Path) -> dict[str, Any]:
     ids = list(dataset.corpus)
     stemmer = Stemmer.Stemmer("english")
     started = time.perf_counter()
-    tokens = bm25s.tokenize([dataset.corpus[i]["text"] for i in ids], stopwords="en", stemmer=stemmer, show_progress=False)
+    tokens = bm25s.tokenize(
+        [dataset.corpus[i]["text"] for i in ids],
+        stopwords="en",
+        stemmer=stemmer,
+        show_progress=False,
+    )
     model = bm25s.BM25()
     model.index(tokens, show_progress=False)
     ingest_s = time.perf_counter() - started
@@ -208,8 +260,16 @@ def phase_bm25(data: Path) -> dict[str, Any]:
         return [ids[i] for i in found[0]]
 
     rankings, latency = _timed_queries(dataset.queries, run_one)
-    scores = evaluate(dataset.qrels, {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()})
-    return {"system": "BM25 (bm25s)", "ingest_s": ingest_s, **scores, **latency, "peak_rss_mb": _peak_rss_mb()}
+    scores = evaluate(
+        dataset.qrels, {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()}
+    )
+    return {
+        "system": "BM25 (bm25s)",
+        "ingest_s": ingest_s,
+        **scores,
+        **latency,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 PHASES = {"embed": phase_embed, "steward": phase_steward, "demo": phase_demo, "bm25": phase_bm25}
@@ -233,7 +293,12 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def report(results: dict[str, Any]) -> str:
-    steward, demo, bm25, embed = results["steward"], results["demo"], results["bm25"], results["embed"]
+    steward, demo, bm25, embed = (
+        results["steward"],
+        results["demo"],
+        results["bm25"],
+        results["embed"],
+    )
     rows = [
         ("BM25 (bm25s)", bm25, bm25["ingest_s"], bm25),
         ("demo stack (LlamaIndex + qdrant local)", demo, demo["ingest_s"], demo),
@@ -241,7 +306,9 @@ def report(results: dict[str, Any]) -> str:
     for mode in ("sparse", "dense", "hybrid"):
         label = f"steward {mode}" + (" (default)" if mode == steward["default"]["mode"] else "")
         rows.append((label, steward["modes"][mode], steward["ingest_s"], steward["modes"][mode]))
-    rows.append(("steward default over HTTP", steward["http"], steward["ingest_s"], steward["http"]))
+    rows.append(
+        ("steward default over HTTP", steward["http"], steward["ingest_s"], steward["http"])
+    )
     lines = [
         "| system | nDCG@10 | Recall@10 | MRR@10 | ingest s | query p50 ms | query p99 ms | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|",
@@ -267,9 +334,13 @@ def report(results: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "retrieval.json")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "retrieval.json"
+    )
     parser.add_argument("--phase", choices=sorted(PHASES))
     parser.add_argument("--only", nargs="*", choices=sorted(PHASES), help="Run only these phases.")
     args = parser.parse_args()
@@ -286,8 +357,10 @@ def main() -> None:
         print(report(results))
         print("\nfusion grid (hybrid, nDCG@10):")
         for g in sorted(results["steward"]["fusion_grid"], key=lambda g: -g["ndcg@10"])[:12]:
-            print(f"  {g['fusion']:>8} w={g['dense_weight']:.1f} candidates={g['candidates']:>3}  "
-                  f"nDCG@10 {g['ndcg@10']:.3f}  R@10 {g['recall@10']:.3f}  MRR@10 {g['mrr@10']:.3f}")
+            print(
+                f"  {g['fusion']:>8} w={g['dense_weight']:.1f} candidates={g['candidates']:>3}  "
+                f"nDCG@10 {g['ndcg@10']:.3f}  R@10 {g['recall@10']:.3f}  MRR@10 {g['mrr@10']:.3f}"
+            )
     else:
         print(json.dumps(results, indent=2))
     print(f"\nwritten to {args.out}")

@@ -75,7 +75,9 @@ class FilesystemConnector:
                 )
         if errors:
             # A folder we could not read makes the listing incomplete: refuse it as a whole.
-            raise SourceError(self.source, f"cannot read {errors[0].filename}: {errors[0].strerror}")
+            raise SourceError(
+                self.source, f"cannot read {errors[0].filename}: {errors[0].strerror}"
+            )
 
     def fetch(self, ref: DocumentRef) -> RawDocument:
         path = self.root / ref.key

@@ -38,7 +38,9 @@ class JsonlConnector:
                 if key == "None":
                     raise KeyError("_id")
             except (json.JSONDecodeError, KeyError, AttributeError) as error:
-                raise SourceError(self.source, f"{self.path}:{number}: bad record ({error})") from None
+                raise SourceError(
+                    self.source, f"{self.path}:{number}: bad record ({error})"
+                ) from None
             self._records[key] = record
             text = str(record.get("text") or "")
             yield DocumentRef(

@@ -77,7 +77,8 @@ def chunk_document(
     contexts = [_context(title, section) for section, _ in blocks]
     context_tokens = count_tokens(contexts)
 
-    section, room, current, used = "", 0, [], 0
+    section, room, used = "", 0, 0
+    current: list[str] = []
 
     def flush() -> None:
         nonlocal current, used

@@ -67,8 +67,11 @@ class SentenceTransformerEmbedder:
                 f"STEWARD_EMBED_MODEL: cannot load {model!r} offline ({error})"
             ) from None
         self.name = model
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
+        dimension = self._model.get_embedding_dimension()
+        if dimension is None:
+            raise ConfigError(f"STEWARD_EMBED_MODEL: {model!r} does not say its dimension")
+        self.dimension = int(dimension)
+        self.max_tokens = int(self._model.max_seq_length or 256) - 2  # [CLS] and [SEP]
         self._batch_size = batch_size
         self._tokenizer = self._model.tokenizer
 

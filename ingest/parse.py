@@ -126,7 +126,9 @@ def _parse_docx(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
     try:
         items = partition_docx(file=io.BytesIO(raw.content))
     except Exception as error:  # python-docx raises many types on a damaged package
-        raise DocumentError(raw.ref.source_uri, f"unreadable DOCX ({type(error).__name__})") from None
+        raise DocumentError(
+            raw.ref.source_uri, f"unreadable DOCX ({type(error).__name__})"
+        ) from None
     return _elements_from_unstructured(items), {}
 
 
@@ -139,13 +141,13 @@ def _parse_pdf(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
     elements: list[Element] = []
     try:
         for number, page in enumerate(extract_pages(io.BytesIO(raw.content)), start=1):
-            text = "\n\n".join(
-                box.get_text() for box in page if isinstance(box, LTTextContainer)
-            )
+            text = "\n\n".join(box.get_text() for box in page if isinstance(box, LTTextContainer))
             if text.strip():
                 elements.extend(_partition_text(text, page=number))
     except Exception as error:  # pdfminer raises a zoo of types on a damaged file
-        raise DocumentError(raw.ref.source_uri, f"unreadable PDF ({type(error).__name__})") from None
+        raise DocumentError(
+            raw.ref.source_uri, f"unreadable PDF ({type(error).__name__})"
+        ) from None
     if not elements:
         raise DocumentError(raw.ref.source_uri, "PDF has no extractable text (scanned? no OCR)")
     return elements, {}

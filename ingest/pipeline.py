@@ -245,7 +245,7 @@ class IngestPipeline:
             points.extend(
                 IndexedChunk(
                     chunk_id=c.chunk_id,
-                    dense=vectors[c.embed_text],
+                    dense=vectors[c.embed_text].tolist(),
                     sparse=self.sparse.encode_document(c.embed_text),
                     payload=ChunkPayload(
                         doc_id=doc.doc_id,

@@ -126,7 +126,7 @@ class EdgeStore:
             self._live.update(qe.UpdateOperation.upsert_points(points))
 
     def delete_stale_chunks(self, doc_id: str, keep: Iterable[str]) -> None:
-        keep_ids = set(keep)
+        keep_ids: set[Any] = set(keep)
         condition = qe.Filter(
             must=[_doc_condition(doc_id)],
             must_not=[qe.HasIdCondition(keep_ids)] if keep_ids else None,
@@ -149,7 +149,9 @@ class EdgeStore:
             limit=limit, query=query, filter=_filter(filters), with_payload=True
         )
         return [
-            ScoredChunk(chunk_id=str(p.id), score=p.score, payload=payload_from_dict(p.payload))
+            ScoredChunk(
+                chunk_id=str(p.id), score=p.score, payload=payload_from_dict(p.payload or {})
+            )
             for p in self._shard.query(request)
         ]
 
@@ -184,7 +186,7 @@ class EdgeStore:
             return []
         records = self._scroll(qe.Filter(must=[_doc_condition(doc_id)]), True)
         chunks = [
-            ScoredChunk(chunk_id=str(r.id), score=0.0, payload=payload_from_dict(r.payload))
+            ScoredChunk(chunk_id=str(r.id), score=0.0, payload=payload_from_dict(r.payload or {}))
             for r in records
         ]
         return sorted(chunks, key=lambda c: c.payload.ordinal)

@@ -1,8 +1,8 @@
 """Fusion of dense and sparse candidate lists into one ranking.
 
-Plain RRF lost to dense-only on msmarco-5k; RRF with the dense list weighted 0.95 is the default
-because benchmarks/retrieval.py measured it best (its fusion grid is in the JSON it writes). Each function takes
-ranked lists of (id, score) and returns (id, fused score) best first.
+Plain RRF lost to dense-only on msmarco-5k; RRF with the dense list weighted 0.95 is the
+default because benchmarks/retrieval.py measured it best (the grid is in the JSON it writes).
+Each function takes ranked lists of (id, score) and returns (id, fused score) best first.
 """
 
 from __future__ import annotations

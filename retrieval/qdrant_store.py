@@ -16,7 +16,7 @@ from retrieval.store import (
     payload_from_dict,
     payload_to_dict,
 )
-from steward.domain import IndexedChunk, ScoredChunk, SearchFilters, SparseVector, rfc3339
+from steward.domain import IndexedChunk, ScoredChunk, SearchFilters, SparseVector
 from steward.errors import StoreError
 
 _SCROLL_PAGE = 1000
@@ -28,7 +28,9 @@ def _filter(filters: SearchFilters | None, extra: list[Any] | None = None) -> mo
     if filters is not None:
         if filters.sources:
             must.append(
-                models.FieldCondition(key="source", match=models.MatchAny(any=list(filters.sources)))
+                models.FieldCondition(
+                    key="source", match=models.MatchAny(any=list(filters.sources))
+                )
             )
         if filters.source_uri_prefix:
             must.append(
@@ -39,12 +41,14 @@ def _filter(filters: SearchFilters | None, extra: list[Any] | None = None) -> mo
         if filters.updated_after is not None:
             must.append(
                 models.FieldCondition(
-                    key="updated_at", range=models.DatetimeRange(gt=rfc3339(filters.updated_after))
+                    key="updated_at", range=models.DatetimeRange(gt=filters.updated_after)
                 )
             )
         if filters.doc_ids:
             must.append(
-                models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(filters.doc_ids)))
+                models.FieldCondition(
+                    key="doc_id", match=models.MatchAny(any=list(filters.doc_ids))
+                )
             )
     return models.Filter(must=must) if must else None
 
@@ -81,7 +85,9 @@ class QdrantStore:
             return
         self._client.create_collection(
             self._collection,
-            vectors_config={DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)},
+            vectors_config={
+                DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+            },
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata=wanted,
         )
@@ -122,7 +128,9 @@ class QdrantStore:
             must=[_doc_condition(doc_id)],
             must_not=[models.HasIdCondition(has_id=keep_ids)] if keep_ids else None,
         )
-        self._client.delete(self._collection, points_selector=models.FilterSelector(filter=condition))
+        self._client.delete(
+            self._collection, points_selector=models.FilterSelector(filter=condition)
+        )
 
     def delete_documents(self, doc_ids: Iterable[str]) -> None:
         ids = list(doc_ids)
@@ -131,7 +139,9 @@ class QdrantStore:
         condition = models.Filter(
             must=[models.FieldCondition(key="doc_id", match=models.MatchAny(any=ids))]
         )
-        self._client.delete(self._collection, points_selector=models.FilterSelector(filter=condition))
+        self._client.delete(
+            self._collection, points_selector=models.FilterSelector(filter=condition)
+        )
 
     def _query(
         self, query: Any, using: str, limit: int, filters: SearchFilters | None
@@ -147,7 +157,9 @@ class QdrantStore:
             with_payload=True,
         )
         return [
-            ScoredChunk(chunk_id=str(p.id), score=p.score, payload=payload_from_dict(p.payload or {}))
+            ScoredChunk(
+                chunk_id=str(p.id), score=p.score, payload=payload_from_dict(p.payload or {})
+            )
             for p in response.points
         ]
 
@@ -200,7 +212,9 @@ class QdrantStore:
     def count(self, filters: SearchFilters | None = None) -> int:
         if not self._ready:
             return 0
-        return int(self._client.count(self._collection, count_filter=_filter(filters), exact=True).count)
+        return int(
+            self._client.count(self._collection, count_filter=_filter(filters), exact=True).count
+        )
 
     def close(self) -> None:
         self._client.close()

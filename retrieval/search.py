@@ -59,7 +59,9 @@ class Retriever:
         depth = max(self.settings.candidates, top_k * 2)
 
         if mode == "dense":
-            ranked = self.store.search_dense(self.embedder.embed_query(text), depth, filters)
+            ranked = self.store.search_dense(
+                self.embedder.embed_query(text).tolist(), depth, filters
+            )
         elif mode == "sparse":
             ranked = self.store.search_sparse(self.sparse.encode_query(text), depth, filters)
         else:
@@ -77,7 +79,7 @@ class Retriever:
         return RetrievalResult(hits=hits, took_ms=(time.perf_counter() - started) * 1000)
 
     def _hybrid(self, text: str, depth: int, filters: SearchFilters | None) -> list[ScoredChunk]:
-        dense = self.store.search_dense(self.embedder.embed_query(text), depth, filters)
+        dense = self.store.search_dense(self.embedder.embed_query(text).tolist(), depth, filters)
         sparse = self.store.search_sparse(self.sparse.encode_query(text), depth, filters)
         by_id = {h.chunk_id: h for h in (*dense, *sparse)}
         dense_ranked = [(h.chunk_id, h.score) for h in dense]

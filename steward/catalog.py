@@ -205,9 +205,14 @@ class Catalog:
             result = conn.execute(
                 insert(runs).values(source=source, started_at=utc_now(), status="running")
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            if key is None:
+                raise CatalogError("the catalog did not return the new run's id")
+            return int(key[0])
 
-    def finish_run(self, run_id: int, status: str, duration_s: float, summary: dict[str, Any]) -> None:
+    def finish_run(
+        self, run_id: int, status: str, duration_s: float, summary: dict[str, Any]
+    ) -> None:
         with self._engine.begin() as conn:
             conn.execute(
                 update(runs)

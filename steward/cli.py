@@ -39,8 +39,13 @@ def _settings() -> Settings:
         return load_settings()
 
 
-def _connector(path: Path, source: str, include: list[str] | None, exclude: list[str] | None,
-               settings: Settings) -> Any:
+def _connector(
+    path: Path,
+    source: str,
+    include: list[str] | None,
+    exclude: list[str] | None,
+    settings: Settings,
+) -> Any:
     from connectors.filesystem import FilesystemConnector
     from connectors.jsonl import JsonlConnector
 

@@ -13,7 +13,9 @@ router = APIRouter(tags=["documents"])
 
 
 @router.get(
-    "/documents/{doc_id}", response_model=DocumentResponse, responses={404: {"model": ErrorResponse}}
+    "/documents/{doc_id}",
+    response_model=DocumentResponse,
+    responses={404: {"model": ErrorResponse}},
 )
 def get_document(doc_id: str, runtime: RuntimeDep) -> DocumentResponse:
     """A document's catalog record and its chunks in reading order."""
