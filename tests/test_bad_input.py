@@ -1,0 +1,242 @@
+"""Bad files are skipped one by one with a reason; the run, and what is indexed, survive them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from connectors.filesystem import FilesystemConnector
+from connectors.jsonl import JsonlConnector
+from ingest.pipeline import document_id
+from steward.domain import DocumentRef, RawDocument
+from steward.runtime import Runtime
+
+SOURCE = "kb"
+
+
+class VanishingConnector(FilesystemConnector):
+    """A folder where some files are deleted between the listing and the read."""
+
+    def __init__(self, root: Path, source: str, vanish: set[str]) -> None:
+        super().__init__(root, source)
+        self.vanish = vanish
+
+    def fetch(self, ref: DocumentRef) -> RawDocument:
+        if ref.key in self.vanish:
+            (self.root / ref.key).unlink()
+        return super().fetch(ref)
+
+
+def snapshot(live: Runtime, key: str) -> tuple:
+    """What the index and catalog hold for one document, timestamps aside."""
+    doc_id = document_id(SOURCE, key)
+    row = live.catalog.document(doc_id)
+    chunks = [(c.chunk_id, c.payload.text) for c in live.store.document_chunks(doc_id)]
+    return (row.content_hash, row.chunk_ids, row.last_ingested) if row else None, chunks
+
+
+def reasons(summary) -> dict[str, str]:
+    return {item["source_uri"]: item["reason"] for item in summary.skipped}
+
+
+@pytest.fixture
+def hash_runtime(open_home, hash_embedder) -> Runtime:
+    return open_home("a", hash_embedder)
+
+
+def test_bad_files_are_skipped_with_reasons_and_indexed_documents_survive(
+    hash_runtime: Runtime, write, tmp_path: Path
+) -> None:
+    kb = tmp_path / "kb"
+    write.markdown(kb / "good.md", "# Good\n\nThe cafeteria opens at eight in the morning.\n")
+    write.text(kb / "notes.txt", "Parking permits are renewed every January.\n")
+    write.pdf(kb / "report.pdf", "Quarterly Report", [("Revenue", "Revenue grew by ten percent.")])
+    first = hash_runtime.pipeline.run(FilesystemConnector(kb, SOURCE))
+    assert (first.new, first.skipped) == (3, [])
+    before = {key: snapshot(hash_runtime, key) for key in ("good.md", "notes.txt", "report.pdf")}
+    assert all(chunks for _, chunks in before.values())
+
+    # Run 2: the PDF got damaged, and a zoo of bad files arrived beside one good newcomer.
+    (kb / "report.pdf").write_bytes(
+        b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 9 0 R >>\ngarbage"
+    )
+    (kb / "corrupt.pdf").write_bytes(b"this is not a PDF at all\n" * 20)
+    (kb / "binary.md").write_bytes(b"# Looks like markdown\n\x00\x01\x02\xff\xfe\x00binary" * 10)
+    (kb / "empty.txt").write_bytes(b"")
+    (kb / "blank.md").write_bytes(b"  \n\n\t\n")
+    (kb / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip archive")
+    (kb / "front.md").write_text("---\ntitle: [unclosed\n---\n\nBody text here.\n")
+    (kb / "picture.xyz").write_bytes(b"whatever")
+    (kb / "Makefile").write_text("all:\n\techo hi\n")
+    write.markdown(kb / "vanish.md", "# Soon gone\n\nThis file disappears before it is read.\n")
+    write.text(
+        kb / "legacy.txt",
+        "Legacy notes\n\nJosé paid 25 € for the café voucher – a “good” deal.\n",
+        encoding="cp1252",
+    )
+
+    second = hash_runtime.pipeline.run(VanishingConnector(kb, SOURCE, vanish={"vanish.md"}))
+
+    assert second.status == "ok"
+    skipped = reasons(second)
+    assert set(skipped) == {
+        "report.pdf",
+        "corrupt.pdf",
+        "binary.md",
+        "empty.txt",
+        "blank.md",
+        "broken.docx",
+        "front.md",
+        "picture.xyz",
+        "Makefile",
+        "vanish.md",
+    }
+    expected_words = {
+        "report.pdf": "PDF",
+        "corrupt.pdf": "PDF",
+        "binary.md": "binary",
+        "empty.txt": "empty",
+        "blank.md": "empty",
+        "broken.docx": "DOCX",
+        "front.md": "front matter",
+        "picture.xyz": "unsupported file type .xyz",
+        "Makefile": "unsupported file type",
+        "vanish.md": "vanished",
+    }
+    for uri, word in expected_words.items():
+        assert word in skipped[uri], (uri, skipped[uri])
+
+    # Everything else is in: the unchanged documents untouched, the cp1252 file decoded right.
+    assert (second.new, second.unchanged, second.changed, second.deleted) == (1, 2, 0, 0)
+    legacy = hash_runtime.store.document_chunks(document_id(SOURCE, "legacy.txt"))
+    text = "\n".join(c.payload.text for c in legacy)
+    assert "José paid 25 € for the café voucher – a “good” deal." in text
+    assert "\ufffd" not in text
+
+    # The document that went bad keeps what run 1 indexed; so do the good ones.
+    for key, state in before.items():
+        assert snapshot(hash_runtime, key) == state, key
+    assert hash_runtime.catalog.document(document_id(SOURCE, "vanish.md")) is None
+    assert hash_runtime.store.count() == sum(len(c) for _, c in before.values()) + len(legacy)
+
+
+def test_files_above_the_size_limit_are_skipped(open_home, hash_embedder, write, tmp_path) -> None:
+    live = open_home("a", hash_embedder, ingest={"max_file_mb": 0.001})  # 1,048 bytes
+    kb = tmp_path / "kb"
+    write.text(kb / "small.txt", "Small files are welcome here.\n")
+    write.text(kb / "big.txt", "Large files are refused by size. " * 150)  # ~5 KB
+
+    summary = live.pipeline.run(FilesystemConnector(kb, SOURCE))
+
+    assert summary.new == 1
+    assert [item["source_uri"] for item in summary.skipped] == ["big.txt"]
+    assert "limit" in summary.skipped[0]["reason"]
+    assert live.catalog.document(document_id(SOURCE, "big.txt")) is None
+    assert live.store.document_ids(SOURCE) == {document_id(SOURCE, "small.txt")}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG ingest/pipeline.py:157: the size is printed with one decimal in MB, so a 5 KB "
+    "file is reported as 'file of 0.0 MB is above the 0.001 MB limit'",
+)
+def test_the_size_reason_states_a_size_above_the_limit(
+    open_home, hash_embedder, write, tmp_path
+) -> None:
+    live = open_home("a", hash_embedder, ingest={"max_file_mb": 0.001})
+    write.text(tmp_path / "kb/big.txt", "Large files are refused by size. " * 150)
+    summary = live.pipeline.run(FilesystemConnector(tmp_path / "kb", SOURCE))
+    reason = summary.skipped[0]["reason"]
+    size, limit = (float(x) for x in re.findall(r"\d+(?:\.\d+)?", reason)[:2])
+    assert size > limit, reason
+
+
+def test_a_missing_source_folder_fails_the_run_and_prunes_nothing(
+    hash_runtime: Runtime, write, tmp_path: Path
+) -> None:
+    kb = tmp_path / "kb"
+    write.text(kb / "a.txt", "Parking permits are renewed every January at the front desk.\n")
+    write.text(kb / "b.txt", "Lunch is served in the canteen from noon until two.\n")
+    hash_runtime.pipeline.run(FilesystemConnector(kb, SOURCE))
+    rows_before = hash_runtime.catalog.documents_of(SOURCE)
+    count_before = hash_runtime.store.count()
+    assert len(rows_before) == 2 and count_before >= 2
+
+    missing = tmp_path / "no-such-folder"
+    summary = hash_runtime.pipeline.run(FilesystemConnector(missing, SOURCE))
+
+    assert summary.status == "failed"
+    assert str(missing) in (summary.error or "")
+    assert summary.deleted == 0
+    assert hash_runtime.catalog.documents_of(SOURCE) == rows_before
+    assert hash_runtime.store.count() == count_before
+    assert hash_runtime.store.document_ids(SOURCE) == set(rows_before)
+    assert hash_runtime.catalog.last_run(SOURCE)["status"] == "failed"
+
+
+def test_an_empty_folder_prunes_everything_it_used_to_hold(
+    hash_runtime: Runtime, write, tmp_path: Path
+) -> None:
+    """An empty listing is a complete listing: the source's documents are all gone."""
+    kb = tmp_path / "kb"
+    write.text(kb / "a.txt", "Parking permits are renewed every January at the front desk.\n")
+    hash_runtime.pipeline.run(FilesystemConnector(kb, SOURCE))
+    (kb / "a.txt").unlink()
+
+    summary = hash_runtime.pipeline.run(FilesystemConnector(kb, SOURCE))
+
+    assert (summary.status, summary.deleted) == ("ok", 1)
+    assert hash_runtime.catalog.documents_of(SOURCE) == {}
+    assert hash_runtime.store.count() == 0
+
+
+# -- JSON-lines records --------------------------------------------------------------------
+
+RECORDS = [
+    {"_id": "d1", "title": "Pumps", "text": "Pumps are serviced every spring by the crew."},
+    {"_id": "d2", "title": "Valves", "text": "Valves are checked monthly for leaks."},
+]
+
+
+def write_jsonl(path: Path, records: list, extra: str = "") -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def test_a_bad_jsonl_record_fails_the_run_and_prunes_nothing(
+    hash_runtime: Runtime, tmp_path: Path
+) -> None:
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", RECORDS)
+    first = hash_runtime.pipeline.run(JsonlConnector(corpus, "records"))
+    assert (first.status, first.new) == ("ok", 2)
+    rows = hash_runtime.catalog.documents_of("records")
+
+    write_jsonl(corpus, RECORDS[:1], extra='{"_id": "d3", "text": "cut off\n')
+    summary = hash_runtime.pipeline.run(JsonlConnector(corpus, "records"))
+
+    assert summary.status == "failed"
+    assert "corpus.jsonl:2" in summary.error  # the file and the line
+    assert summary.deleted == 0
+    assert hash_runtime.catalog.documents_of("records") == rows
+    assert hash_runtime.store.document_ids("records") == set(rows)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG connectors/jsonl.py list(): a repeated _id is yielded twice, the pipeline "
+    "indexes both and Catalog.save_documents hits a UNIQUE constraint: the whole run crashes "
+    "with IntegrityError after its points were written",
+)
+def test_a_repeated_jsonl_id_does_not_crash_the_run(hash_runtime: Runtime, tmp_path: Path) -> None:
+    duplicate = {"_id": "d1", "title": "Boilers", "text": "Boilers are bled every autumn."}
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", [*RECORDS, duplicate])
+
+    summary = hash_runtime.pipeline.run(JsonlConnector(corpus, "records"))  # must not raise
+
+    assert "d1" in (summary.error or "") + json.dumps(summary.skipped)
+    assert hash_runtime.store.document_ids("records") == set(
+        hash_runtime.catalog.documents_of("records")
+    )
