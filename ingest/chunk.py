@@ -53,6 +53,16 @@ def _context(title: str, section: str) -> str:
     return "\n".join(part for part in (title, section) if part)
 
 
+def _fit_title(title: str, limit: int, count_tokens: Callable[[Sequence[str]], list[int]]) -> str:
+    """The title cut at a word boundary to at most `limit` word pieces."""
+    words = title.split()
+    size = count_tokens([title])[0]
+    while size > limit and len(words) > 1:
+        words = words[: max(1, len(words) * limit // size - 1)]
+        size = count_tokens([" ".join(words)])[0]
+    return " ".join(words) if size <= limit else ""
+
+
 def chunk_document(
     doc_id: str,
     title: str,
@@ -63,20 +73,21 @@ def chunk_document(
 ) -> list[Chunk]:
     """Chunks by section, each embedded with its title and section path as context.
 
-    A section starts a new chunk unless the open chunk is still under half the budget; then the
-    section's heading is carried into the text as a line, so short sections are not embedded
-    alone. Paragraphs are packed whole while they fit; one longer than the budget is split at
-    sentence boundaries by LlamaIndex's SentenceSplitter, measured in the model's word pieces.
+    A short section whose text fits whole into the open chunk (while that chunk is under half
+    the budget) joins it, its heading carried into the text as a line; otherwise a section
+    starts a new chunk under its own path. Paragraphs are packed whole while they fit; one
+    longer than the budget is split at sentence boundaries by LlamaIndex's SentenceSplitter,
+    measured in the model's word pieces.
     """
-    pieces: list[tuple[str, str]] = []  # (section, text)
+    # The context (title + section) may take at most half of the budget.
+    title = _fit_title(title, budget.max_tokens // 2, count_tokens)
     blocks = _sections(title, elements)
-    texts = [e.text for _, block in blocks for e in block]
-    token_counts = iter(count_tokens(texts))
+    sizes = count_tokens([e.text for _, block in blocks for e in block])
     headings = [section.rsplit(" > ", 1)[-1] for section, _ in blocks]
-    heading_tokens = count_tokens(headings)
-    contexts = [_context(title, section) for section, _ in blocks]
-    context_tokens = count_tokens(contexts)
+    heading_sizes = count_tokens(headings)
+    context_sizes = count_tokens([_context(title, section) for section, _ in blocks])
 
+    pieces: list[tuple[str, str]] = []  # (section, text)
     section, room, used = "", 0, 0
     current: list[str] = []
 
@@ -86,21 +97,23 @@ def chunk_document(
             pieces.append((section, "\n".join(current)))
         current, used = [], 0
 
-    for (block_section, block), heading, head_size, ctx_tokens in zip(
-        blocks, headings, heading_tokens, context_tokens, strict=True
+    position = 0
+    for (block_section, block), heading, heading_size, context_size in zip(
+        blocks, headings, heading_sizes, context_sizes, strict=True
     ):
-        if current and used < room // 2 and heading:
-            current.append(heading)  # merge a short section into the open chunk
-            used += head_size + 1
+        block_sizes = sizes[position : position + len(block)]
+        position += len(block)
+        whole = heading_size + 1 + sum(size + 1 for size in block_sizes)
+        if current and heading and used < room // 2 and used + whole <= room:
+            current.append(heading)  # a short section joins the open chunk whole
+            used += heading_size + 1
         else:
             flush()
             section = block_section
-            if ctx_tokens > budget.max_tokens // 2:
-                # A monstrous heading path must not starve the text: keep only the title.
-                section, ctx_tokens = "", count_tokens([title])[0]
-            room = max(32, budget.max_tokens - ctx_tokens - 2)
-        for element in block:
-            size = next(token_counts)
+            if context_size > budget.max_tokens // 2:
+                section, context_size = "", count_tokens([title])[0]
+            room = max(16, budget.max_tokens - context_size - 2)
+        for element, size in zip(block, block_sizes, strict=True):
             if size > room:
                 flush()
                 splitter = SentenceSplitter(

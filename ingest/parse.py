@@ -1,15 +1,17 @@
 """Turn raw bytes into structured elements with unstructured, offline.
 
 PDFs: unstructured's `partition_pdf` imports unstructured-inference (and a CUDA torch) even for
-its text strategy, so pdfminer extracts each page's text and unstructured's text partitioner
-structures it. Text PDFs only; there is no OCR.
+its text strategy, so pdfminer reads the text lines with their type sizes and positions, and
+headings and paragraphs are recovered from those. Text PDFs only; there is no OCR.
 """
 
 from __future__ import annotations
 
 import io
 import os
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -58,6 +60,11 @@ def decode_text(raw: RawDocument) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    # A few stray bytes in otherwise valid UTF-8 (a bad paste) are replaced, not a reason to
+    # misread every accented letter as Windows-1252.
+    lenient = data.decode("utf-8-sig", errors="replace")
+    if lenient.count("\ufffd") <= max(1, len(lenient) // 2000):
+        return lenient
     text = data.decode("cp1252", errors="replace")
     # Too many undecodable bytes means this is not text in any legacy encoding either.
     if text.count("\ufffd") > max(4, len(text) // 100):
@@ -132,25 +139,82 @@ def _parse_docx(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
     return _elements_from_unstructured(items), {}
 
 
-def _parse_pdf(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
-    from pdfminer.high_level import extract_pages
-    from pdfminer.layout import LTTextContainer
+@dataclass(frozen=True, slots=True)
+class _PdfLine:
+    page: int
+    size: float  # median glyph size
+    top: float
+    bottom: float
+    text: str
 
+
+def _pdf_lines(content: bytes) -> list[_PdfLine]:
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LTChar, LTTextContainer, LTTextLine
+
+    lines: list[_PdfLine] = []
+    for number, page in enumerate(extract_pages(io.BytesIO(content)), start=1):
+        for box in page:
+            if not isinstance(box, LTTextContainer):
+                continue
+            for line in box:
+                if not isinstance(line, LTTextLine):
+                    continue
+                text = " ".join(line.get_text().split())
+                sizes = sorted(c.size for c in line if isinstance(c, LTChar))
+                if text and sizes:
+                    lines.append(_PdfLine(number, sizes[len(sizes) // 2], line.y1, line.y0, text))
+    return lines
+
+
+def _pdf_elements(lines: list[_PdfLine]) -> list[Element]:
+    """Headings by type size, paragraphs by vertical gaps: the layout a text PDF does keep."""
+    weight: Counter[float] = Counter()
+    for line in lines:
+        weight[round(line.size, 1)] += len(line.text)
+    body = weight.most_common(1)[0][0]
+    heading_sizes = sorted({round(x.size, 1) for x in lines if x.size > body * 1.15}, reverse=True)
+    elements: list[Element] = []
+    paragraph: list[_PdfLine] = []
+
+    def close() -> None:
+        if paragraph:
+            text = normalize_text(" ".join(x.text for x in paragraph))
+            elements.append(Element(ElementKind.TEXT, text, page=paragraph[0].page))
+            paragraph.clear()
+
+    for line in lines:
+        size = round(line.size, 1)
+        if size in heading_sizes and len(line.text) <= 200:
+            close()
+            depth = heading_sizes.index(size)
+            elements.append(Element(ElementKind.TITLE, line.text, depth=depth, page=line.page))
+            continue
+        if paragraph:
+            previous = paragraph[-1]
+            gap = previous.bottom - line.top
+            if previous.page != line.page or gap > 0.6 * body or gap < -body:
+                close()  # a blank line's worth of space, a new page or a new column
+        paragraph.append(line)
+    close()
+    return elements
+
+
+def _parse_pdf(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
+    # Text PDFs only: headings are told by type size, paragraphs by vertical gaps. unstructured's
+    # partition_pdf cannot be used (see the module docstring), and its text heuristics take
+    # every short wrapped line of a PDF for a heading.
     if not raw.content:
         raise DocumentError(raw.ref.source_uri, "empty file")
-    elements: list[Element] = []
     try:
-        for number, page in enumerate(extract_pages(io.BytesIO(raw.content)), start=1):
-            text = "\n\n".join(box.get_text() for box in page if isinstance(box, LTTextContainer))
-            if text.strip():
-                elements.extend(_partition_text(text, page=number))
+        lines = _pdf_lines(raw.content)
     except Exception as error:  # pdfminer raises a zoo of types on a damaged file
         raise DocumentError(
             raw.ref.source_uri, f"unreadable PDF ({type(error).__name__})"
         ) from None
-    if not elements:
+    if not lines:
         raise DocumentError(raw.ref.source_uri, "PDF has no extractable text (scanned? no OCR)")
-    return elements, {}
+    return _pdf_elements(lines), {}
 
 
 def _parse_record(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
@@ -198,8 +262,11 @@ def parse(raw: RawDocument) -> tuple[list[Element], DocumentMeta, datetime | Non
     if parser is None:
         raise DocumentError(raw.ref.source_uri, f"no parser for {raw.media_type}")
     elements, front = parser(raw)
-    if not any(e.kind is not ElementKind.TITLE for e in elements):
+    if not elements:
         raise DocumentError(raw.ref.source_uri, "no text content")
+    if all(e.kind is ElementKind.TITLE for e in elements):
+        # unstructured takes a lone short line for a heading; a note of one line is still text.
+        elements = [Element(ElementKind.TEXT, e.text, page=e.page) for e in elements]
     first_title = next((e.text for e in elements if e.kind is ElementKind.TITLE), None)
     stem = raw.ref.key.rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("-", " ").replace("_", " ")
     title = str(front.get("title") or raw.title or first_title or stem).strip()

@@ -31,7 +31,9 @@ from steward.domain import (
     DocumentMeta,
     DocumentRef,
     Element,
+    ElementKind,
     IndexedChunk,
+    RawDocument,
     rfc3339,
     utc_now,
 )
@@ -46,6 +48,14 @@ Progress = Callable[[str, int, int], None]
 
 def _no_progress(_stage: str, _done: int, _total: int) -> None:
     return None
+
+
+def _sizes(size: int, limit: int) -> tuple[str, str]:
+    """Both sizes in the limit's unit, so they compare at a glance."""
+    unit, scale = next(
+        ((u, s) for u, s in (("MB", 1 << 20), ("KB", 1 << 10)) if limit >= s), ("bytes", 1)
+    )
+    return f"{size / scale:.3g} {unit}", f"{limit / scale:.3g} {unit}"
 
 
 def document_id(source: str, key: str) -> str:
@@ -86,6 +96,7 @@ class _Pending:
     first_seen: datetime
     line_keys: list[str]
     is_new: bool
+    unchanged: bool = False  # same content, re-chunked because the boilerplate set moved
 
 
 class IngestPipeline:
@@ -143,57 +154,51 @@ class IngestPipeline:
         max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
 
         pending: list[_Pending] = []
-        unchanged_keys: list[tuple[str, list[str]]] = []
+        kept: dict[str, DocumentRef] = {}  # documents whose indexed state stays as it is
         listed_ids: set[str] = set()
         for number, ref in enumerate(refs, start=1):
             progress("read", number, len(refs))
             doc_id = document_id(ref.source, ref.key)
+            if doc_id in listed_ids:
+                reason = f"key {ref.key!r} listed twice"
+                summary.skipped.append({"source_uri": ref.source_uri, "reason": reason})
+                continue
             listed_ids.add(doc_id)
             if ref.size > max_bytes:
-                summary.skipped.append(
-                    {
-                        "source_uri": ref.source_uri,
-                        "reason": f"file of {ref.size / 1048576:.1f} MB is above the "
-                        f"{self.settings.max_file_mb:g} MB limit",
-                    }
-                )
+                size, limit = _sizes(ref.size, max_bytes)
+                reason = f"file of {size} is above the {limit} limit (STEWARD_INGEST_MAX_FILE_MB)"
+                summary.skipped.append({"source_uri": ref.source_uri, "reason": reason})
+                kept[doc_id] = ref
                 continue
             try:
                 raw = connector.fetch(ref)
-                content_hash = sha256(raw.content).hexdigest()
                 row = known.get(doc_id)
-                if (
-                    row is not None
-                    and row.content_hash == content_hash
-                    and row.pipeline_version == self.version
-                ):
+                if row is not None and self._unchanged(row, raw):
                     summary.unchanged += 1
-                    unchanged_keys.append((row.content_hash, row.line_hashes))
+                    kept[doc_id] = ref
                     continue
-                elements, meta, front_updated = parse(raw)
+                pending.append(self._prepare(doc_id, raw, row))
             except DocumentError as error:
                 summary.skipped.append({"source_uri": ref.source_uri, "reason": error.reason})
-                continue
-            keys = edge_line_keys([e.text for e in elements])
-            pending.append(
-                _Pending(
-                    doc_id=doc_id,
-                    ref=ref,
-                    meta=meta,
-                    updated_at=front_updated or ref.updated_at,
-                    elements=elements,
-                    content_hash=content_hash,
-                    first_seen=row.first_seen if row else utc_now(),
-                    line_keys=keys,
-                    is_new=row is None,
-                )
-            )
+                kept[doc_id] = ref
 
-        boilerplate = boilerplate_keys(
-            [(p.content_hash, p.line_keys) for p in pending] + unchanged_keys,
-            self.settings.boilerplate_min_share,
-            self.settings.boilerplate_min_docs,
+        boilerplate = self._boilerplate(
+            [(p.content_hash, p.line_keys) for p in pending]
+            + [(known[i].content_hash, known[i].line_hashes) for i in kept if i in known]
         )
+        # Documents left as they were must be re-chunked when a line of theirs entered or left
+        # the boilerplate set, or the index would differ from a fresh ingest of the same files.
+        previous = self._boilerplate([(r.content_hash, r.line_hashes) for r in known.values()])
+        moved = previous ^ boilerplate
+        for doc_id, ref in kept.items():
+            row = known.get(doc_id)
+            if row is None or not moved.intersection(row.line_hashes):
+                continue
+            try:
+                pending.append(self._prepare(doc_id, connector.fetch(ref), row, unchanged=True))
+            except DocumentError:
+                continue  # already reported as skipped, or gone since: it keeps its chunks
+
         for start in range(0, len(pending), self.batch_documents):
             batch = pending[start : start + self.batch_documents]
             self._index_batch(batch, boilerplate, summary)
@@ -209,6 +214,34 @@ class IngestPipeline:
             self.catalog.delete_documents(gone)
         summary.deleted = len(set(known) - listed_ids)
 
+    def _unchanged(self, row: DocumentRow, raw: RawDocument) -> bool:
+        return (
+            row.content_hash == sha256(raw.content).hexdigest()
+            and row.pipeline_version == self.version
+        )
+
+    def _boilerplate(self, documents: list[tuple[str, list[str]]]) -> set[str]:
+        return boilerplate_keys(
+            documents, self.settings.boilerplate_min_share, self.settings.boilerplate_min_docs
+        )
+
+    def _prepare(
+        self, doc_id: str, raw: RawDocument, row: DocumentRow | None, unchanged: bool = False
+    ) -> _Pending:
+        elements, meta, front_updated = parse(raw)
+        return _Pending(
+            doc_id=doc_id,
+            ref=raw.ref,
+            meta=meta,
+            updated_at=front_updated or raw.ref.updated_at,
+            elements=elements,
+            content_hash=sha256(raw.content).hexdigest(),
+            first_seen=row.first_seen if row else utc_now(),
+            line_keys=edge_line_keys([e.text for e in elements]),
+            is_new=row is None,
+            unchanged=unchanged,
+        )
+
     def _index_batch(
         self, batch: Sequence[_Pending], boilerplate: set[str], summary: IngestSummary
     ) -> None:
@@ -223,7 +256,13 @@ class IngestPipeline:
             for position, element in enumerate(doc.elements):
                 key = line_key(element.text)
                 at_edge = position < BOILERPLATE_EDGE or last - position < BOILERPLATE_EDGE
-                if at_edge and key is not None and key in boilerplate:
+                # A heading that opens a section ("Purpose") is structure, not boilerplate.
+                heads_section = (
+                    element.kind is ElementKind.TITLE
+                    and position < last
+                    and doc.elements[position + 1].kind is not ElementKind.TITLE
+                )
+                if at_edge and not heads_section and key is not None and key in boilerplate:
                     summary.boilerplate_lines_removed += 1
                     continue
                 kept.append(element)
@@ -288,7 +327,7 @@ class IngestPipeline:
             summary.chunks += len(chunks)
             if doc.is_new:
                 summary.new += 1
-            else:
+            elif not doc.unchanged:
                 summary.changed += 1
         self.store.upsert(points)
         for doc, chunks in chunked:

@@ -108,6 +108,13 @@ class EdgeStore:
         meta_path.write_text(json.dumps({"dimension": dimension, "model": model}))
         self._shard = shard
 
+    def built_with(self) -> tuple[int, str] | None:
+        meta_path = self._dir / _META
+        if self._shard is None or not meta_path.exists():
+            return None
+        meta = json.loads(meta_path.read_text())
+        return int(meta["dimension"]), str(meta["model"])
+
     def upsert(self, chunks: Sequence[IndexedChunk]) -> None:
         if not chunks:
             return

@@ -61,7 +61,8 @@ class QdrantStore:
     """`VectorStore` over qdrant-client: a server URL, or ":memory:" in-process."""
 
     def __init__(self, url: str, collection: str, api_key: str | None = None) -> None:
-        if url == ":memory:":
+        self._in_process = url == ":memory:"
+        if self._in_process:
             self._client = QdrantClient(location=":memory:")
         else:
             self._client = QdrantClient(url=url, api_key=api_key, timeout=30)
@@ -91,6 +92,9 @@ class QdrantStore:
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata=wanted,
         )
+        self._ready = True
+        if self._in_process:
+            return  # qdrant-client's local mode has no payload indexes (and warns about each)
         for name in KEYWORD_FIELDS:
             self._client.create_payload_index(
                 self._collection, name, field_schema=models.PayloadSchemaType.KEYWORD
@@ -99,7 +103,12 @@ class QdrantStore:
             self._client.create_payload_index(
                 self._collection, name, field_schema=models.PayloadSchemaType.DATETIME
             )
-        self._ready = True
+
+    def built_with(self) -> tuple[int, str] | None:
+        if not self._client.collection_exists(self._collection):
+            return None
+        meta = self._read_meta() or {}
+        return int(meta.get("dimension", 0)), str(meta.get("model", "?"))
 
     def _read_meta(self) -> dict[str, Any] | None:
         metadata = self._client.get_collection(self._collection).config.metadata

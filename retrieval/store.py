@@ -27,6 +27,9 @@ class VectorStore(Protocol):
     def ensure_collection(self, dimension: int, model: str) -> None:
         """Create the collection if missing; refuse one built for another model or dimension."""
 
+    def built_with(self) -> tuple[int, str] | None:
+        """(dimension, model) the collection was created for; None when there is none yet."""
+
     def upsert(self, chunks: Sequence[IndexedChunk]) -> None:
         """Insert or replace chunks by id."""
 

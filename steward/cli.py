@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -30,7 +31,7 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except StewardError as error:
-        err.print(f"[bold red]error:[/] {error}")
+        err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(2) from None
 
 
@@ -122,9 +123,9 @@ def ingest(
     else:
         out.print(_summary_table(summary))
         for item in summary["skipped"]:
-            out.print(f"  skipped {item['source_uri']}: {item['reason']}")
+            out.print(f"  skipped {escape(item['source_uri'])}: {escape(item['reason'])}")
         if summary["error"]:
-            out.print(f"[bold red]failed:[/] {summary['error']}")
+            out.print(f"[bold red]failed:[/] {escape(summary['error'])}")
     if summary["status"] != "ok":
         raise typer.Exit(1)
 
@@ -197,7 +198,7 @@ def query(
                     response = client.post("/retrieve", json=body)
                     answer = response.json()
                     if response.status_code != 200:
-                        err.print(f"[bold red]error:[/] {answer['detail']}")
+                        err.print(f"[bold red]error:[/] {escape(str(answer['detail']))}")
                         raise typer.Exit(2)
             finally:
                 runtime.close()
@@ -206,8 +207,9 @@ def query(
         return
     for rank, hit in enumerate(answer["results"], start=1):
         out.print(
-            f"[bold]{rank}. {hit['title']}[/] [dim]{hit['source']}:{hit['source_uri']}"
-            f"{' > ' + hit['section'] if hit['section'] else ''}  score {hit['score']:.3f}[/]"
+            f"[bold]{rank}. {escape(hit['title'])}[/] [dim]{escape(hit['source'])}:"
+            f"{escape(hit['source_uri'])}{escape(' > ' + hit['section']) if hit['section'] else ''}"
+            f"  score {hit['score']:.3f}[/]"
         )
-        out.print("   " + hit["text"][:300].replace("\n", " "))
+        out.print("   " + hit["text"][:300].replace("\n", " "), markup=False)
     out.print(f"[dim]{len(answer['results'])} results in {answer['took_ms']:.1f} ms[/]")

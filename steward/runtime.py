@@ -12,7 +12,7 @@ from retrieval.search import Retriever
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
 from steward.catalog import Catalog
-from steward.errors import ConfigError
+from steward.errors import ConfigError, StoreError
 from steward.settings import Settings
 
 
@@ -57,6 +57,13 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
         model = embedder or SentenceTransformerEmbedder(
             settings.embedding.model, settings.embedding.batch_size, settings.embedding.device
         )
+        built = store.built_with()
+        if built is not None and built != (model.dimension, model.name):
+            raise StoreError(
+                f"the index was built with {built[1]!r} ({built[0]} dimensions) but "
+                f"STEWARD_EMBED_MODEL is {model.name!r} ({model.dimension}); use the same model, "
+                "or re-ingest into a new STEWARD_HOME or collection"
+            )
     except BaseException:
         store.close()
         raise

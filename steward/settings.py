@@ -6,11 +6,12 @@ the environment variable (see `describe_validation_error`).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 
 class HomeSettings(BaseSettings):
@@ -170,6 +171,13 @@ def load_settings() -> Settings:
             built[cls] = cls()
         except ValidationError as error:
             raise ConfigError(describe_validation_error(error, cls)) from None
+        except SettingsError as error:
+            # Raised for a list or dict variable that is not JSON, e.g. INCLUDE=*.md.
+            found = re.search(r'field "([^"]+)"', str(error))
+            name = f"{_PREFIXES[cls]}{found.group(1).upper()}" if found else _PREFIXES[cls] + "*"
+            raise ConfigError(
+                f'invalid settings: {name}: not valid JSON (lists are written ["a", "b"])'
+            ) from None
     return Settings(
         home=built[HomeSettings],  # type: ignore[arg-type]
         catalog=built[CatalogSettings],  # type: ignore[arg-type]

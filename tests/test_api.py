@@ -354,11 +354,6 @@ def test_a_body_that_is_not_utf8_is_a_client_error(client) -> None:
     assert response.json() == {"detail": "There was an error parsing the body"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG retrieval/edge_store.py _filter -> steward/domain.py rfc3339: an updated_after "
-    "whose UTC equivalent falls outside year 1..9999 raises OverflowError in astimezone(): 500",
-)
 @pytest.mark.parametrize("after", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_an_updated_after_at_the_edge_of_time_is_not_a_500(base_url: str, after: str) -> None:
     # Its own connection: after a 500 the server drops the connection it answered on.
@@ -508,12 +503,6 @@ def test_both_backends_serve_the_same_answers(
     assert answers["edge"] == answers["qdrant"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG api/app.py lifespan + retrieval/search.py: nothing checks that the index was "
-    "built with the served model; after STEWARD_EMBED_MODEL changes every dense or hybrid query "
-    "is a 500 while /health says ok (expected: refuse at start, or 503 naming both models)",
-)
 def test_an_index_built_with_another_model_is_refused_not_a_500(
     tmp_path, embedder, hash_embedder, make_settings, write, serve_app
 ) -> None:

@@ -138,11 +138,6 @@ def test_files_above_the_size_limit_are_skipped(open_home, hash_embedder, write,
     assert live.store.document_ids(SOURCE) == {document_id(SOURCE, "small.txt")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG ingest/pipeline.py:157: the size is printed with one decimal in MB, so a 5 KB "
-    "file is reported as 'file of 0.0 MB is above the 0.001 MB limit'",
-)
 def test_the_size_reason_states_a_size_above_the_limit(
     open_home, hash_embedder, write, tmp_path
 ) -> None:
@@ -224,12 +219,6 @@ def test_a_bad_jsonl_record_fails_the_run_and_prunes_nothing(
     assert hash_runtime.store.document_ids("records") == set(rows)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG connectors/jsonl.py list(): a repeated _id is yielded twice, the pipeline "
-    "indexes both and Catalog.save_documents hits a UNIQUE constraint: the whole run crashes "
-    "with IntegrityError after its points were written",
-)
 def test_a_repeated_jsonl_id_does_not_crash_the_run(hash_runtime: Runtime, tmp_path: Path) -> None:
     duplicate = {"_id": "d1", "title": "Boilers", "text": "Boilers are bled every autumn."}
     corpus = write_jsonl(tmp_path / "corpus.jsonl", [*RECORDS, duplicate])

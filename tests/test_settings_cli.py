@@ -52,11 +52,6 @@ def test_good_variables_are_applied(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert settings.retrieval.mode == "dense"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG steward/settings.py load_settings: pydantic-settings raises SettingsError (not "
-    "ValidationError) for a list variable that is not JSON, which escapes as a traceback",
-)
 def test_a_list_variable_that_is_not_json_is_a_config_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -93,11 +88,6 @@ def test_the_cli_refuses_a_bad_variable_without_a_traceback(
     assert not (tmp_path / "home").exists()  # it stopped before touching anything
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG steward/settings.py load_settings (see the in-process test): the CLI prints a "
-    "pydantic_settings SettingsError traceback for STEWARD_INGEST_INCLUDE=*.md",
-)
 def test_the_cli_refuses_a_list_variable_that_is_not_json_without_a_traceback(
     tmp_path: Path,
 ) -> None:
@@ -177,11 +167,6 @@ def test_the_cli_refuses_an_index_held_by_another_process(tmp_path: Path) -> Non
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG steward/cli.py _errors (and the summary printing): error text is printed as "
-    "rich markup, so a path containing '[/x]' raises rich.errors.MarkupError with a traceback",
-)
 def test_an_error_naming_a_path_with_brackets_is_printed_verbatim(tmp_path: Path) -> None:
     (tmp_path / "kb").mkdir()
     home = tmp_path / "home[/x]"

@@ -196,12 +196,6 @@ def test_point_ids_are_the_same_in_two_fresh_homes(open_home, hash_embedder, kb:
 FOOTER = "Confidential: Acme Corp internal use only."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG ingest/pipeline.py _run: the boilerplate set is recomputed each run but only "
-    "new/changed documents are re-chunked, so unchanged documents keep a line that has since "
-    "become boilerplate (and keep losing one that no longer is)",
-)
 def test_incremental_ingest_strips_new_boilerplate_like_a_fresh_one(
     open_home, hash_embedder, tmp_path: Path, write
 ) -> None:
