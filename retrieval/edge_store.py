@@ -1,4 +1,9 @@
-"""Embedded index: a Qdrant Edge shard in a local directory, owned by one process."""
+"""Embedded index: a Qdrant Edge shard in a local directory, owned by one process.
+
+qdrant-edge 0.9 keeps deleted points in the BM25 IDF statistics of an open shard until it is
+loaded again, so a store that deleted points reloads its shard before the next read (about
+0.1 s for 5,000 chunks). All shard calls hold one lock, so a reload never races a query.
+"""
 
 from __future__ import annotations
 
@@ -60,9 +65,19 @@ class EdgeStore:
         self._dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = self._acquire_lock()
         self._shard: qe.EdgeShard | None = None
-        self._write_lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._stale = False  # points were deleted since the shard was loaded
         if (self._dir / _SHARD).is_dir() and any((self._dir / _SHARD).iterdir()):
             self._shard = qe.EdgeShard.load(str(self._dir / _SHARD))
+
+    def _fresh(self) -> qe.EdgeShard | None:
+        """The shard for a read, reloaded first if deletions left its statistics stale."""
+        if self._stale and self._shard is not None:
+            self._shard.flush()
+            self._shard.close()
+            self._shard = qe.EdgeShard.load(str(self._dir / _SHARD))
+            self._stale = False
+        return self._shard
 
     def _acquire_lock(self) -> IO[str]:
         handle = open(self._dir / "lock", "a+")  # noqa: SIM115 - held for the store's lifetime
@@ -129,7 +144,7 @@ class EdgeStore:
             )
             for chunk in chunks
         ]
-        with self._write_lock:
+        with self._lock:
             self._live.update(qe.UpdateOperation.upsert_points(points))
 
     def delete_stale_chunks(self, doc_id: str, keep: Iterable[str]) -> None:
@@ -138,28 +153,33 @@ class EdgeStore:
             must=[_doc_condition(doc_id)],
             must_not=[qe.HasIdCondition(keep_ids)] if keep_ids else None,
         )
-        with self._write_lock:
-            self._live.update(qe.UpdateOperation.delete_points_by_filter(condition))
+        with self._lock:
+            shard = self._live
+            if shard.count(qe.CountRequest(filter=condition, exact=True)):
+                shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
+                self._stale = True
 
     def delete_documents(self, doc_ids: Iterable[str]) -> None:
         ids = list(doc_ids)
         if not ids or self._shard is None:
             return
         condition = qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchAny(ids))])
-        with self._write_lock:
+        with self._lock:
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
+            self._stale = True
 
     def _query(self, query: Any, limit: int, filters: SearchFilters | None) -> list[ScoredChunk]:
-        if self._shard is None:
-            return []
         request = qe.QueryRequest(
             limit=limit, query=query, filter=_filter(filters), with_payload=True
         )
+        with self._lock:
+            shard = self._fresh()
+            found = shard.query(request) if shard is not None else []
         return [
             ScoredChunk(
                 chunk_id=str(p.id), score=p.score, payload=payload_from_dict(p.payload or {})
             )
-            for p in self._shard.query(request)
+            for p in found
         ]
 
     def search_dense(
@@ -178,15 +198,21 @@ class EdgeStore:
     def _scroll(self, condition: qe.Filter, with_payload: bool | list[str]) -> list[Any]:
         records: list[Any] = []
         offset = None
-        while True:
-            page, offset = self._live.scroll(
-                qe.ScrollRequest(
-                    offset=offset, limit=_SCROLL_PAGE, filter=condition, with_payload=with_payload
+        with self._lock:
+            shard = self._fresh()
+            while shard is not None:
+                page, offset = shard.scroll(
+                    qe.ScrollRequest(
+                        offset=offset,
+                        limit=_SCROLL_PAGE,
+                        filter=condition,
+                        with_payload=with_payload,
+                    )
                 )
-            )
-            records.extend(page)
-            if offset is None:
-                return records
+                records.extend(page)
+                if offset is None:
+                    break
+        return records
 
     def document_chunks(self, doc_id: str) -> list[ScoredChunk]:
         if self._shard is None:
@@ -206,16 +232,18 @@ class EdgeStore:
         return {str(r.payload["doc_id"]) for r in records}
 
     def count(self, filters: SearchFilters | None = None) -> int:
-        if self._shard is None:
-            return 0
-        return int(self._shard.count(qe.CountRequest(filter=_filter(filters), exact=True)))
+        with self._lock:
+            shard = self._fresh()
+            if shard is None:
+                return 0
+            return int(shard.count(qe.CountRequest(filter=_filter(filters), exact=True)))
 
     def close(self) -> None:
         if self._shard is not None:
-            with self._write_lock:
+            with self._lock:
                 self._shard.flush()
                 self._shard.close()
-            self._shard = None
+                self._shard = None
         if not self._lock_file.closed:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()

@@ -393,12 +393,6 @@ def test_backends_return_the_same_results(tmp_path: Path) -> None:
     assert from_edge == from_qdrant
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (qdrant-edge 0.9 via retrieval/edge_store.py): deleted points stay in the BM25 "
-    "IDF statistics of an open EdgeShard until it is reloaded, so sparse scores of the process "
-    "that deleted differ from Qdrant's",
-)
 @QDRANT_LOCAL_WARNING
 def test_sparse_scores_agree_right_after_deletions_without_reopen(tmp_path: Path) -> None:
     edge = EdgeStore(tmp_path / "index")
