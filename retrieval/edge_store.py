@@ -25,7 +25,15 @@ from retrieval.store import (
     payload_from_dict,
     payload_to_dict,
 )
-from steward.domain import IndexedChunk, ScoredChunk, SearchFilters, SparseVector, rfc3339
+from steward.domain import (
+    Candidate,
+    ChunkPayload,
+    IndexedChunk,
+    ScoredChunk,
+    SearchFilters,
+    SparseVector,
+    rfc3339,
+)
 from steward.errors import IndexLockedError, StoreError
 
 _META = "steward-index.json"
@@ -168,28 +176,35 @@ class EdgeStore:
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
             self._stale = True
 
-    def _query(self, query: Any, limit: int, filters: SearchFilters | None) -> list[ScoredChunk]:
+    def _query(self, query: Any, limit: int, filters: SearchFilters | None) -> list[Candidate]:
+        # Only the hash travels with candidates; full payloads are fetched for the winners.
         request = qe.QueryRequest(
-            limit=limit, query=query, filter=_filter(filters), with_payload=True
+            limit=limit, query=query, filter=_filter(filters), with_payload=["content_hash"]
         )
         with self._lock:
             shard = self._fresh()
             found = shard.query(request) if shard is not None else []
         return [
-            ScoredChunk(
-                chunk_id=str(p.id), score=p.score, payload=payload_from_dict(p.payload or {})
-            )
+            Candidate(str(p.id), p.score, str((p.payload or {}).get("content_hash", "")))
             for p in found
         ]
 
+    def fetch(self, chunk_ids: Sequence[str]) -> dict[str, ChunkPayload]:
+        if not chunk_ids:
+            return {}
+        with self._lock:
+            shard = self._fresh()
+            records = shard.retrieve(list(chunk_ids), True, False) if shard else []
+        return {str(r.id): payload_from_dict(r.payload or {}) for r in records}
+
     def search_dense(
         self, vector: Sequence[float], limit: int, filters: SearchFilters | None = None
-    ) -> list[ScoredChunk]:
+    ) -> list[Candidate]:
         return self._query(qe.Query.Nearest(list(vector), using=DENSE), limit, filters)
 
     def search_sparse(
         self, vector: SparseVector, limit: int, filters: SearchFilters | None = None
-    ) -> list[ScoredChunk]:
+    ) -> list[Candidate]:
         if not vector.indices:
             return []
         sparse = qe.SparseVector(list(vector.indices), list(vector.values))

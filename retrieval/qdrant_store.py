@@ -16,7 +16,14 @@ from retrieval.store import (
     payload_from_dict,
     payload_to_dict,
 )
-from steward.domain import IndexedChunk, ScoredChunk, SearchFilters, SparseVector
+from steward.domain import (
+    Candidate,
+    ChunkPayload,
+    IndexedChunk,
+    ScoredChunk,
+    SearchFilters,
+    SparseVector,
+)
 from steward.errors import StoreError
 
 _SCROLL_PAGE = 1000
@@ -154,7 +161,7 @@ class QdrantStore:
 
     def _query(
         self, query: Any, using: str, limit: int, filters: SearchFilters | None
-    ) -> list[ScoredChunk]:
+    ) -> list[Candidate]:
         if not self._ready:
             return []
         response = self._client.query_points(
@@ -163,23 +170,27 @@ class QdrantStore:
             using=using,
             limit=limit,
             query_filter=_filter(filters),
-            with_payload=True,
+            with_payload=["content_hash"],
         )
         return [
-            ScoredChunk(
-                chunk_id=str(p.id), score=p.score, payload=payload_from_dict(p.payload or {})
-            )
+            Candidate(str(p.id), p.score, str((p.payload or {}).get("content_hash", "")))
             for p in response.points
         ]
 
+    def fetch(self, chunk_ids: Sequence[str]) -> dict[str, ChunkPayload]:
+        if not chunk_ids or not self._ready:
+            return {}
+        records = self._client.retrieve(self._collection, ids=list(chunk_ids), with_payload=True)
+        return {str(r.id): payload_from_dict(r.payload or {}) for r in records}
+
     def search_dense(
         self, vector: Sequence[float], limit: int, filters: SearchFilters | None = None
-    ) -> list[ScoredChunk]:
+    ) -> list[Candidate]:
         return self._query(list(vector), DENSE, limit, filters)
 
     def search_sparse(
         self, vector: SparseVector, limit: int, filters: SearchFilters | None = None
-    ) -> list[ScoredChunk]:
+    ) -> list[Candidate]:
         if not vector.indices:
             return []
         sparse = models.SparseVector(indices=list(vector.indices), values=list(vector.values))

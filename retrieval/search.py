@@ -59,31 +59,46 @@ class Retriever:
         depth = max(self.settings.candidates, top_k * 2)
 
         if mode == "dense":
-            ranked = self.store.search_dense(
-                self.embedder.embed_query(text).tolist(), depth, filters
-            )
+            vector = self.embedder.embed_query(text).tolist()
+            ranked = [
+                (c.chunk_id, c.score, c.content_hash)
+                for c in self.store.search_dense(vector, depth, filters)
+            ]
         elif mode == "sparse":
-            ranked = self.store.search_sparse(self.sparse.encode_query(text), depth, filters)
+            sparse = self.sparse.encode_query(text)
+            ranked = [
+                (c.chunk_id, c.score, c.content_hash)
+                for c in self.store.search_sparse(sparse, depth, filters)
+            ]
         else:
             ranked = self._hybrid(text, depth, filters)
 
-        hits: list[ScoredChunk] = []
+        # One slot per distinct text, then payloads for the winners only.
+        winners: list[tuple[str, float]] = []
         seen: set[str] = set()
-        for hit in ranked:
-            if hit.payload.content_hash in seen:
+        for chunk_id, score, content_hash in ranked:
+            if content_hash in seen:
                 continue
-            seen.add(hit.payload.content_hash)
-            hits.append(hit)
-            if len(hits) == top_k:
+            seen.add(content_hash)
+            winners.append((chunk_id, score))
+            if len(winners) == top_k:
                 break
+        payloads = self.store.fetch([chunk_id for chunk_id, _ in winners])
+        hits = [
+            ScoredChunk(chunk_id=chunk_id, score=score, payload=payloads[chunk_id])
+            for chunk_id, score in winners
+            if chunk_id in payloads  # deleted between the search and the fetch
+        ]
         return RetrievalResult(hits=hits, took_ms=(time.perf_counter() - started) * 1000)
 
-    def _hybrid(self, text: str, depth: int, filters: SearchFilters | None) -> list[ScoredChunk]:
+    def _hybrid(
+        self, text: str, depth: int, filters: SearchFilters | None
+    ) -> list[tuple[str, float, str]]:
         dense = self.store.search_dense(self.embedder.embed_query(text).tolist(), depth, filters)
         sparse = self.store.search_sparse(self.sparse.encode_query(text), depth, filters)
-        by_id = {h.chunk_id: h for h in (*dense, *sparse)}
-        dense_ranked = [(h.chunk_id, h.score) for h in dense]
-        sparse_ranked = [(h.chunk_id, h.score) for h in sparse]
+        hashes = {c.chunk_id: c.content_hash for c in (*dense, *sparse)}
+        dense_ranked = [(c.chunk_id, c.score) for c in dense]
+        sparse_ranked = [(c.chunk_id, c.score) for c in sparse]
         weight = self.settings.dense_weight
         if self.settings.fusion == "rrf":
             fused = fusion.rrf(dense_ranked, sparse_ranked, weight, self.settings.rrf_k)
@@ -91,7 +106,4 @@ class Retriever:
             fused = fusion.dbsf(dense_ranked, sparse_ranked, weight)
         else:
             fused = fusion.weighted(dense_ranked, sparse_ranked, weight)
-        return [
-            ScoredChunk(chunk_id=ident, score=score, payload=by_id[ident].payload)
-            for ident, score in fused
-        ]
+        return [(ident, score, hashes[ident]) for ident, score in fused]

@@ -11,7 +11,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any, Protocol
 
-from steward.domain import ChunkPayload, IndexedChunk, ScoredChunk, SearchFilters, SparseVector
+from steward.domain import (
+    Candidate,
+    ChunkPayload,
+    IndexedChunk,
+    ScoredChunk,
+    SearchFilters,
+    SparseVector,
+)
 
 DENSE = "dense"
 SPARSE = "bm25"
@@ -41,13 +48,16 @@ class VectorStore(Protocol):
 
     def search_dense(
         self, vector: Sequence[float], limit: int, filters: SearchFilters | None = None
-    ) -> list[ScoredChunk]:
+    ) -> list[Candidate]:
         """Nearest chunks by cosine similarity, best first."""
 
     def search_sparse(
         self, vector: SparseVector, limit: int, filters: SearchFilters | None = None
-    ) -> list[ScoredChunk]:
+    ) -> list[Candidate]:
         """Best BM25 matches (IDF applied by the engine), best first."""
+
+    def fetch(self, chunk_ids: Sequence[str]) -> dict[str, ChunkPayload]:
+        """Payloads of these chunks; ids that do not exist are absent from the answer."""
 
     def document_chunks(self, doc_id: str) -> list[ScoredChunk]:
         """All chunks of one document in reading order (score 0)."""

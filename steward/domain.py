@@ -143,6 +143,15 @@ class SearchFilters:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """A search hit before its payload is fetched: enough to fuse and de-duplicate."""
+
+    chunk_id: str
+    score: float
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class ScoredChunk:
     """A chunk found by a search, with the backend's score."""
 

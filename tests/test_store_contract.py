@@ -184,7 +184,7 @@ def test_search_dense_orders_by_cosine_best_first(filled: VectorStore) -> None:
             hit.score, float(np.dot(query, BY_ID[hit.chunk_id].dense)), abs_tol=1e-4
         )
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert hits[0].payload == BY_ID[hits[0].chunk_id].payload  # the payload round-trips
+    assert hits[0].content_hash == BY_ID[hits[0].chunk_id].payload.content_hash
 
 
 def test_search_dense_respects_limit(filled: VectorStore) -> None:
@@ -213,7 +213,7 @@ def test_upsert_of_the_same_id_replaces_the_point(filled: VectorStore) -> None:
     assert filled.count() == len(CORPUS)
     top = filled.search_dense([0, 0, 0, 1.0], 1)[0]
     assert top.chunk_id == cid("b0")
-    assert top.payload.text == "Parental leave is sixteen weeks"
+    assert filled.fetch([top.chunk_id])[top.chunk_id].text == "Parental leave is sixteen weeks"
     assert ids(filled.search_sparse(BM25.encode_query("parental leave"), 5)) == [cid("b0")]
     assert filled.search_sparse(BM25.encode_query("vacation approval"), 5) == []
 
@@ -404,3 +404,22 @@ def test_sparse_scores_agree_right_after_deletions_without_reopen(tmp_path: Path
     finally:
         edge.close()
         qdrant.close()
+
+
+def test_search_candidates_carry_the_content_hash(filled: VectorStore) -> None:
+    by_id = {c.chunk_id: c.payload.content_hash for c in CORPUS}
+    hits = filled.search_dense([1.0, 0, 0, 0], 10) + filled.search_sparse(
+        BM25.encode_query("kubernetes rollout"), 10
+    )
+    assert hits
+    assert all(hit.content_hash == by_id[hit.chunk_id] for hit in hits)
+
+
+def test_fetch_returns_full_payloads_and_skips_unknown_ids(filled: VectorStore) -> None:
+    wanted = [cid("c0"), cid("a1"), cid("never-written")]
+    found = filled.fetch(wanted)
+    assert set(found) == {cid("c0"), cid("a1")}
+    expected = {c.chunk_id: c.payload for c in CORPUS}
+    assert found[cid("a1")] == expected[cid("a1")]
+    assert found[cid("c0")] == expected[cid("c0")]
+    assert filled.fetch([]) == {}
