@@ -358,7 +358,7 @@ def main() -> None:
         print("\nfusion grid (hybrid, nDCG@10):")
         for g in sorted(results["steward"]["fusion_grid"], key=lambda g: -g["ndcg@10"])[:12]:
             print(
-                f"  {g['fusion']:>8} w={g['dense_weight']:.1f} candidates={g['candidates']:>3}  "
+                f"  {g['fusion']:>8} w={g['dense_weight']:.2f} candidates={g['candidates']:>3}  "
                 f"nDCG@10 {g['ndcg@10']:.3f}  R@10 {g['recall@10']:.3f}  MRR@10 {g['mrr@10']:.3f}"
             )
     else:
