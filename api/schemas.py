@@ -40,7 +40,7 @@ class RetrieveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(..., max_length=4000)
-    top_k: int = Field(10, ge=1, le=100)
+    top_k: int = Field(10, ge=1, le=100, strict=True)  # strict: `true` is not 1
     mode: Literal["hybrid", "dense", "sparse"] | None = Field(
         None, description="Defaults to the server's STEWARD_RETRIEVAL_MODE (hybrid)."
     )

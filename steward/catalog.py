@@ -28,6 +28,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
     select,
     update,
@@ -146,7 +147,7 @@ class Catalog:
 
     def count_documents(self) -> int:
         with self._engine.connect() as conn:
-            return len(conn.execute(select(documents.c.doc_id)).all())
+            return int(conn.execute(select(func.count()).select_from(documents)).scalar_one())
 
     def save_documents(self, rows: Sequence[DocumentRow]) -> None:
         """Insert or replace documents in one transaction."""

@@ -21,6 +21,13 @@ class HomeSettings(BaseSettings):
 
     home: Path = Path(".steward")
 
+    @field_validator("home")
+    @classmethod
+    def _not_blank(cls, value: Path) -> Path:
+        if not str(value).strip() or str(value) == ".":
+            raise ValueError("must name a folder (it holds the index and the catalog)")
+        return value
+
     @property
     def index_dir(self) -> Path:
         return self.home / "index"

@@ -294,6 +294,7 @@ BAD_BODIES = {
     "top_k 101": ({"query": "vpn", "top_k": 101}, ["body", "top_k"]),
     "top_k not a number": ({"query": "vpn", "top_k": "many"}, ["body", "top_k"]),
     "top_k fractional": ({"query": "vpn", "top_k": 2.5}, ["body", "top_k"]),
+    "top_k a boolean": ({"query": "vpn", "top_k": True}, ["body", "top_k"]),
     "unknown mode": ({"query": "vpn", "mode": "semantic"}, ["body", "mode"]),
     "unknown top-level key": ({"query": "vpn", "limit": 3}, ["body", "limit"]),
     "unknown filter key": (

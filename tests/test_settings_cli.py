@@ -24,6 +24,7 @@ BAD_VALUES = [
     ("STEWARD_RETRIEVAL_MODE", "semantic"),
     ("STEWARD_INGEST_BATCH_DOCUMENTS", "lots"),
     ("STEWARD_INDEX_URL", "localhost:6333"),
+    ("STEWARD_HOME", ""),
 ]
 
 
