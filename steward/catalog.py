@@ -7,6 +7,7 @@ that pruning and change detection read; the index is rebuilt from sources, never
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from steward.domain import utc_now
 from steward.errors import CatalogError
 
+# The schema as the code sees it; steward/migrations creates and evolves it (tests compare).
 metadata = MetaData()
 
 documents = Table(
@@ -126,9 +128,20 @@ class Catalog:
             self._engine: Engine = create_engine(url, future=True)
             if url.startswith("sqlite"):
                 event.listen(self._engine, "connect", _sqlite_pragmas)
-            metadata.create_all(self._engine)
+            self._migrate()
         except SQLAlchemyError as error:
-            raise CatalogError(f"cannot open the catalog at {url}: {error}") from error
+            raise CatalogError(f"cannot open the catalog at {_safe(url)}: {error}") from error
+
+    def _migrate(self) -> None:
+        """Bring the schema to the newest revision (steward/migrations), idempotently."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self._engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
 
     def close(self) -> None:
         self._engine.dispose()
@@ -232,6 +245,11 @@ class Catalog:
                 select(runs).where(runs.c.source == source).order_by(runs.c.run_id.desc()).limit(1)
             ).first()
             return dict(row._mapping) if row else None
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -291,3 +291,28 @@ class DocumentWriter:
 @pytest.fixture(scope="session")
 def write() -> DocumentWriter:
     return DocumentWriter()
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------
+
+POSTGRES_ADMIN = os.environ.get(
+    "STEWARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the machine's PostgreSQL, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"steward_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,1 @@
+"""Alembic migrations of the catalog; `Catalog` upgrades to head when it opens."""

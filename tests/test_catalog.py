@@ -1,0 +1,157 @@
+"""The catalog contract, run on SQLite (embedded) and the machine's PostgreSQL (distributed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from connectors.filesystem import FilesystemConnector
+from steward.catalog import Catalog, DocumentRow, metadata
+from steward.errors import CatalogError
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    opened = Catalog(catalog_url)
+    yield opened
+    opened.close()
+
+
+def row(doc_id: str, source: str = "kb", **changes: object) -> DocumentRow:
+    moment = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    values: dict[str, object] = {
+        "doc_id": doc_id,
+        "source": source,
+        "key": f"{doc_id}.md",
+        "source_uri": f"team/{doc_id}.md",
+        "content_hash": "a" * 64,
+        "pipeline_version": "v1",
+        "title": f"Title {doc_id}",
+        "owner": "ana@example.com",
+        "review_by": "2027-01-31",
+        "tags": ["policy", "hr"],
+        "acl": ["hr"],
+        "updated_at": moment,
+        "size": 1234,
+        "first_seen": moment - timedelta(days=3),
+        "last_ingested": moment + timedelta(hours=1),
+        "chunk_ids": ["c1", "c2"],
+        "line_hashes": ["h1"],
+    }
+    values.update(changes)
+    return DocumentRow(**values)  # type: ignore[arg-type]
+
+
+def test_migrations_build_exactly_the_schema_the_code_uses(
+    catalog_url: str, catalog: Catalog
+) -> None:
+    engine = create_engine(catalog_url)
+    with engine.connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection), metadata)
+        tables = set(inspect(connection).get_table_names())
+    engine.dispose()
+    assert diffs == []
+    assert {"documents", "embeddings", "ingest_runs", "alembic_version"} <= tables
+
+
+def test_reopening_a_migrated_catalog_keeps_its_rows(catalog_url: str, catalog: Catalog) -> None:
+    catalog.save_documents([row("d1")])
+    again = Catalog(catalog_url)
+    try:
+        assert again.document("d1") == row("d1")
+    finally:
+        again.close()
+
+
+def test_documents_round_trip_with_utc_datetimes_and_lists(catalog: Catalog) -> None:
+    catalog.save_documents([row("d1"), row("d2", owner=None, acl=[], review_by=None)])
+    assert catalog.document("d1") == row("d1")
+    second = catalog.document("d2")
+    assert second is not None and second.owner is None and second.acl == []
+    assert second.updated_at.tzinfo is not None
+    assert second.updated_at == datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    assert catalog.document("missing") is None
+    assert catalog.count_documents() == 2
+
+
+def test_save_replaces_and_sources_stay_apart(catalog: Catalog) -> None:
+    catalog.save_documents([row("d1"), row("x1", source="other")])
+    catalog.save_documents([row("d1", title="Renamed", chunk_ids=["c9"])])
+    assert set(catalog.documents_of("kb")) == {"d1"}
+    assert set(catalog.documents_of("other")) == {"x1"}
+    replaced = catalog.document("d1")
+    assert replaced is not None and replaced.title == "Renamed" and replaced.chunk_ids == ["c9"]
+    catalog.delete_documents(["d1"])
+    assert catalog.documents_of("kb") == {}
+    assert set(catalog.documents_of("other")) == {"x1"}
+
+
+def test_embedding_cache_is_exact_and_idempotent(catalog: Catalog) -> None:
+    rng = np.random.default_rng(7)
+    vectors = {f"h{i}": rng.standard_normal(384).astype(np.float32) for i in range(3)}
+    catalog.cache_embeddings("model-a", vectors)
+    catalog.cache_embeddings("model-a", {"h0": vectors["h0"], "h9": vectors["h1"]})
+    found = catalog.cached_embeddings("model-a", ["h0", "h1", "h2", "h9", "nope"])
+    assert set(found) == {"h0", "h1", "h2", "h9"}
+    for key in ("h0", "h1", "h2"):
+        assert np.array_equal(found[key], vectors[key])
+    assert catalog.cached_embeddings("model-b", ["h0"]) == {}  # keyed by model too
+
+
+def test_runs_are_recorded_in_order(catalog: Catalog) -> None:
+    first = catalog.start_run("kb")
+    catalog.finish_run(first, "ok", 1.5, {"new": 3})
+    second = catalog.start_run("kb")
+    last = catalog.last_run("kb")
+    assert second > first
+    assert last is not None and last["run_id"] == second and last["status"] == "running"
+    catalog.finish_run(second, "failed", 0.2, {"error": "listing failed"})
+    last = catalog.last_run("kb")
+    assert last is not None and last["status"] == "failed" and last["summary"]["error"]
+    assert catalog.last_run("elsewhere") is None
+
+
+def test_an_unreachable_catalog_fails_clearly_without_its_password() -> None:
+    with pytest.raises(CatalogError) as caught:
+        Catalog("postgresql+psycopg://steward:s3cret@127.0.0.1:1/steward")
+    assert "s3cret" not in str(caught.value)
+    assert "127.0.0.1:1" in str(caught.value)
+
+
+@pytest.mark.services
+def test_distributed_shape_ingests_on_postgres_and_qdrant(
+    open_home, hash_embedder, write, tmp_path: Path, postgres_url: str
+) -> None:
+    """PostgreSQL catalog and the qdrant-client backend: the same pipeline, the same answers."""
+    kb = tmp_path / "kb"
+    write.text(kb / "a.txt", "Parking permits are renewed every January at the front desk.\n")
+    write.text(kb / "b.txt", "Lunch is served in the canteen from noon until two.\n")
+    live = open_home(
+        "pg",
+        hash_embedder,
+        catalog={"url": postgres_url},
+        index={"backend": "qdrant", "url": ":memory:"},
+    )
+    first = live.pipeline.run(FilesystemConnector(kb, "kb"))
+    again = live.pipeline.run(FilesystemConnector(kb, "kb"))
+    assert (first.status, first.new, first.chunks_embedded) == ("ok", 2, 2)
+    assert (again.unchanged, again.chunks_embedded) == (2, 0)
+    assert len(live.catalog.documents_of("kb")) == 2
+    assert (
+        live.retriever.retrieve("canteen lunch", 1, "sparse").hits[0].payload.source_uri == "b.txt"
+    )
