@@ -239,6 +239,12 @@ class EdgeStore:
         ]
         return sorted(chunks, key=lambda c: c.payload.ordinal)
 
+    def source_chunks(self, source: str) -> dict[str, ChunkPayload]:
+        condition = qe.Filter(must=[qe.FieldCondition(key="source", match=qe.MatchValue(source))])
+        return {
+            str(r.id): payload_from_dict(r.payload or {}) for r in self._scroll(condition, True)
+        }
+
     def document_ids(self, source: str) -> set[str]:
         if self._shard is None:
             return set()

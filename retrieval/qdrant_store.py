@@ -221,6 +221,16 @@ class QdrantStore:
         ]
         return sorted(chunks, key=lambda c: c.payload.ordinal)
 
+    def source_chunks(self, source: str) -> dict[str, ChunkPayload]:
+        if not self._ready:
+            return {}
+        condition = models.Filter(
+            must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
+        )
+        return {
+            str(r.id): payload_from_dict(r.payload or {}) for r in self._scroll(condition, True)
+        }
+
     def document_ids(self, source: str) -> set[str]:
         if not self._ready:
             return set()

@@ -65,6 +65,9 @@ class VectorStore(Protocol):
     def document_ids(self, source: str) -> set[str]:
         """The ids of every document of a source that has chunks in the index."""
 
+    def source_chunks(self, source: str) -> dict[str, ChunkPayload]:
+        """Every chunk of a source by id, with its payload (for consistency checks)."""
+
     def count(self, filters: SearchFilters | None = None) -> int:
         """Number of chunks, optionally restricted."""
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    inspect,
     insert,
     select,
     update,
@@ -141,6 +142,13 @@ class Catalog:
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._engine.begin() as connection:
             config.attributes["connection"] = connection
+            tables = set(inspect(connection).get_table_names())
+            versioned = "alembic_version" in tables and connection.exec_driver_sql(
+                "SELECT count(*) FROM alembic_version"
+            ).scalar_one()
+            if "documents" in tables and not versioned:
+                # Made by create_all before migrations existed: the same schema as 0001.
+                command.stamp(config, "0001")
             command.upgrade(config, "head")
 
     def close(self) -> None:
@@ -157,6 +165,11 @@ class Catalog:
         with self._engine.connect() as conn:
             row = conn.execute(select(documents).where(documents.c.doc_id == doc_id)).first()
             return _row(row._mapping) if row else None
+
+    def sources(self) -> list[str]:
+        with self._engine.connect() as conn:
+            query = select(documents.c.source).distinct().order_by(documents.c.source)
+            return [str(name) for (name,) in conn.execute(query)]
 
     def count_documents(self) -> int:
         with self._engine.connect() as conn:

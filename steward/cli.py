@@ -131,6 +131,45 @@ def ingest(
 
 
 @app.command()
+def check(
+    source: Annotated[list[str] | None, typer.Option(help="Only these sources.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Compare catalog and index; exit 1 when they disagree."""
+    from ingest.check import check as run_check
+    from retrieval.store import VectorStore
+    from steward.catalog import Catalog
+    from steward.runtime import open_store
+
+    settings = _settings()
+    with _errors():
+        store: VectorStore = open_store(settings)
+        catalog = Catalog(settings.home.catalog_url(settings.catalog))
+        try:
+            report = run_check(catalog, store, source)
+        finally:
+            store.close()
+            catalog.close()
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict()) + "\n")
+    else:
+        out.print(
+            f"{len(report.sources)} sources, {report.documents} documents, "
+            f"{report.chunks} chunks: "
+            + ("[green]consistent[/]" if report.clean else "[red]disagree[/]")
+        )
+        for label, ids in [
+            ("orphan points (in the index, not the catalog)", report.orphan_points),
+            ("missing points (in the catalog, not the index)", report.missing_points),
+            ("stale payloads", report.stale_payloads),
+        ]:
+            if ids:
+                out.print(f"  {label}: {len(ids)}, e.g. {', '.join(ids[:5])}")
+    if not report.clean:
+        raise typer.Exit(1)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,

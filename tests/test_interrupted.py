@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from connectors.filesystem import FilesystemConnector
+from ingest.check import check
 from steward.runtime import Runtime, open_runtime
 
 SOURCE = "kb"
@@ -61,8 +62,10 @@ def final_state(live: Runtime) -> tuple[dict, dict]:
         )
         for doc_id, row in rows.items()
     }
-    # Nothing in the index that the catalog does not know of.
+    # Nothing in the index that the catalog does not know of, and the reverse.
     assert live.store.document_ids(SOURCE) == set(rows)
+    report = check(live.catalog, live.store)
+    assert report.clean, report.as_dict()
     assert live.store.count() == sum(len(chunks) for chunks in index.values())
     return index, catalog
 

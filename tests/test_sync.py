@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from connectors.filesystem import FilesystemConnector
+from ingest.check import check
 from ingest.pipeline import document_id
 from steward.runtime import Runtime
 
@@ -54,9 +56,15 @@ BACKENDS = {"edge": {"backend": "edge"}, "qdrant": {"backend": "qdrant", "url": 
         ),
     ]
 )
-def live(request: pytest.FixtureRequest, open_home, hash_embedder) -> Runtime:
-    """A runtime with the test embedder, on each index backend in turn."""
-    return open_home("a", hash_embedder, index=BACKENDS[request.param])
+def live(request: pytest.FixtureRequest, open_home, hash_embedder) -> Iterator[Runtime]:
+    """A runtime with the test embedder, on each index backend in turn.
+
+    After every scenario the catalog and the index must agree (`steward check`).
+    """
+    runtime = open_home("a", hash_embedder, index=BACKENDS[request.param])
+    yield runtime
+    report = check(runtime.catalog, runtime.store)
+    assert report.clean, report.as_dict()
 
 
 @pytest.fixture
