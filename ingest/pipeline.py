@@ -209,10 +209,21 @@ class IngestPipeline:
         # run that died before its catalog write are not orphaned.
         indexed = set(known) | self.store.document_ids(connector.source)
         gone = sorted(indexed - listed_ids)
+        removed = len(set(known) - listed_ids)
+        limit = self.settings.max_delete_share
+        if known and removed > limit * len(known):
+            summary.status = "failed"
+            summary.error = (
+                f"the listing would delete {removed} of {len(known)} documents "
+                f"({removed / len(known):.0%}), more than STEWARD_INGEST_MAX_DELETE_SHARE="
+                f"{limit:g}; nothing was deleted (if the removal is intended, re-run with "
+                "--allow-deletes)"
+            )
+            return
         if gone:
             self.store.delete_documents(gone)
             self.catalog.delete_documents(gone)
-        summary.deleted = len(set(known) - listed_ids)
+        summary.deleted = removed
 
     def _unchanged(self, row: DocumentRow, raw: RawDocument) -> bool:
         return (

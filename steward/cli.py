@@ -88,9 +88,14 @@ def ingest(
     include: Annotated[list[str] | None, typer.Option(help="Glob of files to take.")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Glob of files to leave.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    allow_deletes: Annotated[
+        bool, typer.Option(help="Prune however many documents left the source.")
+    ] = False,
 ) -> None:
     """Ingest a folder into the index; a second run only redoes what changed."""
     settings = _settings()
+    if allow_deletes:
+        settings.ingest = settings.ingest.model_copy(update={"max_delete_share": 1.0})
     if not source.strip():
         err.print("[bold red]error:[/] --source must not be empty")
         raise typer.Exit(2)

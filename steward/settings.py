@@ -77,6 +77,9 @@ class IngestSettings(BaseSettings):
     boilerplate_min_docs: int = Field(3, ge=2)
     # ... and in at least this share of them.
     boilerplate_min_share: float = Field(0.02, gt=0, le=1)
+    # A run that would delete more than this share of a source's documents deletes nothing and
+    # fails: an empty or truncated listing from a flaky source must not wipe the index.
+    max_delete_share: float = Field(0.2, ge=0, le=1)
     # Documents chunked, embedded and written together; a killed run redoes at most one batch.
     batch_documents: int = Field(512, ge=1, le=10000)
     include: list[str] = Field(default_factory=lambda: ["**/*"])

@@ -172,20 +172,27 @@ def test_a_missing_source_folder_fails_the_run_and_prunes_nothing(
     assert hash_runtime.catalog.last_run(SOURCE)["status"] == "failed"
 
 
-def test_an_empty_folder_prunes_everything_it_used_to_hold(
-    hash_runtime: Runtime, write, tmp_path: Path
+def test_an_empty_folder_prunes_nothing_unless_deletes_are_allowed(
+    open_home, hash_embedder, write, tmp_path: Path
 ) -> None:
-    """An empty listing is a complete listing: the source's documents are all gone."""
+    """An empty listing is what a flaky source looks like: it fails, unless told otherwise."""
     kb = tmp_path / "kb"
     write.text(kb / "a.txt", "Parking permits are renewed every January at the front desk.\n")
-    hash_runtime.pipeline.run(FilesystemConnector(kb, SOURCE))
+    guarded = open_home("a", hash_embedder)
+    guarded.pipeline.run(FilesystemConnector(kb, SOURCE))
     (kb / "a.txt").unlink()
 
-    summary = hash_runtime.pipeline.run(FilesystemConnector(kb, SOURCE))
+    summary = guarded.pipeline.run(FilesystemConnector(kb, SOURCE))
+    assert (summary.status, summary.deleted) == ("failed", 0)
+    assert "1 of 1 documents" in (summary.error or "")
+    assert len(guarded.catalog.documents_of(SOURCE)) == 1 and guarded.store.count() == 1
+    guarded.close()
 
+    allowed = open_home("a", hash_embedder, ingest={"max_delete_share": 1.0})
+    summary = allowed.pipeline.run(FilesystemConnector(kb, SOURCE))
     assert (summary.status, summary.deleted) == ("ok", 1)
-    assert hash_runtime.catalog.documents_of(SOURCE) == {}
-    assert hash_runtime.store.count() == 0
+    assert allowed.catalog.documents_of(SOURCE) == {}
+    assert allowed.store.count() == 0
 
 
 # -- JSON-lines records --------------------------------------------------------------------
