@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from hashlib import sha256
 from typing import Any
@@ -71,6 +71,8 @@ class IngestSummary:
     listed: int = 0
     new: int = 0
     changed: int = 0
+    metadata_only: int = 0  # front matter changed: payloads updated, nothing re-embedded
+    moved: int = 0  # the same text under a new path: re-keyed, nothing re-embedded
     unchanged: int = 0
     deleted: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
@@ -96,7 +98,9 @@ class _Pending:
     first_seen: datetime
     line_keys: list[str]
     is_new: bool
+    body_hash: str = ""
     unchanged: bool = False  # same content, re-chunked because the boilerplate set moved
+    moved_from: str | None = None  # the doc id this text had under its previous path
 
 
 class IngestPipeline:
@@ -182,8 +186,9 @@ class IngestPipeline:
                 summary.skipped.append({"source_uri": ref.source_uri, "reason": error.reason})
                 kept[doc_id] = ref
 
+        pending, metadata_only = self._classify(pending, known, listed_ids)
         boilerplate = self._boilerplate(
-            [(p.content_hash, p.line_keys) for p in pending]
+            [(p.content_hash, p.line_keys) for p in pending + metadata_only]
             + [(known[i].content_hash, known[i].line_hashes) for i in kept if i in known]
         )
         # Documents left as they were must be re-chunked when a line of theirs entered or left
@@ -198,6 +203,12 @@ class IngestPipeline:
                 pending.append(self._prepare(doc_id, connector.fetch(ref), row, unchanged=True))
             except DocumentError:
                 continue  # already reported as skipped, or gone since: it keeps its chunks
+        for doc in metadata_only:
+            if moved.intersection(doc.line_keys):
+                pending.append(doc)  # its text is re-chunked after all
+            else:
+                self._update_metadata(doc, known[doc.doc_id])
+                summary.metadata_only += 1
 
         for start in range(0, len(pending), self.batch_documents):
             batch = pending[start : start + self.batch_documents]
@@ -209,14 +220,15 @@ class IngestPipeline:
         # run that died before its catalog write are not orphaned.
         indexed = set(known) | self.store.document_ids(connector.source)
         gone = sorted(indexed - listed_ids)
-        removed = len(set(known) - listed_ids)
-        limit = self.settings.max_delete_share
-        if known and removed > limit * len(known):
+        moved_away = {p.moved_from for p in pending if p.moved_from}
+        removed = len(set(known) - listed_ids - moved_away)
+        share = self.settings.max_delete_share
+        if known and removed > share * len(known):
             summary.status = "failed"
             summary.error = (
                 f"the listing would delete {removed} of {len(known)} documents "
                 f"({removed / len(known):.0%}), more than STEWARD_INGEST_MAX_DELETE_SHARE="
-                f"{limit:g}; nothing was deleted (if the removal is intended, re-run with "
+                f"{share:g}; nothing was deleted (if the removal is intended, re-run with "
                 "--allow-deletes)"
             )
             return
@@ -224,6 +236,56 @@ class IngestPipeline:
             self.store.delete_documents(gone)
             self.catalog.delete_documents(gone)
         summary.deleted = removed
+
+    def _classify(
+        self, pending: list[_Pending], known: dict[str, DocumentRow], listed: set[str]
+    ) -> tuple[list[_Pending], list[_Pending]]:
+        """Split off metadata-only changes, and mark new paths whose text left an old path."""
+        by_body = {
+            row.body_hash: row
+            for row in known.values()
+            if row.doc_id not in listed and row.body_hash and row.pipeline_version == self.version
+        }
+        full: list[_Pending] = []
+        metadata_only: list[_Pending] = []
+        for doc in pending:
+            row = known.get(doc.doc_id)
+            if row is None:
+                origin = by_body.pop(doc.body_hash, None)
+                if origin is not None:
+                    doc.moved_from, doc.first_seen = origin.doc_id, origin.first_seen
+                full.append(doc)
+            elif (
+                row.body_hash == doc.body_hash
+                and row.pipeline_version == self.version
+                and row.title == doc.meta.title  # the title is embedded as context
+            ):
+                metadata_only.append(doc)
+            else:
+                full.append(doc)
+        return full, metadata_only
+
+    def _update_metadata(self, doc: _Pending, row: DocumentRow) -> None:
+        """Payload and catalog follow the new metadata; chunks and vectors stay."""
+        self.store.set_payload(
+            doc.doc_id,
+            {"owner": doc.meta.owner, "acl": doc.meta.acl, "updated_at": rfc3339(doc.updated_at)},
+        )
+        self.catalog.save_documents(
+            [
+                replace(
+                    row,
+                    content_hash=doc.content_hash,
+                    owner=doc.meta.owner,
+                    review_by=doc.meta.review_by,
+                    tags=doc.meta.tags,
+                    acl=doc.meta.acl,
+                    updated_at=doc.updated_at,
+                    size=doc.ref.size,
+                    last_ingested=utc_now(),
+                )
+            ]
+        )
 
     def _unchanged(self, row: DocumentRow, raw: RawDocument) -> bool:
         return (
@@ -250,6 +312,9 @@ class IngestPipeline:
             first_seen=row.first_seen if row else utc_now(),
             line_keys=edge_line_keys([e.text for e in elements]),
             is_new=row is None,
+            body_hash=sha256(
+                "\n".join(f"{e.kind}:{e.depth}:{e.text}" for e in elements).encode()
+            ).hexdigest(),
             unchanged=unchanged,
         )
 
@@ -333,10 +398,13 @@ class IngestPipeline:
                     last_ingested=utc_now(),
                     chunk_ids=[c.chunk_id for c in chunks],
                     line_hashes=doc.line_keys,
+                    body_hash=doc.body_hash,
                 )
             )
             summary.chunks += len(chunks)
-            if doc.is_new:
+            if doc.moved_from:
+                summary.moved += 1
+            elif doc.is_new:
                 summary.new += 1
             elif not doc.unchanged:
                 summary.changed += 1

@@ -11,7 +11,7 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -154,6 +154,11 @@ class EdgeStore:
         ]
         with self._lock:
             self._live.update(qe.UpdateOperation.upsert_points(points))
+
+    def set_payload(self, doc_id: str, fields: Mapping[str, Any]) -> None:
+        condition = qe.Filter(must=[_doc_condition(doc_id)])
+        with self._lock:
+            self._live.update(qe.UpdateOperation.set_payload_by_filter(condition, dict(fields)))
 
     def delete_stale_chunks(self, doc_id: str, keep: Iterable[str]) -> None:
         keep_ids: set[Any] = set(keep)

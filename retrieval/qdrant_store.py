@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from qdrant_client import QdrantClient, models
@@ -137,6 +137,15 @@ class QdrantStore:
                 for chunk in chunks[start : start + _UPSERT_BATCH]
             ]
             self._client.upsert(self._collection, points=points, wait=True)
+
+    def set_payload(self, doc_id: str, fields: Mapping[str, Any]) -> None:
+        condition = models.Filter(must=[_doc_condition(doc_id)])
+        self._client.set_payload(
+            self._collection,
+            payload=dict(fields),
+            points=models.FilterSelector(filter=condition),
+            wait=True,
+        )
 
     def delete_stale_chunks(self, doc_id: str, keep: Iterable[str]) -> None:
         keep_ids: list[Any] = list(keep)

@@ -40,6 +40,9 @@ class VectorStore(Protocol):
     def upsert(self, chunks: Sequence[IndexedChunk]) -> None:
         """Insert or replace chunks by id."""
 
+    def set_payload(self, doc_id: str, fields: Mapping[str, Any]) -> None:
+        """Overwrite these payload fields on every chunk of the document (no re-embedding)."""
+
     def delete_stale_chunks(self, doc_id: str, keep: Iterable[str]) -> None:
         """Delete the document's chunks whose ids are not in `keep`."""
 

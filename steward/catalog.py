@@ -30,8 +30,8 @@ from sqlalchemy import (
     delete,
     event,
     func,
-    inspect,
     insert,
+    inspect,
     select,
     update,
 )
@@ -52,6 +52,9 @@ documents = Table(
     Column("key", Text, nullable=False),
     Column("source_uri", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
+    # Of the parsed text alone: equal body hashes and unequal content hashes mean a change of
+    # metadata only (front matter), or, across two paths, a move.
+    Column("body_hash", String(64)),
     Column("pipeline_version", String(64), nullable=False),
     Column("title", Text, nullable=False),
     Column("owner", Text),
@@ -108,6 +111,7 @@ class DocumentRow:
     last_ingested: datetime
     chunk_ids: list[str]
     line_hashes: list[str]
+    body_hash: str | None = None
 
 
 def _row(mapping: Any) -> DocumentRow:
@@ -143,9 +147,10 @@ class Catalog:
         with self._engine.begin() as connection:
             config.attributes["connection"] = connection
             tables = set(inspect(connection).get_table_names())
-            versioned = "alembic_version" in tables and connection.exec_driver_sql(
-                "SELECT count(*) FROM alembic_version"
-            ).scalar_one()
+            versioned = (
+                "alembic_version" in tables
+                and connection.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar_one()
+            )
             if "documents" in tables and not versioned:
                 # Made by create_all before migrations existed: the same schema as 0001.
                 command.stamp(config, "0001")

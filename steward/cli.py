@@ -68,6 +68,8 @@ def _summary_table(summary: dict[str, Any]) -> Table:
         ("documents listed", "listed"),
         ("new", "new"),
         ("changed", "changed"),
+        ("metadata only", "metadata_only"),
+        ("moved", "moved"),
         ("unchanged", "unchanged"),
         ("deleted", "deleted"),
         ("chunks written", "chunks"),

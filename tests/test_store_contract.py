@@ -423,3 +423,14 @@ def test_fetch_returns_full_payloads_and_skips_unknown_ids(filled: VectorStore) 
     assert found[cid("a1")] == expected[cid("a1")]
     assert found[cid("c0")] == expected[cid("c0")]
     assert filled.fetch([]) == {}
+
+
+def test_set_payload_changes_one_documents_chunks_only(filled: VectorStore) -> None:
+    filled.set_payload("doc-a", {"owner": "new@example.com", "acl": ["crew"]})
+    chunks = {c.chunk_id: c.payload for c in filled.document_chunks("doc-a")}
+    assert set(chunks) == {cid("a0"), cid("a1")}
+    assert all((p.owner, p.acl) == ("new@example.com", ["crew"]) for p in chunks.values())
+    assert chunks[cid("a0")].text == BY_ID[cid("a0")].payload.text  # the rest is untouched
+    others = filled.document_chunks("doc-c")
+    assert [c.payload for c in others] == [BY_ID[c.chunk_id].payload for c in others]
+    assert filled.search_dense([1.0, 0, 0, 0], 1)[0].chunk_id == cid("a0")  # vectors untouched

@@ -156,9 +156,12 @@ def test_a_metadata_only_change_updates_payloads_without_embedding(
 
     summary = run(live, folder)
 
-    assert (summary.changed, summary.chunks_embedded, summary.chunks_cached) == (1, 0, 1)
+    assert (summary.metadata_only, summary.changed, summary.chunks_embedded) == (1, 0, 0)
+    assert summary.chunks == 0  # nothing re-chunked or re-written: payloads only
     (chunk,) = live.store.document_chunks(document_id(SOURCE, "pumps.md"))
     assert (chunk.payload.owner, chunk.payload.acl) == ("maintenance@example.com", ["crew"])
+    row = live.catalog.document(document_id(SOURCE, "pumps.md"))
+    assert row is not None and (row.owner, row.acl) == ("maintenance@example.com", ["crew"])
 
 
 def test_identical_chunk_text_in_two_files_is_embedded_once(
@@ -185,9 +188,11 @@ def test_a_renamed_file_is_moved_without_embedding(live: Runtime, kb: Path) -> N
 
     summary = run(live, kb)
 
-    assert (summary.new, summary.deleted, summary.chunks_embedded) == (1, 1, 0)
+    assert (summary.moved, summary.new, summary.deleted, summary.chunks_embedded) == (1, 0, 0, 0)
     after = indexed(live)
     assert "valves.md" not in after
+    old_first_seen = live.catalog.document(document_id(SOURCE, "valves-guide.md"))
+    assert old_first_seen is not None and old_first_seen.first_seen < old_first_seen.last_ingested
     assert [text for _, _, text in after["valves-guide.md"]] == [text for _, _, text in before]
 
 
@@ -267,3 +272,17 @@ def test_pruning_one_source_leaves_another_alone(
     assert live.store.document_ids(SOURCE) == set()
     assert live.store.document_ids("other") == {document_id("other", "lunch.txt")}
     assert len(live.catalog.documents_of("other")) == 1
+
+
+def test_a_new_title_is_not_metadata_only_because_titles_are_embedded(
+    live: Runtime, tmp_path: Path, write
+) -> None:
+    folder = tmp_path / "kb"
+    body = f"# Pumps\n\n{section_text('inspection')}\n"
+    write.markdown(folder / "pumps.md", body, title="Pump care")
+    run(live, folder)
+    write.markdown(folder / "pumps.md", body, title="Pump maintenance")
+    summary = run(live, folder)
+    assert (summary.metadata_only, summary.changed, summary.chunks_embedded) == (0, 1, 1)
+    (chunk,) = live.store.document_chunks(document_id(SOURCE, "pumps.md"))
+    assert chunk.payload.title == "Pump maintenance"
