@@ -25,7 +25,7 @@ MEDIA_TYPES = {
 }
 
 
-def _matches(relative: str, patterns: Sequence[str]) -> bool:
+def matches(relative: str, patterns: Sequence[str]) -> bool:
     # "**/x" also matches "x" at the top, as users expect from gitignore-like globs.
     return any(
         fnmatchcase(relative, p) or (p.startswith("**/") and fnmatchcase(relative, p[3:]))
@@ -57,7 +57,7 @@ class FilesystemConnector:
             for name in sorted(files):
                 path = Path(directory) / name
                 relative = path.relative_to(self.root).as_posix()
-                if not _matches(relative, self.include) or _matches(relative, self.exclude):
+                if not matches(relative, self.include) or matches(relative, self.exclude):
                     continue
                 try:
                     stat = path.stat()

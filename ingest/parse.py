@@ -261,7 +261,8 @@ def parse(raw: RawDocument) -> tuple[list[Element], DocumentMeta, datetime | Non
     parser = PARSERS.get(raw.media_type)
     if parser is None:
         raise DocumentError(raw.ref.source_uri, f"no parser for {raw.media_type}")
-    elements, front = parser(raw)
+    elements, parsed_front = parser(raw)
+    front = {**raw.metadata, **parsed_front}  # front matter wins over the connector's metadata
     if not elements:
         raise DocumentError(raw.ref.source_uri, "no text content")
     if all(e.kind is ElementKind.TITLE for e in elements):

@@ -8,6 +8,7 @@ from the cache) and ends with the same index as an uninterrupted run.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -41,7 +42,7 @@ from steward.errors import DocumentError, SourceError
 from steward.settings import IngestSettings
 
 # Bump when parsing or chunking changes what a document turns into: documents re-process.
-PIPELINE_REVISION = "2"
+PIPELINE_REVISION = "3"
 
 Progress = Callable[[str, int, int], None]
 
@@ -56,6 +57,15 @@ def _sizes(size: int, limit: int) -> tuple[str, str]:
         ((u, s) for u, s in (("MB", 1 << 20), ("KB", 1 << 10)) if limit >= s), ("bytes", 1)
     )
     return f"{size / scale:.3g} {unit}", f"{limit / scale:.3g} {unit}"
+
+
+def content_hash(raw: RawDocument) -> str:
+    """What a document is at its source: its bytes, plus the metadata and time a connector
+    reports beside them (a SQL row's owner, a commit's author), so a change to any is seen."""
+    beside = json.dumps(
+        [raw.title, raw.metadata, rfc3339(raw.ref.updated_at)], sort_keys=True, default=str
+    )
+    return sha256(raw.content + b"\0" + beside.encode()).hexdigest()
 
 
 def document_id(source: str, key: str) -> str:
@@ -288,10 +298,7 @@ class IngestPipeline:
         )
 
     def _unchanged(self, row: DocumentRow, raw: RawDocument) -> bool:
-        return (
-            row.content_hash == sha256(raw.content).hexdigest()
-            and row.pipeline_version == self.version
-        )
+        return row.content_hash == content_hash(raw) and row.pipeline_version == self.version
 
     def _boilerplate(self, documents: list[tuple[str, list[str]]]) -> set[str]:
         return boilerplate_keys(
@@ -308,7 +315,7 @@ class IngestPipeline:
             meta=meta,
             updated_at=front_updated or raw.ref.updated_at,
             elements=elements,
-            content_hash=sha256(raw.content).hexdigest(),
+            content_hash=content_hash(raw),
             first_seen=row.first_seen if row else utc_now(),
             line_keys=edge_line_keys([e.text for e in elements]),
             is_new=row is None,

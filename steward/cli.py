@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from steward.errors import IndexLockedError, StewardError
+from steward.errors import ConfigError, IndexLockedError, StewardError
 from steward.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -134,6 +134,76 @@ def ingest(
         if summary["error"]:
             out.print(f"[bold red]failed:[/] {escape(summary['error'])}")
     if summary["status"] != "ok":
+        raise typer.Exit(1)
+
+
+@app.command()
+def sources() -> None:
+    """The sources of steward.yaml with their last run."""
+    from steward.catalog import Catalog
+    from steward.sources import load_sources
+
+    settings = _settings()
+    with _errors():
+        declared = load_sources(settings.home.sources_file)
+        catalog = Catalog(settings.home.catalog_url(settings.catalog))
+        try:
+            table = Table(title=f"sources in {settings.home.sources_file}")
+            for column in ("source", "connector", "schedule", "documents", "last run", "status"):
+                table.add_column(column)
+            for name, config in declared.items():
+                last = catalog.last_run(name)
+                table.add_row(
+                    escape(name),
+                    config.connector,
+                    config.schedule or "-",
+                    str(len(catalog.documents_of(name))),
+                    str(last["finished_at"] or last["started_at"])[:19] if last else "never",
+                    escape(str(last["status"])) if last else "-",
+                )
+        finally:
+            catalog.close()
+    out.print(table)
+
+
+@app.command()
+def sync(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Sources to sync; all by default.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON summary per line.")] = False,
+    allow_deletes: Annotated[
+        bool, typer.Option(help="Prune however many documents left a source.")
+    ] = False,
+) -> None:
+    """Sync the sources of steward.yaml: only what changed is redone."""
+    from steward.runtime import open_runtime
+    from steward.sources import build_connector, load_sources
+
+    settings = _settings()
+    if allow_deletes:
+        settings.ingest = settings.ingest.model_copy(update={"max_delete_share": 1.0})
+    failed = False
+    with _errors():
+        declared = load_sources(settings.home.sources_file)
+        unknown = sorted(set(names or []) - set(declared))
+        if unknown:
+            raise ConfigError(f"no source {', '.join(unknown)} in {settings.home.sources_file}")
+        runtime = open_runtime(settings)
+        try:
+            for name in names or list(declared):
+                connector = build_connector(name, declared[name], settings.home.home)
+                summary = runtime.pipeline.run(connector).as_dict()
+                failed = failed or summary["status"] != "ok"
+                if as_json:
+                    sys.stdout.write(json.dumps(summary, default=str) + "\n")
+                else:
+                    out.print(_summary_table(summary))
+                    if summary["error"]:
+                        out.print(f"[bold red]failed:[/] {escape(summary['error'])}")
+        finally:
+            runtime.close()
+    if failed:
         raise typer.Exit(1)
 
 

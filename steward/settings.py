@@ -20,6 +20,7 @@ class HomeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STEWARD_", extra="ignore")
 
     home: Path = Path(".steward")
+    sources_file: Path = Path("steward.yaml")
 
     @field_validator("home")
     @classmethod

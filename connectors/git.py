@@ -1,0 +1,136 @@
+"""A git repository (a local path or a clone URL) at one branch, filtered by path globs.
+
+Content is what is committed on the branch, read from a private clone under the Steward home,
+so a user's working tree is never touched. Freshness and owner come from each file's last
+commit: its committer time and its author's email.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from hashlib import sha256
+from pathlib import Path
+
+from connectors.filesystem import MEDIA_TYPES, matches
+from steward.domain import DocumentRef, RawDocument
+from steward.errors import DocumentError, SourceError
+
+_TIMEOUT_S = 300
+
+
+class GitConnector:
+    """Files of one branch; each listing fetches the branch first."""
+
+    def __init__(
+        self,
+        url: str,
+        source: str,
+        workdir: Path,
+        branch: str = "main",
+        include: Sequence[str] = ("**/*",),
+        exclude: Sequence[str] = (),
+    ) -> None:
+        self.url = url
+        self.source = source
+        self.branch = branch
+        self.include = tuple(include)
+        self.exclude = tuple(exclude)
+        self.clone = workdir / sha256(f"{url}\x00{branch}".encode()).hexdigest()[:16]
+        self._blobs: dict[str, str] = {}  # path -> blob id at the listed commit
+        self._authors: dict[str, str] = {}  # path -> author email of its last commit
+
+    def _git(self, *args: str, cwd: Path | None = None) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args],
+                cwd=cwd or self.clone,
+                capture_output=True,
+                text=True,
+                timeout=_TIMEOUT_S,
+                env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin:/usr/local/bin"},
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise SourceError(self.source, f"git {args[0]} failed: {error}") from None
+        if done.returncode != 0:
+            raise SourceError(self.source, f"git {args[0]} failed: {done.stderr.strip()[:500]}")
+        return done.stdout
+
+    def _update(self) -> str:
+        """Fetch the branch into the private clone; the commit id that will be listed."""
+        if not (self.clone / ".git").is_dir() and not (self.clone / "HEAD").is_file():
+            self.clone.parent.mkdir(parents=True, exist_ok=True)
+            self._git(
+                "clone", "--bare", "--quiet", self.url, str(self.clone), cwd=self.clone.parent
+            )
+        self._git("fetch", "--quiet", self.url, f"+{self.branch}:refs/steward/head")
+        return self._git("rev-parse", "refs/steward/head").strip()
+
+    def list(self) -> Iterator[DocumentRef]:
+        commit = self._update()
+        tree = self._git("ls-tree", "-r", "-l", "-z", commit)
+        files: dict[str, tuple[str, int]] = {}
+        for entry in tree.split("\0"):
+            if not entry:
+                continue
+            meta, path = entry.split("\t", 1)
+            _mode, kind, blob, length = meta.split()
+            if kind == "blob" and matches(path, self.include) and not matches(path, self.exclude):
+                files[path] = (blob, int(length) if length.isdigit() else 0)
+        last = self._last_commits(commit, set(files))
+        self._blobs = {path: blob for path, (blob, _) in files.items()}
+        self._authors = {path: author for path, (_, author) in last.items() if author}
+        refs = []
+        for path in sorted(files):
+            blob, size = files[path]
+            when = last.get(path, (0, ""))[0]
+            refs.append(
+                DocumentRef(
+                    source=self.source,
+                    key=path,
+                    source_uri=path,
+                    updated_at=datetime.fromtimestamp(when, UTC),
+                    size=size,
+                    fingerprint=blob,
+                )
+            )
+        yield from refs
+
+    def _last_commits(self, commit: str, paths: set[str]) -> dict[str, tuple[int, str]]:
+        """Each path's newest commit (time, author email), from one walk of the history."""
+        # Each commit starts with a \x01-marked header, so no file name can pass for one.
+        log = self._git("log", "--format=%x00%x01%ct %ae", "--name-only", "-z", commit)
+        found: dict[str, tuple[int, str]] = {}
+        current = (0, "")
+        for token in log.split("\0"):
+            token = token.lstrip("\n")
+            if token.startswith("\x01"):
+                stamp, _, email = token[1:].partition(" ")
+                current = (int(stamp), email.strip())
+            elif token in paths and token not in found:
+                found[token] = current
+        return found
+
+    def fetch(self, ref: DocumentRef) -> RawDocument:
+        suffix = Path(ref.key).suffix.lower()
+        if suffix not in MEDIA_TYPES:
+            raise DocumentError(ref.source_uri, f"unsupported file type {suffix or '(none)'}")
+        blob = self._blobs.get(ref.key)
+        if blob is None:
+            raise DocumentError(ref.source_uri, "not in the listed commit")
+        try:
+            content = subprocess.run(
+                ["git", "cat-file", "blob", blob],
+                cwd=self.clone,
+                capture_output=True,
+                timeout=_TIMEOUT_S,
+                check=True,
+            ).stdout
+        except (OSError, subprocess.SubprocessError) as error:
+            raise DocumentError(ref.source_uri, f"cannot read from git: {error}") from None
+        author = self._authors.get(ref.key)
+        metadata: dict[str, object] = {"owner": author} if author else {}
+        return RawDocument(
+            ref=ref, content=content, media_type=MEDIA_TYPES[suffix], metadata=metadata
+        )

@@ -1,0 +1,96 @@
+"""Rows of a SQL query as documents: `id`, `title`, `body`, `updated_at` (+ `owner`, `acl`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from hashlib import sha256
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from steward.domain import DocumentRef, RawDocument
+from steward.errors import DocumentError, SourceError
+
+REQUIRED = ("id", "title", "body", "updated_at")
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _acl(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    text_value = str(value).strip()
+    if text_value.startswith("["):
+        return [str(v) for v in json.loads(text_value)]
+    return [part.strip() for part in text_value.split(",") if part.strip()]
+
+
+class SqlConnector:
+    """One query against any SQLAlchemy URL; each row is a document keyed by its `id`."""
+
+    def __init__(self, url: str, query: str, source: str) -> None:
+        self.url = url
+        self.query = query
+        self.source = source
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def list(self) -> Iterator[DocumentRef]:
+        try:
+            engine = create_engine(self.url)
+            try:
+                with engine.connect() as connection:
+                    result = connection.execute(text(self.query))
+                    columns = list(result.keys())
+                    rows = [dict(zip(columns, row, strict=True)) for row in result]
+            finally:
+                engine.dispose()
+        except SQLAlchemyError as error:
+            raise SourceError(
+                self.source, f"query failed: {error.__class__.__name__}: {error}"
+            ) from None
+        missing = [name for name in REQUIRED if name not in columns]
+        if missing:
+            raise SourceError(self.source, f"the query returns no column {', '.join(missing)}")
+        self._rows = {}
+        for row in rows:
+            key = str(row["id"])
+            self._rows[key] = row
+            body = str(row["body"] or "")
+            fingerprint = sha256(
+                json.dumps([row.get(c) for c in columns], default=str).encode()
+            ).hexdigest()[:16]
+            yield DocumentRef(
+                source=self.source,
+                key=key,
+                source_uri=f"{self.source}/{key}",
+                updated_at=_utc(row["updated_at"]),
+                size=len(body.encode()),
+                fingerprint=fingerprint,
+            )
+
+    def fetch(self, ref: DocumentRef) -> RawDocument:
+        row = self._rows.get(ref.key)
+        if row is None:
+            raise DocumentError(ref.source_uri, "row vanished between listing and reading")
+        metadata: dict[str, object] = {}
+        if row.get("owner"):
+            metadata["owner"] = str(row["owner"])
+        if "acl" in row:
+            metadata["acl"] = _acl(row["acl"])
+        return RawDocument(
+            ref=ref,
+            content=str(row["body"] or "").encode(),
+            media_type="text/x-record",
+            title=str(row["title"] or "") or None,
+            metadata=metadata,
+        )

@@ -1,0 +1,149 @@
+"""Sources declared in `steward.yaml`: connector, its settings, schedule and defaults.
+
+sources:
+  handbook:
+    connector: filesystem
+    path: ./docs
+    include: ["**/*.md"]
+    schedule: "*/30 * * * *"      # cron, UTC
+    owner: kb-team@example.com    # default owner of documents that name none
+    review_interval_days: 180
+    acl: []                       # default access groups; empty means public
+  wiki:
+    connector: sql
+    url: postgresql+psycopg://reader@db/wiki
+    query: select id, title, body, updated_at, owner, acl from pages
+  engineering:
+    connector: git
+    url: https://git.example.com/eng/handbook.git
+    branch: main
+    include: ["docs/**"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from connectors.base import Connector
+from steward.domain import DocumentRef, RawDocument
+from steward.errors import ConfigError
+
+
+class _Common(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schedule: str | None = Field(None, description="cron expression, UTC")
+    owner: str | None = None
+    acl: list[str] = Field(default_factory=list)
+    review_interval_days: int = Field(180, ge=1)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5:
+            raise ValueError("must be a five-field cron expression, e.g. '*/30 * * * *'")
+        return value
+
+
+class FilesystemSource(_Common):
+    connector: Literal["filesystem"]
+    path: Path
+    include: list[str] = Field(default_factory=lambda: ["**/*"])
+    exclude: list[str] = Field(default_factory=lambda: ["**/.*", "**/.*/**"])
+
+
+class SqlSource(_Common):
+    connector: Literal["sql"]
+    url: str
+    query: str
+
+
+class GitSource(_Common):
+    connector: Literal["git"]
+    url: str
+    branch: str = "main"
+    include: list[str] = Field(default_factory=lambda: ["**/*"])
+    exclude: list[str] = Field(default_factory=list)
+
+
+SourceConfig = Annotated[FilesystemSource | SqlSource | GitSource, Field(discriminator="connector")]
+
+
+class SourcesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources: dict[str, SourceConfig]
+
+
+def load_sources(path: Path) -> dict[str, FilesystemSource | SqlSource | GitSource]:
+    """The sources of a steward.yaml; errors name the file and the offending entry."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such sources file (STEWARD_SOURCES_FILE)") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    try:
+        parsed = SourcesFile.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
+    base = path.parent
+    resolved: dict[str, FilesystemSource | SqlSource | GitSource] = {}
+    for name, config in parsed.sources.items():
+        if isinstance(config, FilesystemSource) and not config.path.is_absolute():
+            config = config.model_copy(update={"path": base / config.path})
+        resolved[name] = config
+    return resolved
+
+
+class _WithDefaults:
+    """A connector whose documents get the source's default owner and groups."""
+
+    def __init__(self, inner: Connector, owner: str | None, acl: list[str]) -> None:
+        self._inner = inner
+        self.source = inner.source
+        self._defaults: dict[str, Any] = {}
+        if owner:
+            self._defaults["owner"] = owner
+        if acl:
+            self._defaults["acl"] = list(acl)
+
+    def list(self) -> Iterator[DocumentRef]:
+        return self._inner.list()
+
+    def fetch(self, ref: DocumentRef) -> RawDocument:
+        raw = self._inner.fetch(ref)
+        if not self._defaults:
+            return raw
+        return replace(raw, metadata={**self._defaults, **raw.metadata})
+
+
+def build_connector(
+    name: str, config: FilesystemSource | SqlSource | GitSource, home: Path
+) -> Connector:
+    """The connector a source declares, with its defaults applied."""
+    inner: Connector
+    if isinstance(config, FilesystemSource):
+        from connectors.filesystem import FilesystemConnector
+
+        inner = FilesystemConnector(config.path, name, config.include, config.exclude)
+    elif isinstance(config, SqlSource):
+        from connectors.sql import SqlConnector
+
+        inner = SqlConnector(config.url, config.query, name)
+    else:
+        from connectors.git import GitConnector
+
+        inner = GitConnector(
+            config.url, name, home / "git", config.branch, config.include, config.exclude
+        )
+    return _WithDefaults(inner, config.owner, config.acl)
