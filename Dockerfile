@@ -8,6 +8,7 @@ COPY retrieval ./retrieval
 COPY evaluation ./evaluation
 COPY api ./api
 COPY connectors ./connectors
+COPY jobs ./jobs
 RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
  && pip install --no-cache-dir .
 ENV STEWARD_HOME=/data STEWARD_API_HOST=0.0.0.0

@@ -9,9 +9,22 @@ from fastapi import FastAPI
 
 from api import errors
 from api.routes import documents, health, retrieve
+from jobs.scheduler import EmbeddedScheduler
 from steward import __version__
 from steward.runtime import Runtime, open_runtime
 from steward.settings import Settings, load_settings
+
+
+def _embedded_scheduler(runtime: Runtime) -> EmbeddedScheduler | None:
+    """In embedded mode this process owns the index, so it also runs the schedules."""
+    settings = runtime.settings
+    if (
+        not settings.jobs.embedded_scheduler
+        or settings.index.backend != "edge"
+        or not settings.home.sources_file.exists()
+    ):
+        return None
+    return EmbeddedScheduler(runtime, settings.home.sources_file)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -25,9 +38,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.retriever = live.retriever
         # The first forward pass of a model is several times slower: pay it before serving.
         live.embedder.embed_query("warm-up")
+        scheduler = _embedded_scheduler(live)
+        app.state.scheduler = scheduler
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             if owned:
                 live.close()
 

@@ -177,12 +177,11 @@ def sync(
     ] = False,
 ) -> None:
     """Sync the sources of steward.yaml: only what changed is redone."""
+    from ingest.sync import sync_source
     from steward.runtime import open_runtime
-    from steward.sources import build_connector, load_sources
+    from steward.sources import load_sources
 
     settings = _settings()
-    if allow_deletes:
-        settings.ingest = settings.ingest.model_copy(update={"max_delete_share": 1.0})
     failed = False
     with _errors():
         declared = load_sources(settings.home.sources_file)
@@ -192,8 +191,7 @@ def sync(
         runtime = open_runtime(settings)
         try:
             for name in names or list(declared):
-                connector = build_connector(name, declared[name], settings.home.home)
-                summary = runtime.pipeline.run(connector).as_dict()
+                summary = sync_source(runtime, name, allow_deletes)
                 failed = failed or summary["status"] != "ok"
                 if as_json:
                     sys.stdout.write(json.dumps(summary, default=str) + "\n")

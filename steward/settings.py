@@ -122,6 +122,23 @@ class RetrievalSettings(BaseSettings):
     rrf_k: int = Field(60, ge=1)
 
 
+class JobsSettings(BaseSettings):
+    """Scheduled syncs: Celery on Redis (distributed) or a thread in `steward serve` (embedded)."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_JOBS_", extra="ignore")
+
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    result_backend: str = "redis://127.0.0.1:6379/0"
+    # A sync still running after this long is stopped (SoftTimeLimitExceeded) and retried.
+    soft_time_limit_s: int = Field(3600, ge=10)
+    # An unacknowledged task (its worker died) goes back to the queue after this long.
+    visibility_timeout_s: int = Field(3900, ge=1)
+    # The per-source lock expires this long after its holder stopped renewing it.
+    lock_ttl_s: int = Field(60, ge=1)
+    # Run steward.yaml's schedules inside `steward serve` (embedded mode, no Redis).
+    embedded_scheduler: bool = True
+
+
 class ApiSettings(BaseSettings):
     """The HTTP server."""
 
@@ -138,6 +155,7 @@ _PREFIXES: dict[type[BaseSettings], str] = {
     IngestSettings: "STEWARD_INGEST_",
     IndexSettings: "STEWARD_INDEX_",
     RetrievalSettings: "STEWARD_RETRIEVAL_",
+    JobsSettings: "STEWARD_JOBS_",
     ApiSettings: "STEWARD_API_",
 }
 
@@ -153,6 +171,7 @@ class Settings:
         ingest: IngestSettings | None = None,
         index: IndexSettings | None = None,
         retrieval: RetrievalSettings | None = None,
+        jobs: JobsSettings | None = None,
         api: ApiSettings | None = None,
     ) -> None:
         self.home = home or HomeSettings()
@@ -161,6 +180,7 @@ class Settings:
         self.ingest = ingest or IngestSettings()
         self.index = index or IndexSettings()
         self.retrieval = retrieval or RetrievalSettings()
+        self.jobs = jobs or JobsSettings()
         self.api = api or ApiSettings()
 
 
@@ -198,5 +218,6 @@ def load_settings() -> Settings:
         ingest=built[IngestSettings],  # type: ignore[arg-type]
         index=built[IndexSettings],  # type: ignore[arg-type]
         retrieval=built[RetrievalSettings],  # type: ignore[arg-type]
+        jobs=built[JobsSettings],  # type: ignore[arg-type]
         api=built[ApiSettings],  # type: ignore[arg-type]
     )

@@ -63,7 +63,9 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
 
 def build_settings(root: Path, **overrides: Any) -> Settings:
     """Settings with their home in `root/"home"`; an override is a settings object or a dict."""
-    parts: dict[str, Any] = {"home": HomeSettings(home=root / "home")}
+    parts: dict[str, Any] = {
+        "home": HomeSettings(home=root / "home", sources_file=root / "steward.yaml")
+    }
     for concern, value in overrides.items():
         if concern == "home":
             parts["home"] = value if isinstance(value, HomeSettings) else HomeSettings(home=value)

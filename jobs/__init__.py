@@ -1,0 +1,1 @@
+"""Scheduled jobs: Celery tasks and beat (distributed), or a thread in `steward serve`."""

@@ -1,0 +1,86 @@
+"""Embedded mode's scheduler: steward.yaml's cron schedules, run by a thread of `steward serve`.
+
+The process that serves retrieval owns the embedded index, so it is also the one that syncs;
+no Redis is needed. Syncs run one at a time; a failing one is logged and tried at its next time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from croniter import croniter
+
+from ingest.sync import sync_source
+from steward.domain import utc_now
+from steward.errors import StewardError
+from steward.runtime import Runtime
+from steward.sources import load_sources
+
+log = logging.getLogger("steward.scheduler")
+
+
+class EmbeddedScheduler:
+    """Runs every scheduled source of a sources file when its cron time comes."""
+
+    def __init__(
+        self, runtime: Runtime, sources_file: Path, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self._runtime = runtime
+        self._clock = clock
+        now = clock()
+        self._next = {
+            name: croniter(config.schedule, now).get_next(datetime)
+            for name, config in load_sources(sources_file).items()
+            if config.schedule
+        }
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def next_runs(self) -> dict[str, datetime]:
+        return dict(self._next)
+
+    def run_due(self, now: datetime) -> list[dict[str, Any]]:
+        """Sync every source whose time has come; schedule its next run."""
+        summaries = []
+        for name, when in sorted(self._next.items(), key=lambda item: item[1]):
+            if when > now:
+                continue
+            try:
+                summary = sync_source(self._runtime, name)
+                log.info("scheduled sync of %s: %s", name, summary["status"])
+            except StewardError as error:
+                summary = {"source": name, "status": "failed", "error": str(error)}
+                log.error("scheduled sync of %s failed: %s", name, error)
+            summaries.append(summary)
+            schedule = croniter(self._cron(name), now)
+            self._next[name] = schedule.get_next(datetime)
+        return summaries
+
+    def _cron(self, name: str) -> str:
+        config = load_sources(self._runtime.settings.home.sources_file)[name]
+        return config.schedule or "0 0 * * *"
+
+    def start(self) -> None:
+        if self._next and self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name="steward-scheduler", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            now = self._clock()
+            self.run_due(now)
+            soonest = min(self._next.values())
+            self._stop.wait(max(1.0, min(60.0, (soonest - self._clock()).total_seconds())))

@@ -1,0 +1,88 @@
+"""Named, idempotent tasks that take ids: thin adapters over `ingest.sync`."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import redis
+from celery.exceptions import SoftTimeLimitExceeded
+from redis.exceptions import LockError
+
+from jobs.celery_app import app
+from steward.errors import CatalogError, SourceError, StoreError
+from steward.runtime import Runtime, open_runtime
+from steward.settings import load_settings
+from steward.sources import load_sources
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """This worker process's runtime, built on first use (never at import)."""
+    global _runtime
+    if _runtime is None:
+        _runtime = open_runtime(load_settings())
+    return _runtime
+
+
+def close_runtime() -> None:
+    global _runtime
+    if _runtime is not None:
+        _runtime.close()
+        _runtime = None
+
+
+@app.task(
+    name="steward.sync_source",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(StoreError, CatalogError, ConnectionError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def sync_source(self: Any, name: str, allow_deletes: bool = False) -> dict[str, Any]:
+    """Sync one source; a second sync of the same source waits for the first (lock)."""
+    from ingest.sync import sync_source as run_sync
+
+    settings = load_settings()
+    live = runtime()  # before taking the lock: loading the model takes seconds
+    client = redis.Redis.from_url(settings.jobs.broker_url)
+    lock = client.lock(f"steward:sync:{name}", timeout=settings.jobs.lock_ttl_s)
+    if not lock.acquire(blocking=False):
+        raise self.retry(countdown=settings.jobs.lock_ttl_s, max_retries=None)
+    done = threading.Event()
+
+    def keep_lock() -> None:
+        # The lock lives only while this worker does: a killed worker's lock expires in one TTL.
+        while not done.wait(settings.jobs.lock_ttl_s / 3):
+            try:
+                lock.reacquire()
+            except LockError:
+                return
+
+    heartbeat = threading.Thread(target=keep_lock, name=f"lock {name}", daemon=True)
+    heartbeat.start()
+    try:
+        return run_sync(live, name, allow_deletes)
+    except SoftTimeLimitExceeded:
+        raise self.retry(countdown=60) from None
+    except SourceError as error:
+        return {"source": name, "status": "failed", "error": error.reason}
+    finally:
+        done.set()
+        heartbeat.join()
+        try:
+            lock.release()
+        except LockError:
+            pass  # expired while we worked: another sync may already hold it
+
+
+@app.task(name="steward.sync_all", acks_late=True)
+def sync_all() -> list[str]:
+    """Queue a sync of every declared source."""
+    names = list(load_sources(load_settings().home.sources_file))
+    for name in names:
+        sync_source.delay(name)
+    return names
