@@ -72,7 +72,17 @@ class GitSource(_Common):
     exclude: list[str] = Field(default_factory=list)
 
 
-SourceConfig = Annotated[FilesystemSource | SqlSource | GitSource, Field(discriminator="connector")]
+class WebSource(_Common):
+    connector: Literal["web"]
+    start_url: str | None = None
+    sitemap_url: str | None = None
+    allowed_domains: list[str] = Field(default_factory=list)
+    max_pages: int = Field(500, ge=1)
+    delay_s: float = Field(0.5, ge=0)
+
+
+AnySource = FilesystemSource | SqlSource | GitSource | WebSource
+SourceConfig = Annotated[AnySource, Field(discriminator="connector")]
 
 
 class SourcesFile(BaseModel):
@@ -81,7 +91,7 @@ class SourcesFile(BaseModel):
     sources: dict[str, SourceConfig]
 
 
-def load_sources(path: Path) -> dict[str, FilesystemSource | SqlSource | GitSource]:
+def load_sources(path: Path) -> dict[str, AnySource]:
     """The sources of a steward.yaml; errors name the file and the offending entry."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -97,7 +107,7 @@ def load_sources(path: Path) -> dict[str, FilesystemSource | SqlSource | GitSour
         )
         raise ConfigError(f"{path}: {problems}") from None
     base = path.parent
-    resolved: dict[str, FilesystemSource | SqlSource | GitSource] = {}
+    resolved: dict[str, AnySource] = {}
     for name, config in parsed.sources.items():
         if isinstance(config, FilesystemSource) and not config.path.is_absolute():
             config = config.model_copy(update={"path": base / config.path})
@@ -127,9 +137,7 @@ class _WithDefaults:
         return replace(raw, metadata={**self._defaults, **raw.metadata})
 
 
-def build_connector(
-    name: str, config: FilesystemSource | SqlSource | GitSource, home: Path
-) -> Connector:
+def build_connector(name: str, config: AnySource, home: Path) -> Connector:
     """The connector a source declares, with its defaults applied."""
     inner: Connector
     if isinstance(config, FilesystemSource):
@@ -140,10 +148,22 @@ def build_connector(
         from connectors.sql import SqlConnector
 
         inner = SqlConnector(config.url, config.query, name)
-    else:
+    elif isinstance(config, GitSource):
         from connectors.git import GitConnector
 
         inner = GitConnector(
             config.url, name, home / "git", config.branch, config.include, config.exclude
+        )
+    else:
+        from connectors.web import WebConnector
+
+        inner = WebConnector(
+            name,
+            home / "web",
+            start_url=config.start_url,
+            sitemap_url=config.sitemap_url,
+            allowed_domains=config.allowed_domains,
+            max_pages=config.max_pages,
+            delay_s=config.delay_s,
         )
     return _WithDefaults(inner, config.owner, config.acl)
