@@ -51,6 +51,28 @@ def _no_progress(_stage: str, _done: int, _total: int) -> None:
     return None
 
 
+def _strip_boilerplate(elements: list[Element], boilerplate: set[str]) -> tuple[list[Element], int]:
+    """The elements without boilerplate lines, and how many went; never all of the text."""
+    kept: list[Element] = []
+    last = len(elements) - 1
+    for position, element in enumerate(elements):
+        key = line_key(element.text)
+        at_edge = position < BOILERPLATE_EDGE or last - position < BOILERPLATE_EDGE
+        # A heading that opens a section ("Purpose") is structure, not boilerplate.
+        heads_section = (
+            element.kind is ElementKind.TITLE
+            and position < last
+            and elements[position + 1].kind is not ElementKind.TITLE
+        )
+        if at_edge and not heads_section and key is not None and key in boilerplate:
+            continue
+        kept.append(element)
+    if not any(e.kind is not ElementKind.TITLE for e in kept):
+        # Every line of it repeats elsewhere (a templated one-line page): it is content.
+        return list(elements), 0
+    return kept, len(elements) - len(kept)
+
+
 def _sizes(size: int, limit: int) -> tuple[str, str]:
     """Both sizes in the limit's unit, so they compare at a glance."""
     unit, scale = next(
@@ -334,21 +356,8 @@ class IngestPipeline:
         )
         chunked: list[tuple[_Pending, list[Chunk]]] = []
         for doc in batch:
-            kept = []
-            last = len(doc.elements) - 1
-            for position, element in enumerate(doc.elements):
-                key = line_key(element.text)
-                at_edge = position < BOILERPLATE_EDGE or last - position < BOILERPLATE_EDGE
-                # A heading that opens a section ("Purpose") is structure, not boilerplate.
-                heads_section = (
-                    element.kind is ElementKind.TITLE
-                    and position < last
-                    and doc.elements[position + 1].kind is not ElementKind.TITLE
-                )
-                if at_edge and not heads_section and key is not None and key in boilerplate:
-                    summary.boilerplate_lines_removed += 1
-                    continue
-                kept.append(element)
+            kept, removed = _strip_boilerplate(doc.elements, boilerplate)
+            summary.boilerplate_lines_removed += removed
             chunks = chunk_document(
                 doc.doc_id,
                 doc.meta.title,

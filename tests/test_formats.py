@@ -478,3 +478,13 @@ def test_text_is_nfc_normalised_and_control_characters_removed(
     for value in (text, resume, cafe[0].payload.title):
         assert unicodedata.is_normalized("NFC", value)
         assert not any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in value)
+
+
+def test_templated_one_line_pages_keep_their_text(runtime: Runtime, write, tmp_path) -> None:
+    """Lines that repeat (digits folded) are boilerplate, but never a document's whole text."""
+    for n in range(4):
+        write.text(tmp_path / f"kb/room{n}.txt", f"Room {n} is on floor {n} of building {n}.\n")
+    summary = runtime.pipeline.run(FilesystemConnector(tmp_path / "kb", SOURCE))
+    assert (summary.new, summary.chunks, summary.boilerplate_lines_removed) == (4, 4, 0)
+    texts = [c.payload.text for c in chunks_of(runtime, "room2.txt")]
+    assert texts == ["Room 2 is on floor 2 of building 2."]

@@ -109,7 +109,11 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     if process.poll() is None:
         os.killpg(process.pid, sig)
-    process.wait(timeout=60)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # a warm shutdown can wait on an absent broker
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 def producer(broker: str) -> Celery:
@@ -137,10 +141,12 @@ def index_state(settings: Settings, embedder) -> dict[str, list[str]]:
     try:
         report = check(live.catalog, live.store)
         assert report.clean, report.as_dict()
-        return {
+        state = {
             row.source_uri: [c.chunk_id for c in live.store.document_chunks(row.doc_id)]
             for row in live.catalog.documents_of("kb").values()
         }
+        assert all(state.values()), "every document must have chunks"
+        return state
     finally:
         live.close()
 
@@ -208,3 +214,93 @@ def test_a_killed_worker_s_sync_is_redelivered_and_ends_like_an_uninterrupted_on
     finally:
         fresh.close()
     assert index_state(killed, embedder) == index_state(reference, embedder)
+
+
+# -- Redis going away ------------------------------------------------------------------------
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, that the test can stop and restart."""
+
+    def __init__(self, directory: Path) -> None:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis.from_url(self.url).ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+@pytest.mark.services
+@pytest.mark.slow
+def test_redis_down_leaves_retrieval_up_and_workers_recover(
+    runtime, live_server: str, postgres_url: str, write, tmp_path: Path
+) -> None:
+    import httpx
+
+    folder = tmp_path / "kb"
+    write_corpus(write, folder, 3)
+    runtime.pipeline.run(FilesystemConnector(folder, "kb"))
+    private = PrivateRedis(tmp_path)
+    private.start()
+    env = worker_env(
+        tmp_path / "worker-home", postgres_url, sources_file(tmp_path, folder), private.url
+    )
+    worker = start_worker(env, tmp_path / "worker.log")
+    try:
+        assert (
+            producer(private.url)
+            .send_task("steward.sync_source", args=["kb"])
+            .get(timeout=180)["status"]
+            == "ok"
+        )
+        private.stop()  # Redis goes away
+        with httpx.Client(base_url=live_server, timeout=30) as http:
+            for _ in range(3):
+                answer = http.post("/retrieve", json={"query": "how is step 1 run", "top_k": 2})
+                assert answer.status_code == 200 and answer.json()["results"]
+        time.sleep(2)
+        assert worker.poll() is None, "the worker must survive a broker outage"
+        private.start()  # and comes back: the worker reconnects and takes new work
+        (folder / "doc001.txt").write_text("Procedure 1 was rewritten completely.\n")
+        summary = (
+            producer(private.url).send_task("steward.sync_source", args=["kb"]).get(timeout=180)
+        )
+        assert (summary["status"], summary["changed"]) == ("ok", 1)
+    finally:
+        stop(worker)
+        private.stop()
