@@ -1,13 +1,36 @@
-"""Sync declared sources: the one function the CLI, the Celery tasks and the scheduler call."""
+"""Sync declared sources: the one function the CLI, the Celery tasks and the scheduler call.
+
+Hooks registered with `after_sync` run after every successful sync of a source, in the process
+that synced (the evaluation runs of a later issue attach here); a failing hook is logged and
+never fails the sync.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from ingest.pipeline import Progress
 from steward.errors import ConfigError
 from steward.runtime import Runtime
 from steward.sources import build_connector, load_sources
+
+log = logging.getLogger("steward.sync")
+
+AfterSync = Callable[[Runtime, dict[str, Any]], None]
+_hooks: list[AfterSync] = []
+
+
+def after_sync(hook: AfterSync) -> AfterSync:
+    """Register `hook(runtime, summary)` to run after each successful sync; returns it."""
+    _hooks.append(hook)
+    return hook
+
+
+def remove_after_sync(hook: AfterSync) -> None:
+    if hook in _hooks:
+        _hooks.remove(hook)
 
 
 def sync_source(
@@ -25,6 +48,12 @@ def sync_source(
     if allow_deletes:
         pipeline.settings = pipeline.settings.model_copy(update={"max_delete_share": 1.0})
     connector = build_connector(name, declared[name], settings.home.home)
-    if progress is None:
-        return pipeline.run(connector).as_dict()
-    return pipeline.run(connector, progress).as_dict()
+    summary = pipeline.run(connector) if progress is None else pipeline.run(connector, progress)
+    result = summary.as_dict()
+    if summary.status == "ok":
+        for hook in list(_hooks):
+            try:
+                hook(runtime, result)
+            except Exception:  # a hook is someone else's code: report it, keep the sync
+                log.exception("after-sync hook %r failed for source %s", hook, name)
+    return result

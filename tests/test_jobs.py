@@ -304,3 +304,34 @@ def test_redis_down_leaves_retrieval_up_and_workers_recover(
     finally:
         stop(worker)
         private.stop()
+
+
+def test_after_sync_hooks_run_after_successful_syncs_only(
+    open_home, hash_embedder, write, tmp_path: Path
+) -> None:
+    from ingest.sync import after_sync, remove_after_sync, sync_source
+
+    folder = tmp_path / "kb"
+    write.text(folder / "a.txt", "Parking permits are renewed every January.\n")
+    sources_file(tmp_path / "a", folder)
+    live = open_home("a", hash_embedder)
+    seen: list[tuple[str, str]] = []
+
+    def record(runtime, summary) -> None:  # type: ignore[no-untyped-def]
+        seen.append((summary["source"], summary["status"]))
+
+    def broken(runtime, summary) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("a hook that fails")
+
+    after_sync(broken)
+    after_sync(record)
+    try:
+        assert sync_source(live, "kb")["status"] == "ok"
+        (tmp_path / "a" / "steward.yaml").write_text(
+            "sources:\n  kb:\n    connector: filesystem\n    path: /no/such/folder\n"
+        )
+        assert sync_source(live, "kb")["status"] == "failed"
+    finally:
+        remove_after_sync(broken)
+        remove_after_sync(record)
+    assert seen == [("kb", "ok")]
