@@ -28,6 +28,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/retrieval.py
+	$(BIN)/python benchmarks/sync.py
 
 clean:
 	rm -rf .steward

@@ -8,6 +8,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from hashlib import blake2b
 
+from steward.domain import Element, ElementKind
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2060\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -60,3 +62,27 @@ def boilerplate_keys(
         counts.update(keys)
     threshold = max(min_docs, min_share * len(distinct))
     return {key for key, seen in counts.items() if seen >= threshold}
+
+
+def strip_boilerplate(
+    elements: Sequence[Element], boilerplate: set[str]
+) -> tuple[list[Element], int]:
+    """The elements without boilerplate lines, and how many went; never all of the text."""
+    kept: list[Element] = []
+    last = len(elements) - 1
+    for position, element in enumerate(elements):
+        key = line_key(element.text)
+        at_edge = position < BOILERPLATE_EDGE or last - position < BOILERPLATE_EDGE
+        # A heading that opens a section ("Purpose") is structure, not boilerplate.
+        heads_section = (
+            element.kind is ElementKind.TITLE
+            and position < last
+            and elements[position + 1].kind is not ElementKind.TITLE
+        )
+        if at_edge and not heads_section and key is not None and key in boilerplate:
+            continue
+        kept.append(element)
+    if not any(e.kind is not ElementKind.TITLE for e in kept):
+        # Every line of it repeats elsewhere (a templated one-line page): it is content.
+        return list(elements), 0
+    return kept, len(elements) - len(kept)

@@ -21,7 +21,7 @@ import numpy as np
 from connectors.base import Connector
 from ingest.chunk import ChunkBudget, chunk_document
 from ingest.embed import Embedder
-from ingest.normalize import BOILERPLATE_EDGE, boilerplate_keys, edge_line_keys, line_key
+from ingest.normalize import boilerplate_keys, edge_line_keys, strip_boilerplate
 from ingest.parse import parse
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
@@ -32,7 +32,6 @@ from steward.domain import (
     DocumentMeta,
     DocumentRef,
     Element,
-    ElementKind,
     IndexedChunk,
     RawDocument,
     rfc3339,
@@ -42,35 +41,13 @@ from steward.errors import DocumentError, SourceError
 from steward.settings import IngestSettings
 
 # Bump when parsing or chunking changes what a document turns into: documents re-process.
-PIPELINE_REVISION = "3"
+PIPELINE_REVISION = "4"
 
 Progress = Callable[[str, int, int], None]
 
 
 def _no_progress(_stage: str, _done: int, _total: int) -> None:
     return None
-
-
-def _strip_boilerplate(elements: list[Element], boilerplate: set[str]) -> tuple[list[Element], int]:
-    """The elements without boilerplate lines, and how many went; never all of the text."""
-    kept: list[Element] = []
-    last = len(elements) - 1
-    for position, element in enumerate(elements):
-        key = line_key(element.text)
-        at_edge = position < BOILERPLATE_EDGE or last - position < BOILERPLATE_EDGE
-        # A heading that opens a section ("Purpose") is structure, not boilerplate.
-        heads_section = (
-            element.kind is ElementKind.TITLE
-            and position < last
-            and elements[position + 1].kind is not ElementKind.TITLE
-        )
-        if at_edge and not heads_section and key is not None and key in boilerplate:
-            continue
-        kept.append(element)
-    if not any(e.kind is not ElementKind.TITLE for e in kept):
-        # Every line of it repeats elsewhere (a templated one-line page): it is content.
-        return list(elements), 0
-    return kept, len(elements) - len(kept)
 
 
 def _sizes(size: int, limit: int) -> tuple[str, str]:
@@ -356,7 +333,7 @@ class IngestPipeline:
         )
         chunked: list[tuple[_Pending, list[Chunk]]] = []
         for doc in batch:
-            kept, removed = _strip_boilerplate(doc.elements, boilerplate)
+            kept, removed = strip_boilerplate(doc.elements, boilerplate)
             summary.boilerplate_lines_removed += removed
             chunks = chunk_document(
                 doc.doc_id,
