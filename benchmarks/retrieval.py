@@ -88,7 +88,7 @@ def phase_steward(data: Path) -> dict[str, Any]:
     from api.app import create_app
     from connectors.jsonl import JsonlConnector
     from evaluation.beir import load_beir
-    from evaluation.metrics import evaluate
+    from evaluation.metrics import evaluate, ranked_run
     from retrieval.search import Retriever
     from steward.runtime import open_runtime
     from steward.settings import HomeSettings, RetrievalSettings, Settings
@@ -119,7 +119,7 @@ def phase_steward(data: Path) -> dict[str, Any]:
         results[mode] = {
             **evaluate(
                 dataset.qrels,
-                {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()},
+                ranked_run(rankings),
             ),
             **latency,
         }
@@ -138,7 +138,7 @@ def phase_steward(data: Path) -> dict[str, Any]:
                 }
                 scores = evaluate(
                     dataset.qrels,
-                    {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()},
+                    ranked_run(rankings),
                 )
                 grid.append(
                     {"fusion": fusion, "dense_weight": weight, "candidates": candidates, **scores}
@@ -174,7 +174,7 @@ def phase_steward(data: Path) -> dict[str, Any]:
         "http": {
             **evaluate(
                 dataset.qrels,
-                {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()},
+                ranked_run(rankings),
             ),
             **http_latency,
         },
@@ -199,7 +199,7 @@ def phase_demo(data: Path) -> dict[str, Any]:
     from qdrant_client import QdrantClient
 
     from evaluation.beir import load_beir
-    from evaluation.metrics import evaluate
+    from evaluation.metrics import evaluate, ranked_run
     from ingest.embed import resolve_model_path
 
     dataset = load_beir(data)
@@ -221,9 +221,7 @@ def phase_demo(data: Path) -> dict[str, Any]:
         return [n.node.ref_doc_id for n in retriever.retrieve(text)]
 
     rankings, latency = _timed_queries(dataset.queries, run_one)
-    scores = evaluate(
-        dataset.qrels, {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()}
-    )
+    scores = evaluate(dataset.qrels, ranked_run(rankings))
     return {
         "system": "demo stack",
         "ingest_s": ingest_s,
@@ -238,7 +236,7 @@ def phase_bm25(data: Path) -> dict[str, Any]:
     import Stemmer
 
     from evaluation.beir import load_beir
-    from evaluation.metrics import evaluate
+    from evaluation.metrics import evaluate, ranked_run
 
     dataset = load_beir(data)
     ids = list(dataset.corpus)
@@ -260,9 +258,7 @@ def phase_bm25(data: Path) -> dict[str, Any]:
         return [ids[i] for i in found[0]]
 
     rankings, latency = _timed_queries(dataset.queries, run_one)
-    scores = evaluate(
-        dataset.qrels, {q: {d: 1.0 / (i + 1) for i, d in enumerate(r)} for q, r in rankings.items()}
-    )
+    scores = evaluate(dataset.qrels, ranked_run(rankings))
     return {
         "system": "BM25 (bm25s)",
         "ingest_s": ingest_s,
