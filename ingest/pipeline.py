@@ -147,7 +147,7 @@ class IngestPipeline:
         summary = IngestSummary(source=connector.source)
         run_id = self.catalog.start_run(connector.source)
         try:
-            self._run(connector, summary, progress)
+            self._run(connector, summary, progress, run_id)
         except SourceError as error:
             summary.status, summary.error = "failed", error.reason
         except BaseException as error:
@@ -159,7 +159,9 @@ class IngestPipeline:
         self.catalog.finish_run(run_id, summary.status, summary.seconds, summary.as_dict())
         return summary
 
-    def _run(self, connector: Connector, summary: IngestSummary, progress: Progress) -> None:
+    def _run(
+        self, connector: Connector, summary: IngestSummary, progress: Progress, run_id: int
+    ) -> None:
         self.store.ensure_collection(self.embedder.dimension, self.embedder.name)
         refs = list(connector.list())  # a SourceError here prunes nothing
         summary.listed = len(refs)
@@ -243,7 +245,8 @@ class IngestPipeline:
             return
         if gone:
             self.store.delete_documents(gone)
-            self.catalog.delete_documents(gone)
+            self.catalog.delete_documents(gone, run_id)
+        self.catalog.mark_seen(listed_ids, run_id)
         summary.deleted = removed
 
     def _classify(

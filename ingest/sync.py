@@ -47,7 +47,9 @@ def sync_source(
     pipeline = runtime.pipeline
     if allow_deletes:
         pipeline.settings = pipeline.settings.model_copy(update={"max_delete_share": 1.0})
-    connector = build_connector(name, declared[name], settings.home.home)
+    config = declared[name]
+    runtime.catalog.save_source(name, config.connector, config.model_dump(mode="json"))
+    connector = build_connector(name, config, settings.home.home)
     summary = pipeline.run(connector) if progress is None else pipeline.run(connector, progress)
     result = summary.as_dict()
     if summary.status == "ok":

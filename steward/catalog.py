@@ -65,10 +65,39 @@ documents = Table(
     Column("size", Integer, nullable=False),
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_ingested", DateTime(timezone=True), nullable=False),
-    Column("chunk_ids", JSON, nullable=False),
+    Column("last_seen_run", Integer),  # the last ingest run whose complete listing had it
     # Hashes of the document's short lines, so boilerplate statistics cover unchanged documents
     # without re-parsing them.
     Column("line_hashes", JSON, nullable=False),
+)
+
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("doc_id", String(64), primary_key=True),
+    Column("chunk_id", String(36), primary_key=True),
+    Column("ordinal", Integer, nullable=False),
+)
+
+# What left the index and when: the audit trail of pruning.
+tombstones = Table(
+    "document_tombstones",
+    metadata,
+    Column("doc_id", String(64), primary_key=True),
+    Column("deleted_at", DateTime(timezone=True), primary_key=True),
+    Column("source", String(200), nullable=False, index=True),
+    Column("source_uri", Text, nullable=False),
+    Column("run_id", Integer),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("connector", String(40), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 embeddings = Table(
@@ -112,10 +141,15 @@ class DocumentRow:
     chunk_ids: list[str]
     line_hashes: list[str]
     body_hash: str | None = None
+    last_seen_run: int | None = None
 
 
-def _row(mapping: Any) -> DocumentRow:
-    values = {name: mapping[name] for name in DocumentRow.__slots__}
+_STORED = [name for name in DocumentRow.__slots__ if name != "chunk_ids"]
+
+
+def _row(mapping: Any, chunk_ids: list[str]) -> DocumentRow:
+    values = {name: mapping[name] for name in _STORED}
+    values["chunk_ids"] = chunk_ids
     for name in ("updated_at", "first_seen", "last_ingested"):
         # SQLite hands datetimes back without their zone; everything stored is UTC.
         if values[name].tzinfo is None:
@@ -161,17 +195,31 @@ class Catalog:
 
     # -- documents --------------------------------------------------------------------------
 
+    def _chunk_ids(self, conn: Any, doc_ids: Sequence[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {doc_id: [] for doc_id in doc_ids}
+        for start in range(0, len(doc_ids), 500):
+            query = (
+                select(chunks.c.doc_id, chunks.c.chunk_id)
+                .where(chunks.c.doc_id.in_(doc_ids[start : start + 500]))
+                .order_by(chunks.c.doc_id, chunks.c.ordinal)
+            )
+            for doc_id, chunk_id in conn.execute(query):
+                found[doc_id].append(chunk_id)
+        return found
+
     def documents_of(self, source: str) -> dict[str, DocumentRow]:
         with self._engine.connect() as conn:
-            rows = conn.execute(select(documents).where(documents.c.source == source))
-            return {row.doc_id: _row(row._mapping) for row in rows}
+            rows = conn.execute(select(documents).where(documents.c.source == source)).all()
+            ids = self._chunk_ids(conn, [row.doc_id for row in rows])
+            return {row.doc_id: _row(row._mapping, ids[row.doc_id]) for row in rows}
 
     def document(self, doc_id: str) -> DocumentRow | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(documents).where(documents.c.doc_id == doc_id)).first()
-            return _row(row._mapping) if row else None
+            return _row(row._mapping, self._chunk_ids(conn, [doc_id])[doc_id]) if row else None
 
     def sources(self) -> list[str]:
+        """Names of the sources that have documents."""
         with self._engine.connect() as conn:
             query = select(documents.c.source).distinct().order_by(documents.c.source)
             return [str(name) for (name,) in conn.execute(query)]
@@ -181,19 +229,94 @@ class Catalog:
             return int(conn.execute(select(func.count()).select_from(documents)).scalar_one())
 
     def save_documents(self, rows: Sequence[DocumentRow]) -> None:
-        """Insert or replace documents in one transaction."""
+        """Insert or replace documents and their chunk lists in one transaction."""
         if not rows:
             return
-        values = [{name: getattr(row, name) for name in DocumentRow.__slots__} for row in rows]
+        ids = [row.doc_id for row in rows]
+        values = [{name: getattr(row, name) for name in _STORED} for row in rows]
+        chunk_rows = [
+            {"chunk_id": chunk_id, "doc_id": row.doc_id, "ordinal": ordinal}
+            for row in rows
+            for ordinal, chunk_id in enumerate(row.chunk_ids)
+        ]
         with self._engine.begin() as conn:
-            conn.execute(delete(documents).where(documents.c.doc_id.in_([r.doc_id for r in rows])))
+            conn.execute(delete(chunks).where(chunks.c.doc_id.in_(ids)))
+            conn.execute(delete(documents).where(documents.c.doc_id.in_(ids)))
             conn.execute(insert(documents), values)
+            if chunk_rows:
+                conn.execute(insert(chunks), chunk_rows)
 
-    def delete_documents(self, doc_ids: Iterable[str]) -> None:
+    def delete_documents(self, doc_ids: Iterable[str], run_id: int | None = None) -> None:
+        """Remove documents and their chunks, leaving a tombstone for each."""
         ids = list(doc_ids)
-        if ids:
-            with self._engine.begin() as conn:
-                conn.execute(delete(documents).where(documents.c.doc_id.in_(ids)))
+        if not ids:
+            return
+        now = utc_now()
+        with self._engine.begin() as conn:
+            gone = conn.execute(
+                select(documents.c.doc_id, documents.c.source, documents.c.source_uri).where(
+                    documents.c.doc_id.in_(ids)
+                )
+            ).all()
+            if gone:
+                conn.execute(
+                    insert(tombstones),
+                    [
+                        {
+                            "doc_id": d,
+                            "source": s,
+                            "source_uri": u,
+                            "deleted_at": now,
+                            "run_id": run_id,
+                        }
+                        for d, s, u in gone
+                    ],
+                )
+            conn.execute(delete(chunks).where(chunks.c.doc_id.in_(ids)))
+            conn.execute(delete(documents).where(documents.c.doc_id.in_(ids)))
+
+    def tombstones_of(self, source: str) -> list[dict[str, Any]]:
+        """Documents pruned from a source, newest first."""
+        with self._engine.connect() as conn:
+            query = (
+                select(tombstones)
+                .where(tombstones.c.source == source)
+                .order_by(tombstones.c.deleted_at.desc())
+            )
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def mark_seen(self, doc_ids: Iterable[str], run_id: int) -> None:
+        """Record that a complete listing of this run contained these documents."""
+        ids = list(doc_ids)
+        with self._engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                conn.execute(
+                    update(documents)
+                    .where(documents.c.doc_id.in_(ids[start : start + 500]))
+                    .values(last_seen_run=run_id)
+                )
+
+    def save_source(self, name: str, connector: str, config: dict[str, Any]) -> None:
+        """Record how a source is declared (its latest configuration)."""
+        now = utc_now()
+        stored = json.loads(json.dumps(config, default=str))
+        with self._engine.begin() as conn:
+            found = conn.execute(select(sources.c.first_seen).where(sources.c.name == name)).first()
+            conn.execute(delete(sources).where(sources.c.name == name))
+            conn.execute(
+                insert(sources).values(
+                    name=name,
+                    connector=connector,
+                    config=stored,
+                    first_seen=found[0] if found else now,
+                    updated_at=now,
+                )
+            )
+
+    def source(self, name: str) -> dict[str, Any] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(sources).where(sources.c.name == name)).first()
+            return dict(row._mapping) if row else None
 
     # -- embedding cache --------------------------------------------------------------------
 

@@ -155,3 +155,61 @@ def test_distributed_shape_ingests_on_postgres_and_qdrant(
     assert (
         live.retriever.retrieve("canteen lunch", 1, "sparse").hits[0].payload.source_uri == "b.txt"
     )
+
+
+def test_deleting_leaves_tombstones_and_removes_chunks(catalog: Catalog) -> None:
+    catalog.save_documents([row("d1"), row("d2", chunk_ids=["c3"])])
+    catalog.delete_documents(["d1", "never-there"], run_id=7)
+    assert catalog.document("d1") is None
+    (tomb,) = catalog.tombstones_of("kb")
+    assert (tomb["doc_id"], tomb["source_uri"], tomb["run_id"]) == ("d1", "team/d1.md", 7)
+    assert tomb["deleted_at"] is not None
+    kept = catalog.document("d2")
+    assert kept is not None and kept.chunk_ids == ["c3"]
+
+
+def test_mark_seen_records_the_run(catalog: Catalog) -> None:
+    catalog.save_documents([row("d1"), row("d2")])
+    catalog.mark_seen(["d1"], 12)
+    first, second = catalog.document("d1"), catalog.document("d2")
+    assert first is not None and first.last_seen_run == 12
+    assert second is not None and second.last_seen_run is None
+
+
+def test_sources_keep_their_first_seen_across_updates(catalog: Catalog) -> None:
+    catalog.save_source("kb", "filesystem", {"path": "/docs", "include": ["**/*.md"]})
+    first = catalog.source("kb")
+    catalog.save_source("kb", "filesystem", {"path": "/other"})
+    again = catalog.source("kb")
+    assert first is not None and again is not None
+    assert again["config"] == {"path": "/other"} and again["first_seen"] == first["first_seen"]
+    assert catalog.source("nope") is None
+
+
+def test_upgrading_from_0002_moves_chunk_ids_into_the_chunks_table(catalog_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    engine = create_engine(catalog_url)
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parents[1] / "steward/migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        connection.execute(
+            text(
+                "INSERT INTO documents (doc_id, source, key, source_uri, content_hash, body_hash,"
+                " pipeline_version, title, tags, acl, updated_at, size, first_seen, last_ingested,"
+                " chunk_ids, line_hashes) VALUES ('d1', 'kb', 'a.md', 'a.md', 'h', 'b', 'v',"
+                " 'T', '[]', '[]', '2026-01-01 00:00:00+00:00', 1, '2026-01-01 00:00:00+00:00',"
+                " '2026-01-01 00:00:00+00:00', '[\"c2\", \"c1\"]', '[]')"
+            )
+        )
+    engine.dispose()
+    upgraded = Catalog(catalog_url)
+    try:
+        moved = upgraded.document("d1")
+        assert moved is not None and moved.chunk_ids == ["c2", "c1"]  # order kept
+    finally:
+        upgraded.close()

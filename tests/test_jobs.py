@@ -57,6 +57,9 @@ def test_embedded_scheduler_syncs_a_source_when_its_time_comes(
     assert (summary["source"], summary["status"], summary["new"]) == ("kb", "ok", 1)
     assert scheduler.next_runs["kb"] == datetime(2026, 11, 26, 10, 10, tzinfo=UTC)
     assert check(live.catalog, live.store).clean
+    recorded = live.catalog.source("kb")
+    assert recorded is not None and recorded["connector"] == "filesystem"
+    assert recorded["config"]["schedule"] == "*/5 * * * *"
 
 
 def test_beat_schedule_has_one_entry_per_scheduled_source(tmp_path: Path) -> None:

@@ -286,3 +286,17 @@ def test_a_new_title_is_not_metadata_only_because_titles_are_embedded(
     assert (summary.metadata_only, summary.changed, summary.chunks_embedded) == (0, 1, 1)
     (chunk,) = live.store.document_chunks(document_id(SOURCE, "pumps.md"))
     assert chunk.payload.title == "Pump maintenance"
+
+
+def test_pruned_documents_leave_tombstones_and_listed_ones_their_last_run(
+    live: Runtime, kb: Path
+) -> None:
+    run(live, kb)
+    (kb / "valves.md").unlink()
+    run(live, kb)
+    last = live.catalog.last_run(SOURCE)
+    assert last is not None
+    (tomb,) = live.catalog.tombstones_of(SOURCE)
+    assert (tomb["source_uri"], tomb["run_id"]) == ("valves.md", last["run_id"])
+    rows = live.catalog.documents_of(SOURCE).values()
+    assert rows and all(row.last_seen_run == last["run_id"] for row in rows)
