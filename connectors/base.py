@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Protocol
 
 from steward.domain import DocumentRef, RawDocument
@@ -22,3 +23,10 @@ class Connector(Protocol):
 
     def fetch(self, ref: DocumentRef) -> RawDocument:
         """The document's content; `DocumentError` when this one cannot be read."""
+
+
+class IncrementalConnector(Connector, Protocol):
+    """A source that can also say what changed since a time (not what was deleted)."""
+
+    def list_changed(self, since: datetime) -> Iterator[DocumentRef]:
+        """Documents created or modified after `since`."""

@@ -49,6 +49,13 @@ class FilesystemConnector:
         self.exclude = tuple(exclude)
 
     def list(self) -> Iterator[DocumentRef]:
+        return self._walk(None)
+
+    def list_changed(self, since: datetime) -> Iterator[DocumentRef]:
+        """Files modified after `since` (by mtime); deletions are not seen this way."""
+        return self._walk(since.timestamp())
+
+    def _walk(self, after: float | None) -> Iterator[DocumentRef]:
         if not self.root.is_dir():
             raise SourceError(self.source, f"{self.root} is not a readable folder")
         errors: list[OSError] = []
@@ -63,7 +70,7 @@ class FilesystemConnector:
                     stat = path.stat()
                 except FileNotFoundError:
                     continue  # vanished between the directory read and the stat
-                if not path.is_file():
+                if not path.is_file() or (after is not None and stat.st_mtime <= after):
                     continue
                 yield DocumentRef(
                     source=self.source,

@@ -45,11 +45,19 @@ class SqlConnector:
         self._rows: dict[str, dict[str, Any]] = {}
 
     def list(self) -> Iterator[DocumentRef]:
+        return self._list(text(self.query), {})
+
+    def list_changed(self, since: datetime) -> Iterator[DocumentRef]:
+        """Rows whose `updated_at` is after `since`; deleted rows are not seen this way."""
+        query = text(f"SELECT * FROM ({self.query}) AS steward_rows WHERE updated_at > :since")
+        return self._list(query, {"since": since})
+
+    def _list(self, query: Any, params: dict[str, Any]) -> Iterator[DocumentRef]:
         try:
             engine = create_engine(self.url)
             try:
                 with engine.connect() as connection:
-                    result = connection.execute(text(self.query))
+                    result = connection.execute(query, params)
                     columns = list(result.keys())
                     rows = [dict(zip(columns, row, strict=True)) for row in result]
             finally:

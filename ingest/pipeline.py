@@ -77,6 +77,7 @@ class IngestSummary:
     source: str
     status: str = "ok"
     error: str | None = None
+    incremental: bool = False  # only documents changed since a time were listed; no pruning
     listed: int = 0
     new: int = 0
     changed: int = 0
@@ -142,12 +143,22 @@ class IngestPipeline:
             ).encode()
         ).hexdigest()[:16]
 
-    def run(self, connector: Connector, progress: Progress = _no_progress) -> IngestSummary:
+    def run(
+        self,
+        connector: Connector,
+        progress: Progress = _no_progress,
+        since: datetime | None = None,
+    ) -> IngestSummary:
+        """Ingest the source; with `since`, only what the connector says changed after it.
+
+        An incremental run needs a connector with `list_changed` (filesystem, SQL). It prunes
+        nothing and keeps the boilerplate set as the last full run left it.
+        """
         started = time.perf_counter()
-        summary = IngestSummary(source=connector.source)
+        summary = IngestSummary(source=connector.source, incremental=since is not None)
         run_id = self.catalog.start_run(connector.source)
         try:
-            self._run(connector, summary, progress, run_id)
+            self._run(connector, summary, progress, run_id, since)
         except SourceError as error:
             summary.status, summary.error = "failed", error.reason
         except BaseException as error:
@@ -160,10 +171,23 @@ class IngestPipeline:
         return summary
 
     def _run(
-        self, connector: Connector, summary: IngestSummary, progress: Progress, run_id: int
+        self,
+        connector: Connector,
+        summary: IngestSummary,
+        progress: Progress,
+        run_id: int,
+        since: datetime | None,
     ) -> None:
         self.store.ensure_collection(self.embedder.dimension, self.embedder.name)
-        refs = list(connector.list())  # a SourceError here prunes nothing
+        if since is None:
+            refs = list(connector.list())  # a SourceError here prunes nothing
+        else:
+            changed = getattr(connector, "list_changed", None)
+            if changed is None:
+                raise SourceError(
+                    connector.source, "this connector cannot list changes since a time"
+                )
+            refs = list(changed(since))
         summary.listed = len(refs)
         known = self.catalog.documents_of(connector.source)
         max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
@@ -197,14 +221,19 @@ class IngestPipeline:
                 summary.skipped.append({"source_uri": ref.source_uri, "reason": error.reason})
                 kept[doc_id] = ref
 
-        pending, metadata_only = self._classify(pending, known, listed_ids)
-        boilerplate = self._boilerplate(
-            [(p.content_hash, p.line_keys) for p in pending + metadata_only]
-            + [(known[i].content_hash, known[i].line_hashes) for i in kept if i in known]
-        )
+        # In an incremental run an unlisted document is not gone, so it is no move's origin.
+        origins_out = listed_ids if since is None else listed_ids | set(known)
+        pending, metadata_only = self._classify(pending, known, origins_out)
+        previous = self._boilerplate([(r.content_hash, r.line_hashes) for r in known.values()])
+        if since is None:
+            boilerplate = self._boilerplate(
+                [(p.content_hash, p.line_keys) for p in pending + metadata_only]
+                + [(known[i].content_hash, known[i].line_hashes) for i in kept if i in known]
+            )
+        else:
+            boilerplate = previous  # a full sync recomputes it
         # Documents left as they were must be re-chunked when a line of theirs entered or left
         # the boilerplate set, or the index would differ from a fresh ingest of the same files.
-        previous = self._boilerplate([(r.content_hash, r.line_hashes) for r in known.values()])
         moved = previous ^ boilerplate
         for doc_id, ref in kept.items():
             row = known.get(doc_id)
@@ -227,6 +256,9 @@ class IngestPipeline:
             progress("index", min(start + len(batch), len(pending)), len(pending))
         progress("index", len(pending), len(pending))
 
+        if since is not None:
+            self.catalog.mark_seen(listed_ids, run_id)
+            return  # an incremental listing is not complete: nothing is pruned
         # Prune only after a complete listing; ids from the store too, so points written by a
         # run that died before its catalog write are not orphaned.
         indexed = set(known) | self.store.document_ids(connector.source)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 from ingest.pipeline import Progress
@@ -17,6 +18,11 @@ from steward.runtime import Runtime
 from steward.sources import build_connector, load_sources
 
 log = logging.getLogger("steward.sync")
+
+
+def _quiet(_stage: str, _done: int, _total: int) -> None:
+    return None
+
 
 AfterSync = Callable[[Runtime, dict[str, Any]], None]
 _hooks: list[AfterSync] = []
@@ -38,8 +44,13 @@ def sync_source(
     name: str,
     allow_deletes: bool = False,
     progress: Progress | None = None,
+    incremental: bool = False,
 ) -> dict[str, Any]:
-    """Sync one source of the sources file; the run's summary as a dict."""
+    """Sync one source of the sources file; the run's summary as a dict.
+
+    `incremental` lists only what changed since the last successful run began (where the
+    connector can; a full sync otherwise, and always for the first one); it prunes nothing.
+    """
     settings = runtime.settings
     declared = load_sources(settings.home.sources_file)
     if name not in declared:
@@ -50,7 +61,13 @@ def sync_source(
     config = declared[name]
     runtime.catalog.save_source(name, config.connector, config.model_dump(mode="json"))
     connector = build_connector(name, config, settings.home.home)
-    summary = pipeline.run(connector) if progress is None else pipeline.run(connector, progress)
+    since = None
+    if incremental and hasattr(connector, "list_changed"):
+        last = runtime.catalog.last_good_run(name)
+        since = last["started_at"] if last else None
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+    summary = pipeline.run(connector, progress or _quiet, since)
     result = summary.as_dict()
     if summary.status == "ok":
         for hook in list(_hooks):

@@ -380,6 +380,17 @@ class Catalog:
                 )
             )
 
+    def last_good_run(self, source: str) -> dict[str, Any] | None:
+        """The newest run of a source that finished well."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(runs)
+                .where(runs.c.source == source, runs.c.status == "ok")
+                .order_by(runs.c.run_id.desc())
+                .limit(1)
+            ).first()
+            return dict(row._mapping) if row else None
+
     def last_run(self, source: str) -> dict[str, Any] | None:
         with self._engine.connect() as conn:
             row = conn.execute(

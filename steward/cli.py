@@ -175,6 +175,10 @@ def sync(
     allow_deletes: Annotated[
         bool, typer.Option(help="Prune however many documents left a source.")
     ] = False,
+    incremental: Annotated[
+        bool,
+        typer.Option(help="List only what changed since the last good run (no pruning)."),
+    ] = False,
 ) -> None:
     """Sync the sources of steward.yaml: only what changed is redone."""
     from ingest.sync import sync_source
@@ -191,7 +195,7 @@ def sync(
         runtime = open_runtime(settings)
         try:
             for name in names or list(declared):
-                summary = sync_source(runtime, name, allow_deletes)
+                summary = sync_source(runtime, name, allow_deletes, incremental=incremental)
                 failed = failed or summary["status"] != "ok"
                 if as_json:
                     sys.stdout.write(json.dumps(summary, default=str) + "\n")

@@ -130,6 +130,10 @@ class _WithDefaults:
     def list(self) -> Iterator[DocumentRef]:
         return self._inner.list()
 
+    def __getattr__(self, name: str) -> Any:
+        # What the wrapped connector can do beyond the protocol (list_changed, close).
+        return getattr(self._inner, name)
+
     def fetch(self, ref: DocumentRef) -> RawDocument:
         raw = self._inner.fetch(ref)
         if not self._defaults:

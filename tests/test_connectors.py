@@ -309,3 +309,31 @@ def test_steward_sync_runs_every_declared_source(repo: Repo, tmp_path: Path, wri
         [str(STEWARD), "sync", "nope"], env=env, capture_output=True, text=True, timeout=120
     )
     assert unknown.returncode == 2 and "no source nope" in unknown.stderr
+
+
+@pytest.mark.services
+def test_sql_incremental_sync_lists_rows_updated_since_the_last_good_run(
+    pages, postgres_url: str, open_home, hash_embedder, tmp_path: Path
+) -> None:
+    from ingest.sync import sync_source
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "steward.yaml").write_text(
+        f"sources:\n  wiki:\n    connector: sql\n    url: {postgres_url}\n    query: {QUERY}\n"
+    )
+    live = open_home("a", hash_embedder)
+    assert sync_source(live, "wiki", incremental=True)["new"] == 3  # the first one is full
+    with pages.begin() as conn:
+        conn.execute(
+            text(
+                "update pages set body = 'Refunds are paid within 14 days.', updated_at = now()"
+                " + interval '1 minute' where id = 1"
+            )
+        )
+        conn.execute(text("delete from pages where id = 3"))
+    summary = sync_source(live, "wiki", incremental=True)
+    assert summary["incremental"] and (summary["listed"], summary["changed"]) == (1, 1)
+    assert summary["deleted"] == 0 and len(live.catalog.documents_of("wiki")) == 3
+    full = sync_source(live, "wiki", allow_deletes=True)
+    assert (full["incremental"], full["deleted"]) == (False, 1)
+    assert_consistent(live)

@@ -300,3 +300,40 @@ def test_pruned_documents_leave_tombstones_and_listed_ones_their_last_run(
     assert (tomb["source_uri"], tomb["run_id"]) == ("valves.md", last["run_id"])
     rows = live.catalog.documents_of(SOURCE).values()
     assert rows and all(row.last_seen_run == last["run_id"] for row in rows)
+
+
+def test_an_incremental_run_reads_only_files_changed_since_and_prunes_nothing(
+    live: Runtime, kb: Path, write
+) -> None:
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    run(live, kb)
+    cutoff = datetime.now(UTC) - timedelta(seconds=30)
+    for path in kb.rglob("*"):
+        if path.is_file():  # everything "old" except what we touch below
+            os.utime(path, (cutoff.timestamp() - 60, cutoff.timestamp() - 60))
+    write_sections(write, kb / "pumps.md", "Pumps", ["inspection", "overhaul", "storage"])
+    (kb / "valves.md").unlink()
+
+    summary = live.pipeline.run(FilesystemConnector(kb, SOURCE), since=cutoff)
+
+    assert summary.status == "ok" and summary.incremental
+    assert (summary.listed, summary.changed, summary.deleted) == (1, 1, 0)
+    assert document_id(SOURCE, "valves.md") in live.store.document_ids(SOURCE)  # not pruned
+    full = run(live, kb)
+    # pumps.md was taken by the incremental run; parking.txt only got an older mtime.
+    assert (full.deleted, full.unchanged, full.metadata_only) == (1, 1, 1)
+
+
+def test_an_incremental_run_needs_a_connector_that_can_list_changes(
+    live: Runtime, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from connectors.git import GitConnector
+
+    summary = live.pipeline.run(
+        GitConnector(str(tmp_path / "none"), SOURCE, tmp_path / "work"), since=datetime.now(UTC)
+    )
+    assert summary.status == "failed" and "cannot list changes" in (summary.error or "")
