@@ -9,8 +9,10 @@ COPY evaluation ./evaluation
 COPY api ./api
 COPY connectors ./connectors
 COPY jobs ./jobs
-RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
- && pip install --no-cache-dir .
+# torch is pinned by pyproject.toml; to get a CPU-only build, point pip at a CPU wheel index at
+# build time: docker compose build --build-arg PIP_EXTRA_INDEX_URL=...
+ARG PIP_EXTRA_INDEX_URL=""
+RUN pip install --no-cache-dir .
 ENV STEWARD_HOME=/data STEWARD_API_HOST=0.0.0.0
 EXPOSE 8000
 CMD ["steward", "serve"]
