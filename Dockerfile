@@ -1,6 +1,9 @@
 # One image for api, worker and beat in the distributed mode (see compose.yaml).
 FROM python:3.11-slim
 WORKDIR /app
+# git for the git connector.
+RUN apt-get update && apt-get install -y --no-install-recommends git \
+ && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY steward ./steward
 COPY ingest ./ingest
