@@ -41,8 +41,8 @@ _SHARD = "shard"
 _SCROLL_PAGE = 1000
 
 
-def _filter(filters: SearchFilters | None, extra: list[Any] | None = None) -> qe.Filter | None:
-    must: list[Any] = list(extra or [])
+def _filter(filters: SearchFilters | None) -> qe.Filter | None:
+    must: list[Any] = []
     if filters is not None:
         if filters.sources:
             must.append(qe.FieldCondition(key="source", match=qe.MatchAny(list(filters.sources))))

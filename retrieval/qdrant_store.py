@@ -30,8 +30,8 @@ _SCROLL_PAGE = 1000
 _UPSERT_BATCH = 256
 
 
-def _filter(filters: SearchFilters | None, extra: list[Any] | None = None) -> models.Filter | None:
-    must: list[Any] = list(extra or [])
+def _filter(filters: SearchFilters | None) -> models.Filter | None:
+    must: list[Any] = []
     if filters is not None:
         if filters.sources:
             must.append(
