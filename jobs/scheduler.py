@@ -32,11 +32,14 @@ class EmbeddedScheduler:
     ) -> None:
         self._runtime = runtime
         self._clock = clock
-        now = clock()
-        self._next = {
-            name: croniter(config.schedule, now).get_next(datetime)
+        self._crons = {
+            name: config.schedule
             for name, config in load_sources(sources_file).items()
             if config.schedule
+        }
+        now = clock()
+        self._next = {
+            name: croniter(cron, now).get_next(datetime) for name, cron in self._crons.items()
         }
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -58,13 +61,8 @@ class EmbeddedScheduler:
                 summary = {"source": name, "status": "failed", "error": str(error)}
                 log.error("scheduled sync of %s failed: %s", name, error)
             summaries.append(summary)
-            schedule = croniter(self._cron(name), now)
-            self._next[name] = schedule.get_next(datetime)
+            self._next[name] = croniter(self._crons[name], now).get_next(datetime)
         return summaries
-
-    def _cron(self, name: str) -> str:
-        config = load_sources(self._runtime.settings.home.sources_file)[name]
-        return config.schedule or "0 0 * * *"
 
     def start(self) -> None:
         if self._next and self._thread is None:

@@ -26,6 +26,16 @@ def runtime() -> Runtime:
     return _runtime
 
 
+_clients: dict[str, redis.Redis] = {}
+
+
+def _redis(url: str) -> redis.Redis:
+    """One Redis client (and connection pool) per URL in this process."""
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url)
+    return _clients[url]
+
+
 def close_runtime() -> None:
     global _runtime
     if _runtime is not None:
@@ -46,10 +56,11 @@ def sync_source(self: Any, name: str, allow_deletes: bool = False) -> dict[str, 
     """Sync one source; a second sync of the same source waits for the first (lock)."""
     from ingest.sync import sync_source as run_sync
 
-    settings = load_settings()
     live = runtime()  # before taking the lock: loading the model takes seconds
-    client = redis.Redis.from_url(settings.jobs.broker_url)
-    lock = client.lock(f"steward:sync:{name}", timeout=settings.jobs.lock_ttl_s)
+    settings = live.settings
+    lock = _redis(settings.jobs.broker_url).lock(
+        f"steward:sync:{name}", timeout=settings.jobs.lock_ttl_s
+    )
     if not lock.acquire(blocking=False):
         raise self.retry(countdown=settings.jobs.lock_ttl_s, max_retries=None)
     done = threading.Event()

@@ -41,13 +41,17 @@ def sources_file(root: Path, folder: Path, schedule: str | None = "*/5 * * * *")
 # -- embedded scheduler ----------------------------------------------------------------------
 
 
-def test_embedded_scheduler_syncs_a_source_when_its_time_comes(
-    open_home, hash_embedder, write, tmp_path: Path
-) -> None:
+@pytest.fixture
+def declared(open_home, hash_embedder, write, tmp_path: Path):
+    """A runtime whose steward.yaml declares `kb` (every 5 minutes) and `manual` (no schedule)."""
     folder = tmp_path / "kb"
     write.text(folder / "a.txt", "Parking permits are renewed every January.\n")
     sources_file(tmp_path / "a", folder)
-    live = open_home("a", hash_embedder)
+    return open_home("a", hash_embedder)
+
+
+def test_embedded_scheduler_syncs_a_source_when_its_time_comes(declared) -> None:
+    live = declared
     start = datetime(2026, 11, 26, 10, 2, tzinfo=UTC)
     scheduler = EmbeddedScheduler(live, live.settings.home.sources_file, clock=lambda: start)
     assert scheduler.next_runs == {"kb": datetime(2026, 11, 26, 10, 5, tzinfo=UTC)}  # not manual
@@ -309,15 +313,10 @@ def test_redis_down_leaves_retrieval_up_and_workers_recover(
         private.stop()
 
 
-def test_after_sync_hooks_run_after_successful_syncs_only(
-    open_home, hash_embedder, write, tmp_path: Path
-) -> None:
+def test_after_sync_hooks_run_after_successful_syncs_only(declared, tmp_path: Path) -> None:
     from ingest.sync import after_sync, remove_after_sync, sync_source
 
-    folder = tmp_path / "kb"
-    write.text(folder / "a.txt", "Parking permits are renewed every January.\n")
-    sources_file(tmp_path / "a", folder)
-    live = open_home("a", hash_embedder)
+    live = declared
     seen: list[tuple[str, str]] = []
 
     def record(runtime, summary) -> None:  # type: ignore[no-untyped-def]

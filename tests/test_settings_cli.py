@@ -153,31 +153,28 @@ def test_a_second_open_of_the_embedded_index_is_refused(tmp_path: Path) -> None:
     EdgeStore(tmp_path / "index").close()  # released on close: the next open works
 
 
-def test_the_cli_refuses_an_index_held_by_another_process(tmp_path: Path) -> None:
+def ingest_while_held(tmp_path: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    """`steward ingest` into a home whose embedded index this process holds open."""
     (tmp_path / "kb").mkdir()
-    home = tmp_path / "home"
     held = EdgeStore(home / "index")
     try:
-        result = steward(
+        return steward(
             "ingest", str(tmp_path / "kb"), "--source", "s", env={"STEWARD_HOME": str(home)}
         )
     finally:
         held.close()
+
+
+def test_the_cli_refuses_an_index_held_by_another_process(tmp_path: Path) -> None:
+    result = ingest_while_held(tmp_path, tmp_path / "home")
     assert result.returncode == 2
     assert f"in use by pid {os.getpid()}" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_an_error_naming_a_path_with_brackets_is_printed_verbatim(tmp_path: Path) -> None:
-    (tmp_path / "kb").mkdir()
     home = tmp_path / "home[/x]"
-    held = EdgeStore(home / "index")
-    try:
-        result = steward(
-            "ingest", str(tmp_path / "kb"), "--source", "s", env={"STEWARD_HOME": str(home)}
-        )
-    finally:
-        held.close()
+    result = ingest_while_held(tmp_path, home)
     assert "Traceback" not in result.stderr
     assert result.returncode == 2
     assert str(home / "index") in result.stderr
