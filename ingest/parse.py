@@ -256,6 +256,17 @@ def _as_date(value: Any) -> str | None:
         return None
 
 
+def _as_days(value: object) -> int | None:
+    """A positive whole number of days from front matter; anything else is ignored."""
+    if isinstance(value, bool):
+        return None
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        return None
+    return days if days > 0 else None
+
+
 def parse(raw: RawDocument) -> tuple[list[Element], DocumentMeta, datetime | None]:
     """Elements, metadata, and the front matter's `updated` date when it has one."""
     parser = PARSERS.get(raw.media_type)
@@ -275,6 +286,7 @@ def parse(raw: RawDocument) -> tuple[list[Element], DocumentMeta, datetime | Non
         title=normalize_text(title),
         owner=str(front["owner"]) if front.get("owner") else None,
         review_by=_as_date(front.get("review_by")),
+        review_interval_days=_as_days(front.get("review_interval_days")),
         tags=_as_list(front.get("tags")),
         acl=_as_list(front.get("acl")),
     )

@@ -182,15 +182,23 @@ class EdgeStore:
             self._stale = True
 
     def _query(self, query: Any, limit: int, filters: SearchFilters | None) -> list[Candidate]:
-        # Only the hash travels with candidates; full payloads are fetched for the winners.
+        # Only the hash and the document id travel with candidates; full payloads are fetched for the winners.
         request = qe.QueryRequest(
-            limit=limit, query=query, filter=_filter(filters), with_payload=["content_hash"]
+            limit=limit,
+            query=query,
+            filter=_filter(filters),
+            with_payload=["content_hash", "doc_id"],
         )
         with self._lock:
             shard = self._fresh()
             found = shard.query(request) if shard is not None else []
         return [
-            Candidate(str(p.id), p.score, str((p.payload or {}).get("content_hash", "")))
+            Candidate(
+                str(p.id),
+                p.score,
+                str((p.payload or {}).get("content_hash", "")),
+                str((p.payload or {}).get("doc_id", "")),
+            )
             for p in found
         ]
 
@@ -215,7 +223,12 @@ class EdgeStore:
         sparse = qe.SparseVector(list(vector.indices), list(vector.values))
         return self._query(qe.Query.Nearest(sparse, using=SPARSE), limit, filters)
 
-    def _scroll(self, condition: qe.Filter, with_payload: bool | list[str]) -> list[Any]:
+    def _scroll(
+        self,
+        condition: qe.Filter,
+        with_payload: bool | list[str],
+        with_vector: bool | list[str] = False,
+    ) -> list[Any]:
         records: list[Any] = []
         offset = None
         with self._lock:
@@ -227,6 +240,7 @@ class EdgeStore:
                         limit=_SCROLL_PAGE,
                         filter=condition,
                         with_payload=with_payload,
+                        with_vector=with_vector,
                     )
                 )
                 records.extend(page)
@@ -248,6 +262,16 @@ class EdgeStore:
         condition = qe.Filter(must=[qe.FieldCondition(key="source", match=qe.MatchValue(source))])
         return {
             str(r.id): payload_from_dict(r.payload or {}) for r in self._scroll(condition, True)
+        }
+
+    def source_vectors(self, source: str) -> dict[str, list[float]]:
+        if self._shard is None:
+            return {}
+        condition = qe.Filter(must=[qe.FieldCondition(key="source", match=qe.MatchValue(source))])
+        return {
+            str(r.id): list(r.vector[DENSE])
+            for r in self._scroll(condition, False, [DENSE])
+            if r.vector and DENSE in r.vector
         }
 
     def document_ids(self, source: str) -> set[str]:

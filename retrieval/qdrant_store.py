@@ -179,10 +179,15 @@ class QdrantStore:
             using=using,
             limit=limit,
             query_filter=_filter(filters),
-            with_payload=["content_hash"],
+            with_payload=["content_hash", "doc_id"],
         )
         return [
-            Candidate(str(p.id), p.score, str((p.payload or {}).get("content_hash", "")))
+            Candidate(
+                str(p.id),
+                p.score,
+                str((p.payload or {}).get("content_hash", "")),
+                str((p.payload or {}).get("doc_id", "")),
+            )
             for p in response.points
         ]
 
@@ -205,7 +210,12 @@ class QdrantStore:
         sparse = models.SparseVector(indices=list(vector.indices), values=list(vector.values))
         return self._query(sparse, SPARSE, limit, filters)
 
-    def _scroll(self, condition: models.Filter, with_payload: bool | list[str]) -> list[Any]:
+    def _scroll(
+        self,
+        condition: models.Filter,
+        with_payload: bool | list[str],
+        with_vectors: bool | list[str] = False,
+    ) -> list[Any]:
         records: list[Any] = []
         offset = None
         while True:
@@ -215,6 +225,7 @@ class QdrantStore:
                 limit=_SCROLL_PAGE,
                 offset=offset,
                 with_payload=with_payload,
+                with_vectors=with_vectors,
             )
             records.extend(page)
             if offset is None:
@@ -247,6 +258,19 @@ class QdrantStore:
             must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
         )
         return {str((r.payload or {})["doc_id"]) for r in self._scroll(condition, ["doc_id"])}
+
+    def source_vectors(self, source: str) -> dict[str, list[float]]:
+        if not self._ready:
+            return {}
+        condition = models.Filter(
+            must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
+        )
+        found: dict[str, list[float]] = {}
+        for record in self._scroll(condition, False, [DENSE]):
+            vectors = record.vector if isinstance(record.vector, dict) else {}
+            if DENSE in vectors:
+                found[str(record.id)] = list(vectors[DENSE])
+        return found
 
     def count(self, filters: SearchFilters | None = None) -> int:
         if not self._ready:

@@ -71,6 +71,9 @@ class VectorStore(Protocol):
     def source_chunks(self, source: str) -> dict[str, ChunkPayload]:
         """Every chunk of a source by id, with its payload (for consistency checks)."""
 
+    def source_vectors(self, source: str) -> dict[str, list[float]]:
+        """The dense vector of every chunk of a source, by chunk id (for hygiene scans)."""
+
     def count(self, filters: SearchFilters | None = None) -> int:
         """Number of chunks, optionally restricted."""
 

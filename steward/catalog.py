@@ -59,6 +59,7 @@ documents = Table(
     Column("title", Text, nullable=False),
     Column("owner", Text),
     Column("review_by", String(10)),
+    Column("review_interval_days", Integer),
     Column("tags", JSON, nullable=False),
     Column("acl", JSON, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -108,6 +109,88 @@ embeddings = Table(
     Column("vector", LargeBinary, nullable=False),
 )
 
+# -- knowledge hygiene (hygiene/records.py reads and writes these) ------------------------------
+
+# What the last scan found, per document; replaced by each scan. Retrieval reads it.
+hygiene_documents = Table(
+    "hygiene_documents",
+    metadata,
+    Column("doc_id", String(64), primary_key=True),
+    Column("state", String(20), nullable=False),  # verified, unverified, expired, deprecated
+    Column("expires_at", DateTime(timezone=True)),
+    Column("duplicate_of", String(64)),  # the canonical document of its cluster
+    Column("similarity", Float),
+    Column("superseded_by", String(64)),
+    Column("superseded_since", DateTime(timezone=True)),
+    Column("conflicts", Integer, nullable=False),  # unresolved conflicts it takes part in
+    Column("scanned_at", DateTime(timezone=True), nullable=False),
+)
+
+# Owners' decisions about one document; they survive syncs and scans.
+hygiene_reviews = Table(
+    "hygiene_reviews",
+    metadata,
+    Column("doc_id", String(64), primary_key=True),
+    Column("verified_at", DateTime(timezone=True)),
+    Column("verified_by", Text),
+    Column("verified_hash", String(64)),  # a verification holds for this content only
+    Column("deprecated_at", DateTime(timezone=True)),
+    Column("deprecated_by", Text),
+    Column("note", Text),
+)
+
+# Pairs an owner marked "not a duplicate" (doc_a < doc_b).
+hygiene_distinct = Table(
+    "hygiene_distinct",
+    metadata,
+    Column("doc_a", String(64), primary_key=True),
+    Column("doc_b", String(64), primary_key=True),
+    Column("decided_by", Text, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+)
+
+hygiene_conflicts = Table(
+    "hygiene_conflicts",
+    metadata,
+    # Stable across scans: a hash of both documents, the kind and both spans.
+    Column("conflict_id", String(32), primary_key=True),
+    Column("a_doc", String(64), nullable=False, index=True),
+    Column("b_doc", String(64), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("a_span", Text, nullable=False),
+    Column("b_span", Text, nullable=False),
+    Column("a_value", Text, nullable=False),
+    Column("b_value", Text, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("newer", String(1)),  # "a" or "b": the side that is newer or more authoritative
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("resolution", String(20)),  # keep_a, keep_b, both_valid
+    Column("resolved_by", Text),
+    Column("resolved_at", DateTime(timezone=True)),
+)
+
+hygiene_audit = Table(
+    "hygiene_audit",
+    metadata,
+    Column("entry_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+hygiene_scans = Table(
+    "hygiene_scans",
+    metadata,
+    Column("scan_id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("duration_s", Float),
+    Column("summary", JSON),
+)
+
 runs = Table(
     "ingest_runs",
     metadata,
@@ -142,6 +225,7 @@ class DocumentRow:
     line_hashes: list[str]
     body_hash: str | None = None
     last_seen_run: int | None = None
+    review_interval_days: int | None = None
 
 
 _STORED = [name for name in DocumentRow.__slots__ if name != "chunk_ids"]
@@ -190,6 +274,11 @@ class Catalog:
                 command.stamp(config, "0001")
             command.upgrade(config, "head")
 
+    @property
+    def engine(self) -> Engine:
+        """For the catalog's other readers (hygiene/records.py), in this process."""
+        return self._engine
+
     def close(self) -> None:
         self._engine.dispose()
 
@@ -223,6 +312,14 @@ class Catalog:
         with self._engine.connect() as conn:
             query = select(documents.c.source).distinct().order_by(documents.c.source)
             return [str(name) for (name,) in conn.execute(query)]
+
+    def all_documents(self, sources: Sequence[str] = ()) -> dict[str, DocumentRow]:
+        """Every document (of these sources), without chunk lists (they stay empty)."""
+        query = select(documents)
+        if sources:
+            query = query.where(documents.c.source.in_(list(sources)))
+        with self._engine.connect() as conn:
+            return {row.doc_id: _row(row._mapping, []) for row in conn.execute(query)}
 
     def count_documents(self) -> int:
         with self._engine.connect() as conn:

@@ -69,6 +69,7 @@ class DocumentMeta:
     title: str
     owner: str | None = None
     review_by: str | None = None  # YYYY-MM-DD
+    review_interval_days: int | None = None  # overrides the source's interval
     tags: list[str] = field(default_factory=list)
     acl: list[str] = field(default_factory=list)  # empty means public
 
@@ -149,6 +150,7 @@ class Candidate:
     chunk_id: str
     score: float
     content_hash: str
+    doc_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,43 @@ class RetrievalSettings(BaseSettings):
     rrf_k: int = Field(60, ge=1)
 
 
+class HygieneSettings(BaseSettings):
+    """Near-duplicate, staleness and conflict detection, and how retrieval treats what it finds.
+
+    The detection defaults were chosen on the messy msmarco set (benchmarks/messy.py).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_HYGIENE_", extra="ignore")
+
+    # MinHash LSH over normalized word shingles; candidates are confirmed by exact Jaccard.
+    shingle_words: int = Field(3, ge=1, le=10)
+    permutations: int = Field(128, ge=16, le=1024)
+    # Two documents whose shingle Jaccard reaches this are copies of one text (a cluster)...
+    duplicate_jaccard: float = Field(0.8, gt=0, le=1)
+    # ...and an older one down to this, with the same title or path stem, an earlier version.
+    version_jaccard: float = Field(0.5, gt=0, le=1)
+    # Chunks of different documents this similar (cosine of embeddings) are one text.
+    chunk_duplicate_cosine: float = Field(0.97, gt=0, le=1)
+    # Chunk pairs at least this similar are compared for conflicting values.
+    conflict_cosine: float = Field(0.8, gt=0, le=1)
+    conflict_neighbours: int = Field(5, ge=1, le=50)
+    # Review: a document without its own review date is due this long after it was verified
+    # or last changed (steward.yaml's review_interval_days overrides it per source).
+    review_interval_days: int = Field(365, ge=1)
+    # Retrieval: non-canonical copies are folded into their canonical hit or hidden.
+    duplicates: Literal["collapse", "hide"] = "collapse"
+    hide_superseded: bool = False
+    # Bounded factors applied to min-max normalised scores (1 = no effect).
+    expired_factor: float = Field(0.85, ge=0, le=1)
+    superseded_factor: float = Field(0.3, ge=0, le=1)
+    deprecated_factor: float = Field(0.2, ge=0, le=1)
+    # Freshness: up to this share of the score fades with age, halving every half_life_days.
+    freshness_weight: float = Field(0.1, ge=0, le=1)
+    freshness_half_life_days: float = Field(365.0, gt=0)
+    # Run a scan after every successful sync.
+    scan_after_sync: bool = True
+
+
 class JobsSettings(BaseSettings):
     """Scheduled syncs: Celery on Redis (distributed) or a thread in `steward serve` (embedded)."""
 
@@ -155,6 +192,7 @@ _PREFIXES: dict[type[BaseSettings], str] = {
     IngestSettings: "STEWARD_INGEST_",
     IndexSettings: "STEWARD_INDEX_",
     RetrievalSettings: "STEWARD_RETRIEVAL_",
+    HygieneSettings: "STEWARD_HYGIENE_",
     JobsSettings: "STEWARD_JOBS_",
     ApiSettings: "STEWARD_API_",
 }
@@ -171,6 +209,7 @@ class Settings:
         ingest: IngestSettings | None = None,
         index: IndexSettings | None = None,
         retrieval: RetrievalSettings | None = None,
+        hygiene: HygieneSettings | None = None,
         jobs: JobsSettings | None = None,
         api: ApiSettings | None = None,
     ) -> None:
@@ -180,6 +219,7 @@ class Settings:
         self.ingest = ingest or IngestSettings()
         self.index = index or IndexSettings()
         self.retrieval = retrieval or RetrievalSettings()
+        self.hygiene = hygiene or HygieneSettings()
         self.jobs = jobs or JobsSettings()
         self.api = api or ApiSettings()
 
@@ -218,6 +258,7 @@ def load_settings() -> Settings:
         ingest=built[IngestSettings],  # type: ignore[arg-type]
         index=built[IndexSettings],  # type: ignore[arg-type]
         retrieval=built[RetrievalSettings],  # type: ignore[arg-type]
+        hygiene=built[HygieneSettings],  # type: ignore[arg-type]
         jobs=built[JobsSettings],  # type: ignore[arg-type]
         api=built[ApiSettings],  # type: ignore[arg-type]
     )

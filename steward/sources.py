@@ -41,7 +41,11 @@ class _Common(BaseModel):
     schedule: str | None = Field(None, description="cron expression, UTC")
     owner: str | None = None
     acl: list[str] = Field(default_factory=list)
-    review_interval_days: int = Field(180, ge=1)
+    # Days until a document is due for review; STEWARD_HYGIENE_REVIEW_INTERVAL_DAYS when unset.
+    # A document's front matter `review_by` (a date) overrides it.
+    review_interval_days: int | None = Field(None, ge=1)
+    # Which copy of a duplicated text is canonical: the higher priority wins (then recency).
+    priority: int = 0
 
     @field_validator("schedule")
     @classmethod

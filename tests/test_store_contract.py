@@ -434,3 +434,15 @@ def test_set_payload_changes_one_documents_chunks_only(filled: VectorStore) -> N
     others = filled.document_chunks("doc-c")
     assert [c.payload for c in others] == [BY_ID[c.chunk_id].payload for c in others]
     assert filled.search_dense([1.0, 0, 0, 0], 1)[0].chunk_id == cid("a0")  # vectors untouched
+
+
+def test_source_vectors_returns_each_chunks_dense_vector(filled: VectorStore) -> None:
+    found = filled.source_vectors("finance")
+    assert set(found) == {cid("c0"), cid("c1")}
+    assert np.allclose(found[cid("c1")], BY_ID[cid("c1")].dense, atol=1e-6)
+    assert filled.source_vectors("nothing") == {}
+
+
+def test_search_candidates_carry_their_document_id(filled: VectorStore) -> None:
+    found = filled.search_dense([0, 1, 0, 0], 1)
+    assert [(c.chunk_id, c.doc_id) for c in found] == [(cid("b0"), "doc-b")]
