@@ -64,7 +64,14 @@ class RetrievedChunk(BaseModel):
     text: str
     score: float
     updated_at: str
-    flags: list[str]
+    flags: list[str] = Field(
+        description="stale, deprecated, superseded, conflict, duplicate_of (see hygiene)"
+    )
+    superseded_by: str | None = None
+    duplicate_of: str | None = None
+    duplicates: list[str] = Field(
+        default_factory=list, description="Copies folded into this result (doc ids)."
+    )
 
 
 class RetrieveResponse(BaseModel):
@@ -95,6 +102,7 @@ class DocumentResponse(BaseModel):
     content_hash: str
     size: int
     chunks: list[DocumentChunk]
+    hygiene: DocumentHygiene | None = None
 
 
 class HealthResponse(BaseModel):
@@ -107,3 +115,125 @@ class HealthResponse(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str
+
+
+# -- hygiene ---------------------------------------------------------------------------------
+
+
+class DocRef(BaseModel):
+    doc_id: str
+    source_uri: str | None
+    title: str | None = None
+    owner: str | None = None
+
+
+class ClusterMember(DocRef):
+    similarity: float
+
+
+class DuplicateCluster(BaseModel):
+    canonical: DocRef
+    members: list[ClusterMember]
+
+
+class StaleItem(DocRef):
+    reason: Literal["expired", "superseded", "deprecated"]
+    since: str | None
+    superseded_by: DocRef | None = None
+    by: str | None = None
+
+
+class ConflictSide(DocRef):
+    span: str
+    value: str
+
+
+class ConflictItem(BaseModel):
+    id: str
+    a: ConflictSide
+    b: ConflictSide
+    kind: str
+    confidence: float
+    newer: Literal["a", "b"] | None
+    suggested: Literal["keep_a", "keep_b", "review"]
+    resolution: Literal["keep_a", "keep_b", "both_valid"] | None
+    resolved_by: str | None
+    resolved_at: str | None
+
+
+class DuplicatePage(BaseModel):
+    items: list[DuplicateCluster]
+    total: int
+    limit: int
+    offset: int
+
+
+class StalePage(BaseModel):
+    items: list[StaleItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class ConflictPage(BaseModel):
+    items: list[ConflictItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class Action(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(..., min_length=1, max_length=200, description="Who acts (e-mail, user).")
+    note: str | None = Field(None, max_length=2000)
+
+
+class NotDuplicate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    doc_a: str = Field(..., min_length=1)
+    doc_b: str = Field(..., min_length=1)
+    actor: str = Field(..., min_length=1, max_length=200)
+
+
+class Resolve(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: Literal["keep_a", "keep_b", "both_valid"]
+    actor: str = Field(..., min_length=1, max_length=200)
+
+
+class AuditEntry(BaseModel):
+    at: str
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, object]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    limit: int
+    offset: int
+
+
+class DocumentHygiene(BaseModel):
+    state: Literal["verified", "unverified", "expired", "deprecated"]
+    expires_at: str | None
+    last_verified_at: str | None
+    verified_by: str | None
+    deprecated_at: str | None
+    duplicate_of: str | None
+    duplicates: list[str]
+    superseded_by: str | None
+    conflicts: list[str]
+    scanned_at: str | None
+
+
+class ScanResponse(BaseModel):
+    scan_id: int
+    summary: dict[str, object]
+
+
+DocumentResponse.model_rebuild()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 from ingest.pipeline import Progress
+from steward.domain import utc_now
 from steward.errors import ConfigError
 from steward.runtime import Runtime
 from steward.sources import build_connector, load_sources
@@ -37,6 +38,40 @@ def after_sync(hook: AfterSync) -> AfterSync:
 def remove_after_sync(hook: AfterSync) -> None:
     if hook in _hooks:
         _hooks.remove(hook)
+
+
+# With nothing changed, a scan is still due this often: review dates pass without any edit.
+RESCAN_AFTER = timedelta(hours=1)
+
+
+def scan_after_ingest(runtime: Runtime, summary: dict[str, Any]) -> dict[str, Any] | None:
+    """Run the hygiene scan after a good ingest when anything changed; its summary, or None.
+
+    A failed scan is logged and never fails the ingest: the documents are in.
+    """
+    from hygiene.records import HygieneRecords
+    from hygiene.scan import scan
+
+    if not runtime.settings.hygiene.scan_after_sync:
+        return None
+    changes = sum(
+        int(summary.get(name) or 0)
+        for name in ("new", "changed", "metadata_only", "moved", "deleted")
+    )
+    last = HygieneRecords(runtime.catalog).last_scan()
+    if last is not None and changes == 0:
+        finished = last["finished_at"]
+        if finished.tzinfo is None:
+            finished = finished.replace(tzinfo=UTC)
+        if utc_now() - finished < RESCAN_AFTER:
+            return None
+    try:
+        found = scan(runtime).summary()
+    except Exception:  # the ingest stands; the next one scans again
+        log.exception("the hygiene scan after ingesting %s failed", summary.get("source"))
+        return None
+    runtime.hygiene.invalidate()
+    return found
 
 
 def sync_source(
@@ -70,6 +105,7 @@ def sync_source(
     summary = pipeline.run(connector, progress or _quiet, since)
     result = summary.as_dict()
     if summary.status == "ok":
+        result["hygiene"] = scan_after_ingest(runtime, result)
         for hook in list(_hooks):
             try:
                 hook(runtime, result)

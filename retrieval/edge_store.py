@@ -182,7 +182,7 @@ class EdgeStore:
             self._stale = True
 
     def _query(self, query: Any, limit: int, filters: SearchFilters | None) -> list[Candidate]:
-        # Only the hash and the document id travel with candidates; full payloads are fetched for the winners.
+        # Only the hash and the document id travel with candidates; payloads follow for the winners.
         request = qe.QueryRequest(
             limit=limit,
             query=query,

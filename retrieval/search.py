@@ -1,18 +1,19 @@
-"""The retriever: dense, sparse or hybrid search with filters and one slot per distinct text."""
+"""The retriever: dense, sparse or hybrid search, then hygiene-aware ranking (retrieval.ranking)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from ingest.embed import Embedder
-from retrieval import fusion
+from retrieval import fusion, ranking
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
-from steward.domain import ScoredChunk, SearchFilters
+from steward.domain import Candidate, HygieneSnapshot, ScoredChunk, SearchFilters, utc_now
 from steward.errors import QueryError
-from steward.settings import RetrievalSettings
+from steward.settings import HygieneSettings, RetrievalSettings
 
 Mode = Literal["hybrid", "dense", "sparse"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "sparse")
@@ -33,11 +34,16 @@ class Retriever:
         embedder: Embedder,
         sparse: Bm25Encoder,
         settings: RetrievalSettings,
+        hygiene: HygieneSettings | None = None,
+        marks: Callable[[], HygieneSnapshot | None] | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.sparse = sparse
         self.settings = settings
+        self.hygiene = hygiene or HygieneSettings()
+        # The last hygiene scan's view of each document; None: rank by relevance alone.
+        self.marks = marks
 
     def retrieve(
         self,
@@ -60,43 +66,34 @@ class Retriever:
 
         if mode == "dense":
             vector = self.embedder.embed_query(text).tolist()
-            ranked = [
-                (c.chunk_id, c.score, c.content_hash)
-                for c in self.store.search_dense(vector, depth, filters)
-            ]
+            ranked = self.store.search_dense(vector, depth, filters)
         elif mode == "sparse":
-            sparse = self.sparse.encode_query(text)
-            ranked = [
-                (c.chunk_id, c.score, c.content_hash)
-                for c in self.store.search_sparse(sparse, depth, filters)
-            ]
+            ranked = self.store.search_sparse(self.sparse.encode_query(text), depth, filters)
         else:
             ranked = self._hybrid(text, depth, filters)
-
-        # One slot per distinct text, then payloads for the winners only.
-        winners: list[tuple[str, float]] = []
-        seen: set[str] = set()
-        for chunk_id, score, content_hash in ranked:
-            if content_hash in seen:
-                continue
-            seen.add(content_hash)
-            winners.append((chunk_id, score))
-            if len(winners) == top_k:
-                break
-        payloads = self.store.fetch([chunk_id for chunk_id, _ in winners])
+        snapshot = self.marks() if self.marks is not None else None
+        picked = ranking.select(ranked, top_k, snapshot, self.hygiene, utc_now())
+        # Payloads for the winners only.
+        payloads = self.store.fetch([p.chunk_id for p in picked])
         hits = [
-            ScoredChunk(chunk_id=chunk_id, score=score, payload=payloads[chunk_id])
-            for chunk_id, score in winners
-            if chunk_id in payloads  # deleted between the search and the fetch
+            ScoredChunk(
+                chunk_id=p.chunk_id,
+                score=p.score,
+                payload=payloads[p.chunk_id],
+                flags=p.flags,
+                duplicate_of=p.duplicate_of,
+                superseded_by=p.superseded_by,
+                duplicates=p.duplicates,
+            )
+            for p in picked
+            if p.chunk_id in payloads  # deleted between the search and the fetch
         ]
         return RetrievalResult(hits=hits, took_ms=(time.perf_counter() - started) * 1000)
 
-    def _hybrid(
-        self, text: str, depth: int, filters: SearchFilters | None
-    ) -> list[tuple[str, float, str]]:
+    def _hybrid(self, text: str, depth: int, filters: SearchFilters | None) -> list[Candidate]:
         dense = self.store.search_dense(self.embedder.embed_query(text).tolist(), depth, filters)
         sparse = self.store.search_sparse(self.sparse.encode_query(text), depth, filters)
-        hashes = {c.chunk_id: c.content_hash for c in (*dense, *sparse)}
+        found = {c.chunk_id: c for c in (*dense, *sparse)}
         dense_ranked = [(c.chunk_id, c.score) for c in dense]
         sparse_ranked = [(c.chunk_id, c.score) for c in sparse]
         weight = self.settings.dense_weight
@@ -106,4 +103,7 @@ class Retriever:
             fused = fusion.dbsf(dense_ranked, sparse_ranked, weight)
         else:
             fused = fusion.weighted(dense_ranked, sparse_ranked, weight)
-        return [(ident, score, hashes[ident]) for ident, score in fused]
+        return [
+            Candidate(ident, score, found[ident].content_hash, found[ident].doc_id)
+            for ident, score in fused
+        ]

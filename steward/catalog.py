@@ -170,6 +170,15 @@ hygiene_conflicts = Table(
     Column("resolved_at", DateTime(timezone=True)),
 )
 
+# Chunks whose embedding is all but identical to a chunk of another (canonical) document.
+hygiene_chunk_duplicates = Table(
+    "hygiene_chunk_duplicates",
+    metadata,
+    Column("chunk_id", String(36), primary_key=True),
+    Column("canonical_chunk", String(36), nullable=False),
+    Column("cosine", Float, nullable=False),
+)
+
 hygiene_audit = Table(
     "hygiene_audit",
     metadata,

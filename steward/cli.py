@@ -123,6 +123,10 @@ def ingest(
                     bar.update(tasks[stage], completed=done, total=total)
 
                 summary = runtime.pipeline.run(connector, progress).as_dict()
+            if summary["status"] == "ok":
+                from ingest.sync import scan_after_ingest
+
+                summary["hygiene"] = scan_after_ingest(runtime, summary)
         finally:
             runtime.close()
     if as_json:
@@ -268,12 +272,14 @@ def serve(
         )
 
 
-def _query_over_http(settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+def _query_over_http(
+    settings: Settings, body: dict[str, Any], path: str = "/retrieve", timeout: float = 30
+) -> dict[str, Any]:
     import httpx
 
-    url = f"http://{settings.api.host}:{settings.api.port}/retrieve"
+    url = f"http://{settings.api.host}:{settings.api.port}{path}"
     try:
-        response = httpx.post(url, json=body, timeout=30)
+        response = httpx.post(url, json=body, timeout=timeout)
     except httpx.HTTPError as error:
         raise StewardError(
             f"the embedded index is held by another process and no server answers at {url} "
@@ -331,3 +337,183 @@ def query(
         )
         out.print("   " + hit["text"][:300].replace("\n", " "), markup=False)
     out.print(f"[dim]{len(answer['results'])} results in {answer['took_ms']:.1f} ms[/]")
+
+
+# -- hygiene ---------------------------------------------------------------------------------
+
+hygiene_app = typer.Typer(help="Duplicates, stale documents and conflicts, and owners' actions.")
+app.add_typer(hygiene_app, name="hygiene")
+
+
+def _scan_summary(summary: dict[str, Any]) -> Table:
+    table = Table(title="hygiene scan", show_header=False)
+    for key in (
+        "documents",
+        "duplicate_clusters",
+        "duplicates",
+        "superseded",
+        "conflicts",
+        "unresolved_conflicts",
+        "chunk_duplicates",
+    ):
+        table.add_row(key.replace("_", " "), str(summary.get(key, 0)))
+    for state, count in sorted(summary.get("states", {}).items()):
+        table.add_row(f"state {state}", str(count))
+    table.add_row("seconds", f"{summary.get('duration_s', 0):.2f}")
+    return table
+
+
+@hygiene_app.command("scan")
+def hygiene_scan(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Find duplicates, superseded and expired documents and conflicts (also run after syncs)."""
+    settings = _settings()
+    with _errors():
+        from hygiene.scan import scan
+        from steward.runtime import open_runtime
+
+        try:
+            runtime = open_runtime(settings)
+        except IndexLockedError:
+            # `steward serve` holds the embedded index: it scans on our behalf.
+            summary = _query_over_http(settings, {}, "/hygiene/scan", timeout=3600)["summary"]
+        else:
+            try:
+                with Progress(
+                    TextColumn("{task.description}"),
+                    TimeElapsedColumn(),
+                    console=err,
+                    disable=as_json,
+                ) as bar:
+                    task = bar.add_task("scan")
+
+                    def progress(stage: str, _done: int, _total: int) -> None:
+                        bar.update(task, description=stage)
+
+                    summary = scan(runtime, progress).summary()
+            finally:
+                runtime.close()
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        out.print(_scan_summary(summary))
+
+
+def _catalog(settings: Settings) -> Any:
+    from steward.catalog import Catalog
+
+    return Catalog(settings.home.catalog_url(settings.catalog))
+
+
+@hygiene_app.command("report")
+def hygiene_report(
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only documents of this owner.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """What the last scan found, as tables: duplicates, stale documents, conflicts."""
+    from hygiene import report
+    from hygiene.records import HygieneRecords
+
+    settings = _settings()
+    with _errors():
+        catalog = _catalog(settings)
+        try:
+            filters = report.Filters(source, owner)
+            found: dict[str, Any] = {
+                "scan": HygieneRecords(catalog).last_scan(),
+                "duplicates": report.duplicates(catalog, filters),
+                "stale": report.stale(catalog, filters),
+                "conflicts": report.conflicts(catalog, filters),
+            }
+        finally:
+            catalog.close()
+    if as_json:
+        sys.stdout.write(json.dumps(found, default=str) + "\n")
+        return
+    if found["scan"] is None:
+        out.print("no hygiene scan yet: run [bold]steward hygiene scan[/]")
+        return
+    out.print(f"last scan {found['scan']['finished_at']:%Y-%m-%d %H:%M} UTC")
+    dups = Table(title=f"duplicates ({len(found['duplicates'])} clusters)")
+    for name in ("canonical", "copy", "similarity"):
+        dups.add_column(name)
+    for cluster in found["duplicates"]:
+        for member in cluster["members"]:
+            dups.add_row(
+                escape(cluster["canonical"]["source_uri"] or cluster["canonical"]["doc_id"]),
+                escape(member["source_uri"] or member["doc_id"]),
+                f"{member['similarity']:.2f}",
+            )
+    stale = Table(title=f"stale ({len(found['stale'])})")
+    for name in ("document", "reason", "since", "instead"):
+        stale.add_column(name)
+    for item in found["stale"]:
+        newer = item.get("superseded_by") or {}
+        stale.add_row(
+            escape(item["source_uri"] or item["doc_id"]),
+            item["reason"],
+            (item["since"] or "")[:10],
+            escape(newer.get("source_uri") or ""),
+        )
+    conflicts = Table(title=f"conflicts ({len(found['conflicts'])} unresolved)")
+    for name in ("id", "kind", "a", "b", "suggested"):
+        conflicts.add_column(name)
+    for c in found["conflicts"]:
+        conflicts.add_row(
+            c["id"][:8],
+            c["kind"],
+            escape(f"{c['a']['source_uri']}: {c['a']['value']}"),
+            escape(f"{c['b']['source_uri']}: {c['b']['value']}"),
+            c["suggested"],
+        )
+    for table in (dups, stale, conflicts):
+        out.print(table)
+
+
+def _act(do: Any) -> None:
+    settings = _settings()
+    with _errors():
+        catalog = _catalog(settings)
+        try:
+            from hygiene.records import HygieneRecords
+
+            do(HygieneRecords(catalog))
+        finally:
+            catalog.close()
+
+
+Actor = Annotated[str, typer.Option(help="Who acts (recorded in the audit log).")]
+
+
+@hygiene_app.command("verify")
+def hygiene_verify(doc_id: str, actor: Actor, note: str | None = None) -> None:
+    """Vouch for a document as it reads now; its review date starts again."""
+    _act(lambda records: records.verify(doc_id, actor, note))
+    out.print(f"verified {doc_id}")
+
+
+@hygiene_app.command("deprecate")
+def hygiene_deprecate(doc_id: str, actor: Actor, note: str | None = None) -> None:
+    """Keep a document but rank it last and flag it."""
+    _act(lambda records: records.deprecate(doc_id, actor, note))
+    out.print(f"deprecated {doc_id}")
+
+
+@hygiene_app.command("not-duplicate")
+def hygiene_not_duplicate(doc_a: str, doc_b: str, actor: Actor) -> None:
+    """Two documents are distinct, whatever their similarity."""
+    _act(lambda records: records.mark_distinct(doc_a, doc_b, actor))
+    out.print(f"{doc_a} and {doc_b} are not duplicates")
+
+
+@hygiene_app.command("resolve")
+def hygiene_resolve(
+    conflict_id: str,
+    resolution: Annotated[str, typer.Argument(help="keep_a, keep_b or both_valid")],
+    actor: Actor,
+) -> None:
+    """Resolve a conflict; the resolution holds while the conflict stands."""
+    _act(lambda records: records.resolve_conflict(conflict_id, resolution, actor))
+    out.print(f"resolved {conflict_id}: {resolution}")

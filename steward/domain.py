@@ -6,7 +6,7 @@ appear here: each adapter converts at its edge.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -155,8 +155,39 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class ScoredChunk:
-    """A chunk found by a search, with the backend's score."""
+    """A chunk found by a search, with its score and what hygiene knows about its document."""
 
     chunk_id: str
     score: float
     payload: ChunkPayload
+    flags: tuple[str, ...] = ()  # stale, deprecated, superseded, conflict, duplicate_of
+    duplicate_of: str | None = None  # a copy shown because its canonical document was not
+    superseded_by: str | None = None
+    duplicates: tuple[str, ...] = ()  # copies folded into this hit (their doc ids)
+
+
+class ReviewState(StrEnum):
+    VERIFIED = "verified"
+    UNVERIFIED = "unverified"
+    EXPIRED = "expired"
+    DEPRECATED = "deprecated"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentMark:
+    """What retrieval needs to know about one document's hygiene."""
+
+    updated_at: datetime
+    state: ReviewState = ReviewState.UNVERIFIED
+    duplicate_of: str | None = None
+    superseded_by: str | None = None
+    conflicts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HygieneSnapshot:
+    """Every document's mark and the chunk-level duplicates, as of one scan."""
+
+    documents: Mapping[str, DocumentMark]
+    chunk_canonical: Mapping[str, str]  # chunk id -> the chunk it duplicates
+    scan_id: int | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hygiene.records import HygieneRecords, SnapshotCache
 from ingest.embed import Embedder, SentenceTransformerEmbedder
 from ingest.pipeline import IngestPipeline
 from retrieval.edge_store import EdgeStore
@@ -33,10 +34,18 @@ class Runtime:
     store: VectorStore
     embedder: Embedder
     sparse: Bm25Encoder
+    hygiene: SnapshotCache
 
     @property
     def retriever(self) -> Retriever:
-        return Retriever(self.store, self.embedder, self.sparse, self.settings.retrieval)
+        return Retriever(
+            self.store,
+            self.embedder,
+            self.sparse,
+            self.settings.retrieval,
+            self.settings.hygiene,
+            self.hygiene,
+        )
 
     @property
     def pipeline(self) -> IngestPipeline:
@@ -73,4 +82,5 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
         store=store,
         embedder=model,
         sparse=Bm25Encoder(settings.index.bm25_avg_len),
+        hygiene=SnapshotCache(HygieneRecords(catalog)),
     )

@@ -137,11 +137,15 @@ class HygieneSettings(BaseSettings):
     duplicate_jaccard: float = Field(0.8, gt=0, le=1)
     # ...and an older one down to this, with the same title or path stem, an earlier version.
     version_jaccard: float = Field(0.5, gt=0, le=1)
+    # Documents with the same title or file stem are editions from this overlap on (rewrites).
+    subject_jaccard: float = Field(0.2, gt=0, le=1)
     # Chunks of different documents this similar (cosine of embeddings) are one text.
     chunk_duplicate_cosine: float = Field(0.97, gt=0, le=1)
     # Chunk pairs at least this similar are compared for conflicting values.
     conflict_cosine: float = Field(0.8, gt=0, le=1)
     conflict_neighbours: int = Field(5, ge=1, le=50)
+    # ...and so are chunks that name another document's title, from this similarity on.
+    topic_cosine: float = Field(0.3, ge=0, le=1)
     # Review: a document without its own review date is due this long after it was verified
     # or last changed (steward.yaml's review_interval_days overrides it per source).
     review_interval_days: int = Field(365, ge=1)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import RuntimeDep
 from api.schemas import DocumentChunk, DocumentResponse, ErrorResponse
+from hygiene import report
 from steward.domain import rfc3339
 from steward.errors import NotFoundError
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["documents"])
     responses={404: {"model": ErrorResponse}},
 )
 def get_document(doc_id: str, runtime: RuntimeDep) -> DocumentResponse:
-    """A document's catalog record and its chunks in reading order."""
+    """A document's catalog record, its chunks in reading order and its hygiene state."""
     row = runtime.catalog.document(doc_id)
     if row is None:
         raise NotFoundError("document", doc_id)
@@ -47,4 +48,5 @@ def get_document(doc_id: str, runtime: RuntimeDep) -> DocumentResponse:
             )
             for c in chunks
         ],
+        hygiene=report.document_state(runtime.catalog, doc_id),
     )

@@ -25,7 +25,7 @@ def _filters(request: RetrieveRequest) -> SearchFilters | None:
 
 @router.post("/retrieve", response_model=RetrieveResponse)
 def retrieve(request: RetrieveRequest, retriever: RetrieverDep) -> RetrieveResponse:
-    """The best chunks for a query; identical texts take one slot."""
+    """The best chunks for a query: one slot per text, copies folded, stale knowledge demoted."""
     result = retriever.retrieve(request.query, request.top_k, request.mode, _filters(request))
     return RetrieveResponse(
         results=[
@@ -39,7 +39,10 @@ def retrieve(request: RetrieveRequest, retriever: RetrieverDep) -> RetrieveRespo
                 text=hit.payload.text,
                 score=hit.score,
                 updated_at=hit.payload.updated_at,
-                flags=[],
+                flags=list(hit.flags),
+                superseded_by=hit.superseded_by,
+                duplicate_of=hit.duplicate_of,
+                duplicates=list(hit.duplicates),
             )
             for hit in result.hits
         ],

@@ -70,6 +70,12 @@ def upgrade() -> None:
     op.create_index("ix_hygiene_conflicts_a_doc", "hygiene_conflicts", ["a_doc"])
     op.create_index("ix_hygiene_conflicts_b_doc", "hygiene_conflicts", ["b_doc"])
     op.create_table(
+        "hygiene_chunk_duplicates",
+        sa.Column("chunk_id", sa.String(36), primary_key=True),
+        sa.Column("canonical_chunk", sa.String(36), nullable=False),
+        sa.Column("cosine", sa.Float, nullable=False),
+    )
+    op.create_table(
         "hygiene_audit",
         sa.Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("at", _TZ, nullable=False),
@@ -92,6 +98,7 @@ def downgrade() -> None:
     for table in (
         "hygiene_scans",
         "hygiene_audit",
+        "hygiene_chunk_duplicates",
         "hygiene_conflicts",
         "hygiene_distinct",
         "hygiene_reviews",

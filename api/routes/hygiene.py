@@ -1,0 +1,120 @@
+"""Knowledge hygiene: /hygiene/* listings, the scan, and owners' actions (all audited)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import RuntimeDep
+from api.schemas import (
+    Action,
+    AuditPage,
+    ConflictPage,
+    DuplicatePage,
+    ErrorResponse,
+    NotDuplicate,
+    Resolve,
+    ScanResponse,
+    StalePage,
+)
+from hygiene import report
+from hygiene.records import HygieneRecords
+from hygiene.scan import scan
+from steward.domain import rfc3339
+
+router = APIRouter(tags=["hygiene"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+Source = Annotated[str | None, Query(min_length=1, description="Only this source.")]
+Owner = Annotated[str | None, Query(min_length=1, description="Only documents of this owner.")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
+
+
+@router.get("/hygiene/duplicates", response_model=DuplicatePage)
+def duplicates(
+    runtime: RuntimeDep,
+    source: Source = None,
+    owner: Owner = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Clusters of copies: the canonical document and the members folded into it."""
+    items = report.duplicates(runtime.catalog, report.Filters(source, owner))
+    return report.page(items, limit, offset)
+
+
+@router.get("/hygiene/stale", response_model=StalePage)
+def stale(
+    runtime: RuntimeDep,
+    source: Source = None,
+    owner: Owner = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Deprecated, superseded and expired documents."""
+    items = report.stale(runtime.catalog, report.Filters(source, owner))
+    return report.page(items, limit, offset)
+
+
+@router.get("/hygiene/conflicts", response_model=ConflictPage)
+def conflicts(
+    runtime: RuntimeDep,
+    source: Source = None,
+    owner: Owner = None,
+    kind: Annotated[str | None, Query(min_length=1)] = None,
+    include_resolved: bool = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Pairs of statements that give different values for the same thing."""
+    items = report.conflicts(runtime.catalog, report.Filters(source, owner), kind, include_resolved)
+    return report.page(items, limit, offset)
+
+
+@router.post("/hygiene/scan", response_model=ScanResponse)
+async def run_scan(runtime: RuntimeDep) -> dict[str, Any]:
+    """Scan now (it also runs after every sync); the scan's summary."""
+    found = await run_in_threadpool(scan, runtime)
+    runtime.hygiene.invalidate()
+    return {"scan_id": found.scan_id, "summary": found.summary()}
+
+
+@router.post("/documents/{doc_id}/verify", status_code=204, responses=NOT_FOUND)
+def verify(doc_id: str, action: Action, runtime: RuntimeDep) -> None:
+    """The owner vouches for the document as it reads now; its review date starts again."""
+    HygieneRecords(runtime.catalog).verify(doc_id, action.actor, action.note)
+    runtime.hygiene.invalidate()
+
+
+@router.post("/documents/{doc_id}/deprecate", status_code=204, responses=NOT_FOUND)
+def deprecate(doc_id: str, action: Action, runtime: RuntimeDep) -> None:
+    """Keep the document, but rank it last and flag it."""
+    HygieneRecords(runtime.catalog).deprecate(doc_id, action.actor, action.note)
+    runtime.hygiene.invalidate()
+
+
+@router.post("/hygiene/not-duplicate", status_code=204, responses=NOT_FOUND)
+def not_duplicate(decision: NotDuplicate, runtime: RuntimeDep) -> None:
+    """Two documents are distinct, whatever their similarity; kept across syncs."""
+    HygieneRecords(runtime.catalog).mark_distinct(decision.doc_a, decision.doc_b, decision.actor)
+    runtime.hygiene.invalidate()
+
+
+@router.post("/hygiene/conflicts/{conflict_id}/resolve", status_code=204, responses=NOT_FOUND)
+def resolve(conflict_id: str, decision: Resolve, runtime: RuntimeDep) -> None:
+    """Keep a, keep b, or both are valid; kept across syncs while the conflict stands."""
+    HygieneRecords(runtime.catalog).resolve_conflict(
+        conflict_id, decision.resolution, decision.actor
+    )
+    runtime.hygiene.invalidate()
+
+
+@router.get("/hygiene/audit", response_model=AuditPage)
+def audit(runtime: RuntimeDep, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    """Who did what, when: newest first."""
+    entries = HygieneRecords(runtime.catalog).audit(limit, offset)
+    items = [{**e, "at": rfc3339(e["at"])} for e in entries]
+    return {"items": items, "limit": limit, "offset": offset}

@@ -1,0 +1,1 @@
+"""Knowledge hygiene: near-duplicates, staleness and conflicts."""

@@ -1,0 +1,121 @@
+"""Near-duplicate documents (MinHash LSH, confirmed by exact Jaccard) and near-duplicate chunks.
+
+Documents are compared as sets of normalized word shingles. MinHash LSH (datasketch) proposes
+candidate pairs in roughly linear time; each candidate's exact Jaccard is then computed, so the
+sketch's estimation error never decides a pair. Chunks are compared by the cosine of their
+embeddings, in blocks, so the whole matrix never has to be held at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+_WORD = re.compile(r"[0-9a-z]+(?:[.,'][0-9a-z]+)*")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens; numbers keep their separators, so 5,000 and 5.000 differ."""
+    return _WORD.findall(text.lower())
+
+
+def shingles(text: str, size: int) -> set[str]:
+    """The set of `size`-word shingles of a text; a text shorter than that is one shingle."""
+    tokens = words(text)
+    if len(tokens) <= size:
+        return {" ".join(tokens)} if tokens else set()
+    return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarPair:
+    """Two documents (a < b) and the exact Jaccard of their shingle sets."""
+
+    a: str
+    b: str
+    jaccard: float
+
+
+def similar_documents(
+    texts: Mapping[str, str], shingle_words: int, permutations: int, threshold: float
+) -> list[SimilarPair]:
+    """Pairs of documents whose shingle Jaccard is at least `threshold`, best first."""
+    sets = {doc_id: shingles(text, shingle_words) for doc_id, text in texts.items()}
+    sets = {doc_id: s for doc_id, s in sets.items() if s}
+    ids = sorted(sets)
+    if len(ids) < 2:
+        return []
+    # The LSH band threshold sits a little below the wanted Jaccard: a pair just above the
+    # threshold whose sketch happens to estimate low must still become a candidate.
+    lsh = MinHashLSH(threshold=max(0.05, threshold - 0.1), num_perm=permutations)
+    sketches = MinHash.bulk(
+        ([s.encode() for s in sets[doc_id]] for doc_id in ids), num_perm=permutations
+    )
+    for doc_id, sketch in zip(ids, sketches, strict=True):
+        lsh.insert(doc_id, sketch)
+    pairs: dict[tuple[str, str], float] = {}
+    for doc_id, sketch in zip(ids, sketches, strict=True):
+        for other in lsh.query(sketch):
+            if other == doc_id:
+                continue
+            key = (doc_id, other) if doc_id < other else (other, doc_id)
+            if key in pairs:
+                continue
+            pairs[key] = jaccard(sets[key[0]], sets[key[1]])
+    found = [SimilarPair(a, b, j) for (a, b), j in pairs.items() if j >= threshold]
+    return sorted(found, key=lambda p: (-p.jaccard, p.a, p.b))
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkPair:
+    """Two chunks of different documents and the cosine of their embeddings."""
+
+    a: str
+    b: str
+    cosine: float
+
+
+def similar_chunks(
+    ids: Sequence[str],
+    owners: Sequence[str],
+    vectors: np.ndarray,
+    threshold: float,
+    neighbours: int,
+    block: int = 1024,
+) -> Iterator[ChunkPair]:
+    """For each chunk, its `neighbours` most similar chunks of other documents above `threshold`.
+
+    `owners[i]` is the document of `ids[i]`; `vectors` holds unit-length rows. Each pair is
+    yielded once (a before b in `ids` order).
+    """
+    count = len(ids)
+    if count < 2:
+        return
+    owner_codes = np.unique(np.asarray(owners), return_inverse=True)[1]
+    take = min(neighbours, count - 1)
+    for start in range(0, count, block):
+        stop = min(count, start + block)
+        scores = vectors[start:stop] @ vectors.T
+        # Chunks of the same document never pair, nor a chunk with an earlier one (counted there).
+        same = owner_codes[start:stop, None] == owner_codes[None, :]
+        scores[same] = -1.0
+        earlier = np.arange(count)[None, :] <= np.arange(start, stop)[:, None]
+        scores[earlier] = -1.0
+        best = np.argpartition(-scores, take - 1, axis=1)[:, :take] if take else None
+        if best is None:
+            continue
+        for row, columns in enumerate(best):
+            for column in columns:
+                score = float(scores[row, column])
+                if score >= threshold:
+                    yield ChunkPair(ids[start + row], ids[int(column)], score)

@@ -1,0 +1,185 @@
+"""What a knowledge owner works through: duplicate clusters, stale documents, conflicts.
+
+Plain functions over the catalog's hygiene tables, shared by the HTTP API and the CLI. Each
+takes optional `source` and `owner` filters; a cluster or a conflict matches when any of its
+documents does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hygiene.records import Conflict, HygieneRecords
+from steward.catalog import Catalog, DocumentRow
+from steward.domain import rfc3339
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    source: str | None = None
+    owner: str | None = None
+
+    def admits(self, row: DocumentRow | None) -> bool:
+        if row is None:
+            return False
+        if self.source is not None and row.source != self.source:
+            return False
+        return self.owner is None or row.owner == self.owner
+
+
+def _when(moment: datetime | None) -> str | None:
+    return rfc3339(moment) if moment is not None else None
+
+
+def _doc(row: DocumentRow | None, doc_id: str) -> dict[str, Any]:
+    return {
+        "doc_id": doc_id,
+        "source_uri": row.source_uri if row else None,
+        "title": row.title if row else None,
+        "owner": row.owner if row else None,
+    }
+
+
+def duplicates(catalog: Catalog, filters: Filters) -> list[dict[str, Any]]:
+    """Clusters of copies, largest first: the canonical document and its members."""
+    rows = catalog.all_documents()
+    members: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for doc_id, state in HygieneRecords(catalog).states().items():
+        if state["duplicate_of"]:
+            members[state["duplicate_of"]].append((doc_id, state["similarity"] or 0.0))
+    clusters: list[dict[str, Any]] = []
+    for canonical, copies in members.items():
+        involved = [canonical, *(d for d, _ in copies)]
+        if not any(filters.admits(rows.get(d)) for d in involved):
+            continue
+        clusters.append(
+            {
+                "canonical": _doc(rows.get(canonical), canonical),
+                "members": [
+                    {**_doc(rows.get(d), d), "similarity": round(s, 4)}
+                    for d, s in sorted(copies, key=lambda m: (-m[1], m[0]))
+                ],
+            }
+        )
+    clusters.sort(key=lambda c: (-len(c["members"]), c["canonical"]["source_uri"] or ""))
+    return clusters
+
+
+def stale(catalog: Catalog, filters: Filters) -> list[dict[str, Any]]:
+    """Documents that should not answer questions as they are: deprecated, superseded, expired."""
+    rows = catalog.all_documents()
+    records = HygieneRecords(catalog)
+    reviews = records.reviews()
+    items = []
+    for doc_id, state in records.states().items():
+        row = rows.get(doc_id)
+        if not filters.admits(row):
+            continue
+        review = reviews.get(doc_id)
+        if state["state"] == "deprecated" and review is not None:
+            items.append(
+                {
+                    **_doc(row, doc_id),
+                    "reason": "deprecated",
+                    "since": _when(review.deprecated_at),
+                    "by": review.deprecated_by,
+                }
+            )
+        if state["superseded_by"]:
+            newer = rows.get(state["superseded_by"])
+            items.append(
+                {
+                    **_doc(row, doc_id),
+                    "reason": "superseded",
+                    "superseded_by": {
+                        "doc_id": state["superseded_by"],
+                        "source_uri": newer.source_uri if newer else None,
+                    },
+                    "since": _when(state["superseded_since"]),
+                }
+            )
+        if state["state"] == "expired":
+            items.append(
+                {**_doc(row, doc_id), "reason": "expired", "since": _when(state["expires_at"])}
+            )
+    order = {"deprecated": 0, "superseded": 1, "expired": 2}
+    items.sort(key=lambda i: (order[i["reason"]], i["since"] or "", i["source_uri"] or ""))
+    return items
+
+
+def suggestion(conflict: Conflict) -> str:
+    """What the owner is likely to want: keep the newer side when one side is newer."""
+    if conflict.newer == "b":
+        return "keep_b"
+    if conflict.newer == "a":
+        return "keep_a"
+    return "review"
+
+
+def conflicts(
+    catalog: Catalog,
+    filters: Filters,
+    kind: str | None = None,
+    include_resolved: bool = False,
+    doc_id: str | None = None,
+) -> list[dict[str, Any]]:
+    rows = catalog.all_documents()
+    found = []
+    for c in HygieneRecords(catalog).conflicts(doc_id, include_resolved):
+        if kind is not None and c.kind != kind:
+            continue
+        if not (filters.admits(rows.get(c.a_doc)) or filters.admits(rows.get(c.b_doc))):
+            continue
+        found.append(
+            {
+                "id": c.conflict_id,
+                "a": {**_doc(rows.get(c.a_doc), c.a_doc), "span": c.a_span, "value": c.a_value},
+                "b": {**_doc(rows.get(c.b_doc), c.b_doc), "span": c.b_span, "value": c.b_value},
+                "kind": c.kind,
+                "confidence": c.confidence,
+                "newer": c.newer,
+                "suggested": suggestion(c),
+                "resolution": c.resolution,
+                "resolved_by": c.resolved_by,
+                "resolved_at": _when(c.resolved_at),
+            }
+        )
+    return found
+
+
+def document_state(catalog: Catalog, doc_id: str) -> dict[str, Any] | None:
+    """The hygiene section of GET /documents/{doc_id}; None before the first scan."""
+    records = HygieneRecords(catalog)
+    state = records.states([doc_id]).get(doc_id)
+    review = records.reviews().get(doc_id)
+    if state is None and review is None:
+        return None
+    members = [
+        other
+        for other, s in records.states().items()
+        if s["duplicate_of"] == doc_id and other != doc_id
+    ]
+    return {
+        "state": state["state"] if state else "unverified",
+        "expires_at": _when(state["expires_at"]) if state else None,
+        "last_verified_at": _when(review.verified_at) if review else None,
+        "verified_by": review.verified_by if review else None,
+        "deprecated_at": _when(review.deprecated_at) if review else None,
+        "duplicate_of": state["duplicate_of"] if state else None,
+        "duplicates": sorted(members),
+        "superseded_by": state["superseded_by"] if state else None,
+        "conflicts": [c.conflict_id for c in records.conflicts(doc_id, include_resolved=False)],
+        "scanned_at": _when(state["scanned_at"]) if state else None,
+    }
+
+
+def page(items: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]:
+    return {
+        "items": items[offset : offset + limit],
+        "total": len(items),
+        "limit": limit,
+        "offset": offset,
+    }

@@ -1,0 +1,81 @@
+"""Review states of documents, and whether two documents are versions of one subject."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from hygiene.records import Review
+from steward.catalog import DocumentRow
+from steward.domain import ReviewState
+
+
+def review_state(
+    row: DocumentRow, review: Review | None, interval_days: int, now: datetime
+) -> tuple[ReviewState, datetime]:
+    """The document's state and when its review falls due.
+
+    A verification holds for the text it was given to (its body hash) and renews the review
+    date; without one, the front matter's `review_by` decides, else the last change plus the
+    review interval (the document's own, else its source's, else the default).
+    """
+    interval = timedelta(days=row.review_interval_days or interval_days)
+    verified = (
+        review is not None
+        and review.verified_at is not None
+        and review.verified_hash in (row.body_hash, row.content_hash)
+    )
+    if verified:
+        assert review is not None and review.verified_at is not None
+        expires = review.verified_at + interval
+    elif row.review_by:
+        expires = datetime.fromisoformat(row.review_by).replace(tzinfo=UTC) + timedelta(days=1)
+    else:
+        expires = row.updated_at + interval
+    if review is not None and review.deprecated_at is not None:
+        return ReviewState.DEPRECATED, expires
+    if now >= expires:
+        return ReviewState.EXPIRED, expires
+    return (ReviewState.VERIFIED if verified else ReviewState.UNVERIFIED), expires
+
+
+# Words that mark a copy or an edition of a document rather than its subject.
+_EDITION = re.compile(
+    r"^(?:(?:19|20)\d\d(?:\d\d){0,2}|v\d+(?:\.\d+)*|\d+|old|older|new|newer|latest|current|"
+    r"final|draft|copy|backup|bak|archive|archived|print|export|exported|legacy|previous|"
+    r"deprecated|superseded|rev\d*|revision|version|edition)$"
+)
+
+
+# Folders and names under which people file copies rather than the living document.
+_COPY_PLACE = re.compile(
+    r"^(?:archive|archived|archives|export|exports|exported|print|printout|copy|copies|"
+    r"backup|backups|bak|old|legacy|attic|trash|tmp|temp|mirror|snapshot|snapshots)$"
+)
+
+
+def copy_marked(key: str) -> bool:
+    """The path says "this is a copy": a folder or name word like archive, export, print."""
+    return any(_COPY_PLACE.match(t) for t in re.findall(r"[0-9a-z]+", key.lower()))
+
+
+def subject(text: str) -> str:
+    """A title or file stem without its edition words: "Travel Policy (2023)" -> "travel policy"."""
+    tokens = re.findall(r"[0-9a-z]+", text.lower())
+    kept = [t for t in tokens if not _EDITION.match(t)]
+    return " ".join(kept)
+
+
+def stem(key: str) -> str:
+    """A document key's file name without folders and extension."""
+    name = key.rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def same_subject(a: DocumentRow, b: DocumentRow) -> bool:
+    """Same title or same file stem once edition words (years, "old", "v2") are dropped."""
+    title_a, title_b = subject(a.title), subject(b.title)
+    if title_a and title_a == title_b:
+        return True
+    stem_a, stem_b = subject(stem(a.key)), subject(stem(b.key))
+    return bool(stem_a) and stem_a == stem_b

@@ -1,0 +1,498 @@
+"""The hygiene scan: duplicates, superseded versions, review states and conflicts, all at once.
+
+One function, `scan(runtime)`, that the CLI, the after-sync hook and the API call. It reads the
+catalog and the index, never a source, and writes only the hygiene tables.
+
+How a pair of similar documents (shingle Jaccard at least `version_jaccard`) is read:
+
+- they state different values for the same thing (a conflict): two editions of one text, never
+  copies; the older is *superseded* by the newer when they share a subject (title or file stem
+  without edition words) and their timestamps differ;
+- otherwise, Jaccard at least `duplicate_jaccard`, or one text (nearly) contained in the other
+  (a copy wrapped in boilerplate): *copies*, one cluster, unless an owner marked the pair
+  "not a duplicate";
+- otherwise, with a shared subject and different timestamps: the older is superseded;
+- otherwise: related documents, left alone.
+
+The canonical member of a cluster is chosen by `canonical_rank`: not deprecated, then verified,
+then the source's `priority` in steward.yaml, then not superseded, then not expired, then not
+filed as a copy (a path through archive/, exports/, "copy", "print"...), then the most recently
+updated, then the shortest path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from hygiene import conflicts as conflict_rules
+from hygiene.dedup import (
+    SimilarPair,
+    jaccard,
+    shingles,
+    similar_chunks,
+    similar_documents,
+    words,
+)
+from hygiene.records import Conflict, DocumentState, HygieneRecords, Review, conflict_id
+from hygiene.review import copy_marked, review_state, same_subject, stem, subject
+from steward.catalog import DocumentRow
+from steward.domain import ChunkPayload, ReviewState, utc_now
+from steward.runtime import Runtime
+from steward.settings import HygieneSettings
+
+log = logging.getLogger("steward.hygiene")
+
+Progress = Callable[[str, int, int], None]
+
+# One text nearly inside the other: a copy wrapped in headers, footers or navigation.
+CONTAINMENT = 0.9
+# A conflict this confident makes two similar documents editions rather than copies; weaker
+# ones (a loose negation, a name in a similar slot) are reported but decide nothing.
+VERSION_EVIDENCE = 0.8
+# Chunk pairs compared for conflicts per pair of versions, at most.
+_VERSION_CHUNK_PAIRS = 400
+
+
+def _quiet(_stage: str, _done: int, _total: int) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateCluster:
+    canonical: str
+    members: list[tuple[str, float]]  # (doc_id, Jaccard with the canonical), canonical excluded
+
+
+@dataclass
+class ScanReport:
+    scan_id: int
+    documents: int
+    clusters: list[DuplicateCluster]
+    superseded: dict[str, str]  # old doc_id -> current doc_id
+    conflicts: list[Conflict]
+    states: dict[str, ReviewState]
+    chunk_duplicates: int
+    duration_s: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        counts: dict[str, int] = defaultdict(int)
+        for state in self.states.values():
+            counts[state.value] += 1
+        return {
+            "documents": self.documents,
+            "duplicate_clusters": len(self.clusters),
+            "duplicates": sum(len(c.members) for c in self.clusters),
+            "superseded": len(self.superseded),
+            "conflicts": len(self.conflicts),
+            "unresolved_conflicts": sum(1 for c in self.conflicts if c.resolution is None),
+            "chunk_duplicates": self.chunk_duplicates,
+            "states": dict(counts),
+            "duration_s": round(self.duration_s, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunks:
+    """Every chunk of the scanned documents, aligned with its unit vector."""
+
+    ids: list[str]
+    owners: list[str]
+    payloads: list[ChunkPayload]
+    vectors: np.ndarray
+
+
+def _read(runtime: Runtime, rows: Mapping[str, DocumentRow]) -> tuple[dict[str, str], _Chunks]:
+    by_doc: dict[str, list[tuple[int, str, ChunkPayload]]] = defaultdict(list)
+    vectors: dict[str, list[float]] = {}
+    for source in sorted({row.source for row in rows.values()}):
+        for chunk_id, payload in runtime.store.source_chunks(source).items():
+            if payload.doc_id in rows:
+                by_doc[payload.doc_id].append((payload.ordinal, chunk_id, payload))
+        vectors.update(runtime.store.source_vectors(source))
+    texts: dict[str, str] = {}
+    ids: list[str] = []
+    owners: list[str] = []
+    payloads: list[ChunkPayload] = []
+    matrix: list[list[float]] = []
+    for doc_id in sorted(by_doc):
+        parts = sorted(by_doc[doc_id], key=lambda part: part[0])
+        texts[doc_id] = "\n\n".join(p.text for _, _, p in parts)
+        for _, chunk_id, payload in parts:
+            if chunk_id in vectors:
+                ids.append(chunk_id)
+                owners.append(doc_id)
+                payloads.append(payload)
+                matrix.append(vectors[chunk_id])
+    array = np.asarray(matrix, dtype=np.float32).reshape(len(matrix), -1)
+    if len(array):
+        array /= np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+    return texts, _Chunks(ids, owners, payloads, array)
+
+
+def _source_config(runtime: Runtime, rows: Mapping[str, DocumentRow]) -> dict[str, dict[str, Any]]:
+    configs: dict[str, dict[str, Any]] = {}
+    for source in {row.source for row in rows.values()}:
+        stored = runtime.catalog.source(source)
+        configs[source] = dict(stored["config"]) if stored else {}
+    return configs
+
+
+def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
+    """Scan every document of the catalog and store what was found; the report."""
+    report = progress or _quiet
+    settings = runtime.settings.hygiene
+    records = HygieneRecords(runtime.catalog)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    scan_id = records.start_scan()
+    now = utc_now()
+
+    def lap(name: str, since: float) -> float:
+        moment = time.perf_counter()
+        timings[name] = moment - since
+        return moment
+
+    rows = runtime.catalog.all_documents()
+    configs = _source_config(runtime, rows)
+    reviews = records.reviews()
+    distinct = records.distinct_pairs()
+    report("reading", 0, len(rows))
+    texts, chunks = _read(runtime, rows)
+    rows = {doc_id: row for doc_id, row in rows.items() if doc_id in texts}
+    mark = lap("read", started)
+
+    states: dict[str, ReviewState] = {}
+    expires: dict[str, datetime] = {}
+    for doc_id, row in rows.items():
+        interval = configs[row.source].get("review_interval_days") or settings.review_interval_days
+        states[doc_id], expires[doc_id] = review_state(row, reviews.get(doc_id), interval, now)
+
+    report("documents", 0, len(rows))
+    pairs = similar_documents(
+        texts, settings.shingle_words, settings.permutations, settings.version_jaccard
+    )
+    pairs += _same_subject_pairs(rows, texts, {(p.a, p.b) for p in pairs}, settings)
+    mark = lap("documents", mark)
+
+    report("chunks", 0, len(chunks.ids))
+    threshold = min(settings.conflict_cosine, settings.chunk_duplicate_cosine)
+    chunk_pairs = list(
+        similar_chunks(
+            chunks.ids, chunks.owners, chunks.vectors, threshold, settings.conflict_neighbours
+        )
+    )
+    mark = lap("chunks", mark)
+
+    # Conflicts: similar chunks of different documents, and the chunks of similar documents.
+    position = {chunk_id: n for n, chunk_id in enumerate(chunks.ids)}
+    of_doc: dict[str, list[int]] = defaultdict(list)
+    for n, owner in enumerate(chunks.owners):
+        of_doc[owner].append(n)
+    candidates: set[tuple[int, int]] = set()
+    for pair in chunk_pairs:
+        if pair.cosine >= settings.conflict_cosine:
+            candidates.add((position[pair.a], position[pair.b]))
+    candidates.update(_topic_pairs(rows, chunks, settings))
+    for doc_pair in pairs:
+        if doc_pair.jaccard >= 1.0:
+            continue
+        combos = [(i, j) for i in of_doc[doc_pair.a] for j in of_doc[doc_pair.b]]
+        if len(combos) > _VERSION_CHUNK_PAIRS:
+            scores = [float(chunks.vectors[i] @ chunks.vectors[j]) for i, j in combos]
+            best = np.argsort(scores)[::-1][:_VERSION_CHUNK_PAIRS]
+            combos = [combos[int(k)] for k in best]
+        candidates.update(combos)
+    report("conflicts", 0, len(candidates))
+    resolutions = {c.conflict_id: c for c in records.conflicts()}
+    found: dict[str, Conflict] = {}
+    conflicting: set[tuple[str, str]] = set()
+    for i, j in sorted(candidates):
+        first, second = chunks.payloads[i], chunks.payloads[j]
+        if first.content_hash == second.content_hash:
+            continue
+        row_i, row_j = rows[first.doc_id], rows[second.doc_id]
+        # a is the older side, so "newer" reads the same way in every record.
+        if (row_i.updated_at, row_i.key) > (row_j.updated_at, row_j.key):
+            first, second, row_i, row_j = second, first, row_j, row_i
+        newer = "b" if row_j.updated_at > row_i.updated_at else None
+        for value in conflict_rules.compare_texts(first.text, second.text):
+            ident = conflict_id(row_i.doc_id, row_j.doc_id, value.kind, value.a_span, value.b_span)
+            if ident in found:
+                continue
+            known = resolutions.get(ident)
+            found[ident] = Conflict(
+                conflict_id=ident,
+                a_doc=row_i.doc_id,
+                b_doc=row_j.doc_id,
+                kind=value.kind,
+                a_span=value.a_span,
+                b_span=value.b_span,
+                a_value=value.a_value,
+                b_value=value.b_value,
+                confidence=round(value.confidence, 3),
+                newer=newer,
+                resolution=known.resolution if known else None,
+                resolved_by=known.resolved_by if known else None,
+                resolved_at=known.resolved_at if known else None,
+            )
+            if value.confidence >= VERSION_EVIDENCE:
+                conflicting.add(_key(row_i.doc_id, row_j.doc_id))
+    mark = lap("conflicts", mark)
+
+    # Pairs of documents: copies, editions, or neither.
+    parent = {doc_id: doc_id for doc_id in rows}
+
+    def root(doc_id: str) -> str:
+        while parent[doc_id] != doc_id:
+            parent[doc_id] = parent[parent[doc_id]]
+            doc_id = parent[doc_id]
+        return doc_id
+
+    similarity: dict[tuple[str, str], float] = {}
+    newer_versions: dict[str, list[str]] = defaultdict(list)
+    sets: dict[str, set[str]] = {}
+    for doc_pair in pairs:
+        a, b = rows[doc_pair.a], rows[doc_pair.b]
+        key = _key(a.doc_id, b.doc_id)
+        similarity[key] = doc_pair.jaccard
+        copies = False
+        if key not in conflicting and key not in distinct:
+            copies = doc_pair.jaccard >= settings.duplicate_jaccard
+            if not copies:
+                for doc_id in key:
+                    if doc_id not in sets:
+                        sets[doc_id] = shingles(texts[doc_id], settings.shingle_words)
+                set_a, set_b = sets[key[0]], sets[key[1]]
+                shared = len(set_a & set_b) / max(1, min(len(set_a), len(set_b)))
+                copies = shared >= CONTAINMENT
+        if copies:
+            parent[root(a.doc_id)] = root(b.doc_id)
+        elif a.updated_at != b.updated_at and same_subject(a, b):
+            older, newer_row = (a, b) if a.updated_at < b.updated_at else (b, a)
+            newer_versions[older.doc_id].append(newer_row.doc_id)
+
+    superseded_by: dict[str, str] = {}
+    for old, news in newer_versions.items():
+        superseded_by[old] = max(news, key=lambda d: (rows[d].updated_at, d))
+
+    def canonical_rank(doc_id: str) -> tuple[Any, ...]:
+        row = rows[doc_id]
+        state = states[doc_id]
+        return (
+            state is not ReviewState.DEPRECATED,
+            state is ReviewState.VERIFIED,
+            int(configs[row.source].get("priority") or 0),
+            doc_id not in superseded_by,
+            state is not ReviewState.EXPIRED,
+            not copy_marked(row.key),
+            row.updated_at,
+            -len(row.key),
+            row.key,
+        )
+
+    groups: dict[str, list[str]] = defaultdict(list)
+    for doc_id in rows:
+        groups[root(doc_id)].append(doc_id)
+    clusters: list[DuplicateCluster] = []
+    duplicate_of: dict[str, tuple[str, float]] = {}
+    canonical_of: dict[str, str] = {}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        canonical = max(members, key=canonical_rank)
+        listed = []
+        for member in sorted(members):
+            if member == canonical:
+                continue
+            jac = similarity.get(_key(member, canonical))
+            if jac is None:  # joined through a third copy
+                jac = _jaccard(texts[member], texts[canonical], settings.shingle_words)
+            listed.append((member, round(jac, 4)))
+            duplicate_of[member] = (canonical, jac)
+        for member in members:
+            canonical_of[member] = canonical
+        clusters.append(DuplicateCluster(canonical, listed))
+    clusters.sort(key=lambda c: (-len(c.members), rows[c.canonical].key))
+    # A version is superseded by the canonical copy of its successor.
+    superseded_by = {
+        old: canonical_of.get(new, new)
+        for old, new in superseded_by.items()
+        if canonical_of.get(new, new) != canonical_of.get(old, old)
+    }
+
+    # Chunk-level copies: one text in two documents that are not copies as a whole.
+    chunk_duplicates: dict[str, tuple[str, float]] = {}
+    for pair in chunk_pairs:
+        if pair.cosine < settings.chunk_duplicate_cosine:
+            continue
+        first, second = chunks.payloads[position[pair.a]], chunks.payloads[position[pair.b]]
+        docs = _key(first.doc_id, second.doc_id)
+        if docs in conflicting or docs in distinct:
+            continue
+        keep, fold = (
+            (pair.a, pair.b)
+            if canonical_rank(first.doc_id) >= canonical_rank(second.doc_id)
+            else (pair.b, pair.a)
+        )
+        if fold not in chunk_duplicates and keep not in chunk_duplicates:
+            chunk_duplicates[fold] = (keep, pair.cosine)
+
+    unresolved: dict[str, int] = defaultdict(int)
+    for conflict in found.values():
+        if conflict.resolution is None:
+            unresolved[conflict.a_doc] += 1
+            unresolved[conflict.b_doc] += 1
+    results = [
+        DocumentState(
+            doc_id=doc_id,
+            state=states[doc_id],
+            expires_at=expires[doc_id],
+            duplicate_of=duplicate_of[doc_id][0] if doc_id in duplicate_of else None,
+            similarity=round(duplicate_of[doc_id][1], 4) if doc_id in duplicate_of else None,
+            superseded_by=superseded_by.get(doc_id),
+            conflicts=unresolved.get(doc_id, 0),
+        )
+        for doc_id in sorted(rows)
+    ]
+    conflict_list = sorted(found.values(), key=lambda c: (-c.confidence, c.conflict_id))
+    scan_report = ScanReport(
+        scan_id=scan_id,
+        documents=len(rows),
+        clusters=clusters,
+        superseded=superseded_by,
+        conflicts=conflict_list,
+        states=states,
+        chunk_duplicates=len(chunk_duplicates),
+        duration_s=0.0,
+        timings=timings,
+    )
+    report("saving", 0, len(results))
+    mark = lap("classify", mark)
+    scan_report.duration_s = time.perf_counter() - started
+    records.save_scan(
+        scan_id,
+        results,
+        [(c, k, cos) for c, (k, cos) in chunk_duplicates.items()],
+        conflict_list,
+        scan_report.summary(),
+        scan_report.duration_s,
+    )
+    lap("save", mark)
+    scan_report.duration_s = time.perf_counter() - started
+    log.info("hygiene scan %d: %s", scan_id, scan_report.summary())
+    return scan_report
+
+
+# Title words that name a kind of document, not what it is about.
+_GENERIC = frozenset(
+    "policy policies guide guidelines process procedure overview handbook notes note page "
+    "document information general about manual faq readme index update updates".split()
+)
+# Chunks of other documents that mention a document's title, compared per document, at most.
+_TOPIC_PAIRS_PER_DOCUMENT = 10
+
+
+def _topic_pairs(
+    rows: Mapping[str, DocumentRow], chunks: _Chunks, settings: HygieneSettings
+) -> set[tuple[int, int]]:
+    """Chunk pairs about one subject though worded apart: one names the other's title.
+
+    "The on-call tool is PagerDuty" and "Tier 2 pages the engineering on-call through Opsgenie"
+    embed far apart; the second names the first's title ("Engineering On-Call Policy").
+    """
+    postings: dict[str, set[int]] = defaultdict(set)
+    for n, payload in enumerate(chunks.payloads):
+        for word in set(words(payload.text)):
+            postings[word].add(n)
+    of_doc: dict[str, list[int]] = defaultdict(list)
+    for n, owner in enumerate(chunks.owners):
+        of_doc[owner].append(n)
+    found: set[tuple[int, int]] = set()
+    for doc_id, row in rows.items():
+        terms = sorted({t for t in words(row.title) if len(t) >= 4 and t not in _GENERIC})
+        if len(terms) < 2 or not of_doc.get(doc_id):
+            continue
+        hits: dict[int, int] = defaultdict(int)
+        for term in terms:
+            for n in postings.get(term, ()):
+                hits[n] += 1
+        needed = min(len(terms), 2)
+        mentions = [
+            n for n, count in hits.items() if count >= needed and chunks.owners[n] != doc_id
+        ]
+        if not mentions:
+            continue
+        own = of_doc[doc_id]
+        scores = chunks.vectors[own] @ chunks.vectors[mentions].T
+        best: list[tuple[float, int, int]] = []
+        for col, other in enumerate(mentions):
+            row_index = int(np.argmax(scores[:, col]))
+            score = float(scores[row_index, col])
+            if score >= settings.topic_cosine:
+                best.append((score, own[row_index], other))
+        best.sort(reverse=True)
+        for _, mine, other in best[:_TOPIC_PAIRS_PER_DOCUMENT]:
+            found.add((min(mine, other), max(mine, other)))
+    return found
+
+
+# Above this many documents, a title or stem is generic ("README", "index"), not a subject.
+_MAX_SUBJECT_GROUP = 20
+
+
+def _same_subject_pairs(
+    rows: Mapping[str, DocumentRow],
+    texts: Mapping[str, str],
+    known: set[tuple[str, str]],
+    settings: HygieneSettings,
+) -> list[SimilarPair]:
+    """Documents sharing a title or file stem that overlap less than `version_jaccard`.
+
+    A rewrite of a page keeps its name long after most of its sentences changed; such pairs
+    are editions when they still share `subject_jaccard` of their shingles.
+    """
+    groups: dict[str, set[str]] = defaultdict(set)
+    for doc_id, row in rows.items():
+        for name in (subject(row.title), subject(stem(row.key))):
+            if name:
+                groups[name].add(doc_id)
+    found: list[SimilarPair] = []
+    sets: dict[str, set[str]] = {}
+    for members in groups.values():
+        if len(members) < 2 or len(members) > _MAX_SUBJECT_GROUP:
+            continue
+        ordered = sorted(members)
+        for n, a in enumerate(ordered):
+            for b in ordered[n + 1 :]:
+                if (a, b) in known or rows[a].updated_at == rows[b].updated_at:
+                    continue
+                known.add((a, b))
+                for doc_id in (a, b):
+                    if doc_id not in sets:
+                        sets[doc_id] = shingles(texts[doc_id], settings.shingle_words)
+                value = jaccard(sets[a], sets[b])
+                if value >= settings.subject_jaccard:
+                    found.append(SimilarPair(a, b, value))
+    return found
+
+
+def _key(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)
+
+
+def _jaccard(a: str, b: str, size: int) -> float:
+    first, second = shingles(a, size), shingles(b, size)
+    return len(first & second) / max(1, len(first | second))
+
+
+__all__ = ["DuplicateCluster", "Review", "ScanReport", "scan"]

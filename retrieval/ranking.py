@@ -1,0 +1,148 @@
+"""Hygiene-aware ranking: bounded factors on normalised scores, one slot per text.
+
+Fused scores have no common scale (RRF ranks, cosines, BM25), so they are first min-max
+normalised over the candidates to 0..1. Each candidate is then multiplied by factors in [0, 1]:
+a freshness decay (at most `freshness_weight` of the score fades, halving every
+`freshness_half_life_days`) and a demotion when its document is deprecated, expired (past its
+review date) or superseded. A factor can move a result down the list; it never lifts one above
+its relevance.
+
+Slots: identical texts (same content hash) and chunk-level copies take one slot; a document
+that is a non-canonical copy is folded into its canonical document's hit (which lists it) when
+the canonical document is among the candidates, or hidden (`duplicates = "hide"`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from steward.domain import Candidate, DocumentMark, HygieneSnapshot, ReviewState
+from steward.settings import HygieneSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Picked:
+    chunk_id: str
+    score: float
+    flags: tuple[str, ...]
+    duplicate_of: str | None
+    superseded_by: str | None
+    duplicates: tuple[str, ...]
+
+
+def factor(mark: DocumentMark | None, settings: HygieneSettings, now: datetime) -> float:
+    """The product of the bounded hygiene factors of one document (1 without a mark)."""
+    if mark is None:
+        return 1.0
+    age_days = max(0.0, (now - mark.updated_at).total_seconds() / 86400)
+    decay = 1.0 - float(0.5 ** (age_days / settings.freshness_half_life_days))
+    value = 1.0 - settings.freshness_weight * decay
+    if mark.state is ReviewState.DEPRECATED:
+        value *= settings.deprecated_factor
+    elif mark.state is ReviewState.EXPIRED:
+        value *= settings.expired_factor
+    if mark.superseded_by:
+        value *= settings.superseded_factor
+    return value
+
+
+def flags(mark: DocumentMark | None) -> tuple[str, ...]:
+    if mark is None:
+        return ()
+    found = []
+    if mark.state is ReviewState.EXPIRED:
+        found.append("stale")
+    if mark.state is ReviewState.DEPRECATED:
+        found.append("deprecated")
+    if mark.superseded_by:
+        found.append("superseded")
+    if mark.conflicts:
+        found.append("conflict")
+    if mark.duplicate_of:
+        found.append("duplicate_of")
+    return tuple(found)
+
+
+def select(
+    ranked: Sequence[Candidate],
+    top_k: int,
+    snapshot: HygieneSnapshot | None,
+    settings: HygieneSettings,
+    now: datetime,
+) -> list[Picked]:
+    """The top_k results of a candidate list (best first), re-ranked and de-duplicated."""
+    if not ranked:
+        return []
+    marks = snapshot.documents if snapshot is not None else {}
+    chunk_canonical = snapshot.chunk_canonical if snapshot is not None else {}
+    low = min(c.score for c in ranked)
+    span = max(c.score for c in ranked) - low
+    scored: list[tuple[float, int, Candidate, DocumentMark | None]] = []
+    for order, candidate in enumerate(ranked):
+        mark = marks.get(candidate.doc_id)
+        if mark is not None:
+            if mark.duplicate_of and settings.duplicates == "hide":
+                continue
+            if mark.superseded_by and settings.hide_superseded:
+                continue
+        norm = (candidate.score - low) / span if span > 0 else 1.0
+        scored.append((norm * factor(mark, settings, now), order, candidate, mark))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    present = {candidate.doc_id for _, _, candidate, _ in scored}
+
+    picked: list[Picked] = []
+    picked_doc: list[str] = []
+    folded: list[list[str]] = []
+    slot_of_text: dict[str, int] = {}
+    first_slot_of_doc: dict[str, int] = {}
+    waiting: dict[str, list[str]] = {}  # canonical doc -> copies seen before its first hit
+
+    def fold(slot: int | None, doc_id: str, into: str) -> None:
+        if slot is None:
+            waiting.setdefault(into, []).append(doc_id)
+        elif doc_id != picked_doc[slot] and doc_id not in folded[slot]:
+            folded[slot].append(doc_id)
+
+    for score, _, candidate, mark in scored:
+        doc_id = candidate.doc_id
+        canonical = mark.duplicate_of if mark is not None else None
+        if canonical and canonical in present:
+            fold(first_slot_of_doc.get(canonical), doc_id, canonical)
+            continue
+        text_key = chunk_canonical.get(candidate.chunk_id, candidate.chunk_id)
+        slot = slot_of_text.get(candidate.content_hash, slot_of_text.get(text_key))
+        if slot is not None:
+            if picked_doc[slot] != doc_id:
+                fold(slot, doc_id, picked_doc[slot])
+            continue
+        slot = len(picked)
+        picked.append(
+            Picked(
+                chunk_id=candidate.chunk_id,
+                score=round(score, 6),
+                flags=flags(mark),
+                duplicate_of=canonical,
+                superseded_by=mark.superseded_by if mark is not None else None,
+                duplicates=(),
+            )
+        )
+        picked_doc.append(doc_id)
+        folded.append([d for d in waiting.pop(doc_id, []) if d != doc_id])
+        slot_of_text[candidate.content_hash] = slot
+        slot_of_text[text_key] = slot
+        first_slot_of_doc.setdefault(doc_id, slot)
+        if len(picked) == top_k:
+            break
+    return [
+        Picked(
+            chunk_id=p.chunk_id,
+            score=p.score,
+            flags=p.flags,
+            duplicate_of=p.duplicate_of,
+            superseded_by=p.superseded_by,
+            duplicates=tuple(dict.fromkeys(copies)),
+        )
+        for p, copies in zip(picked, folded, strict=True)
+    ]
