@@ -163,7 +163,7 @@ class HygieneRecords:
             known = dict(
                 conn.execute(
                     select(hygiene_conflicts.c.conflict_id, hygiene_conflicts.c.first_seen)
-                )
+                ).all()
             )
             seen = {c.conflict_id for c in conflicts}
             gone = [cid for cid in known if cid not in seen]
@@ -266,7 +266,7 @@ class HygieneRecords:
                         hygiene_chunk_duplicates.c.chunk_id,
                         hygiene_chunk_duplicates.c.canonical_chunk,
                     )
-                )
+                ).all()
             )
             scan = conn.execute(select(func.max(hygiene_scans.c.scan_id))).scalar_one()
         return HygieneSnapshot(marks, chunk_canonical, scan)

@@ -26,7 +26,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -347,6 +347,7 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
         if fold not in chunk_duplicates and keep not in chunk_duplicates:
             chunk_duplicates[fold] = (keep, pair.cosine)
 
+    found = _onto_canonical(found, duplicate_of, texts, rows, resolutions)
     unresolved: dict[str, int] = defaultdict(int)
     for conflict in found.values():
         if conflict.resolution is None:
@@ -399,7 +400,7 @@ _GENERIC = frozenset(
     "document information general about manual faq readme index update updates".split()
 )
 # Chunks of other documents that mention a document's title, compared per document, at most.
-_TOPIC_PAIRS_PER_DOCUMENT = 10
+_TOPIC_PAIRS_PER_DOCUMENT = 30
 
 
 def _topic_pairs(
@@ -434,12 +435,12 @@ def _topic_pairs(
             continue
         own = of_doc[doc_id]
         scores = chunks.vectors[own] @ chunks.vectors[mentions].T
-        best: list[tuple[float, int, int]] = []
-        for col, other in enumerate(mentions):
-            row_index = int(np.argmax(scores[:, col]))
-            score = float(scores[row_index, col])
-            if score >= settings.topic_cosine:
-                best.append((score, own[row_index], other))
+        best = [
+            (float(scores[r, c]), own[r], other)
+            for r in range(len(own))
+            for c, other in enumerate(mentions)
+            if scores[r, c] >= settings.topic_cosine
+        ]
         best.sort(reverse=True)
         for _, mine, other in best[:_TOPIC_PAIRS_PER_DOCUMENT]:
             found.add((min(mine, other), max(mine, other)))
@@ -484,6 +485,55 @@ def _same_subject_pairs(
                 if value >= settings.subject_jaccard:
                     found.append(SimilarPair(a, b, value))
     return found
+
+
+def _onto_canonical(
+    found: dict[str, Conflict],
+    duplicate_of: Mapping[str, tuple[str, float]],
+    texts: Mapping[str, str],
+    rows: Mapping[str, DocumentRow],
+    resolutions: Mapping[str, Conflict],
+) -> dict[str, Conflict]:
+    """A conflict seen through a copy belongs to the copy's canonical document, which the owner
+    maintains and retrieval shows, when that document states the same sentence."""
+    flat: dict[str, str] = {}
+
+    def owner(doc_id: str, span: str) -> str:
+        if doc_id not in duplicate_of:
+            return doc_id
+        canonical = duplicate_of[doc_id][0]
+        if canonical not in flat:
+            flat[canonical] = " ".join(texts[canonical].split())
+        return canonical if " ".join(span.split()) in flat[canonical] else doc_id
+
+    moved: dict[str, Conflict] = {}
+    for conflict in found.values():
+        a_doc = owner(conflict.a_doc, conflict.a_span)
+        b_doc = owner(conflict.b_doc, conflict.b_span)
+        if a_doc == b_doc:
+            continue
+        if (a_doc, b_doc) == (conflict.a_doc, conflict.b_doc):
+            moved.setdefault(conflict.conflict_id, conflict)
+            continue
+        ident = conflict_id(a_doc, b_doc, conflict.kind, conflict.a_span, conflict.b_span)
+        known = resolutions.get(ident)
+        newer = conflict.newer
+        if rows[a_doc].updated_at != rows[b_doc].updated_at:
+            newer = "b" if rows[b_doc].updated_at > rows[a_doc].updated_at else "a"
+        moved.setdefault(
+            ident,
+            replace(
+                conflict,
+                conflict_id=ident,
+                a_doc=a_doc,
+                b_doc=b_doc,
+                newer=newer,
+                resolution=known.resolution if known else None,
+                resolved_by=known.resolved_by if known else None,
+                resolved_at=known.resolved_at if known else None,
+            ),
+        )
+    return moved
 
 
 def _key(a: str, b: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from html.parser import HTMLParser
 from typing import Any
 
 # unstructured phones home and prints a notice unless told not to; set before importing it.
@@ -72,6 +73,44 @@ def decode_text(raw: RawDocument) -> str:
     return text
 
 
+class _Cells(HTMLParser):
+    """Rows of cells from a table's HTML."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            if not self.rows:
+                self.rows.append([])
+            self.rows[-1].append(normalize_text(" ".join(self._cell)))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _table_rows(html: str) -> str:
+    """A table as one line per row, cells joined by " | ", so each row reads as one statement
+    (a flattened table runs every row's values together)."""
+    if not html:
+        return ""
+    cells = _Cells()
+    cells.feed(html)
+    # Markdown's row syntax: a row reads as one statement wherever the text goes next.
+    lines = ["| " + " | ".join(row) + " |" for row in cells.rows if any(row)]
+    return "\n".join(lines)
+
+
 def _elements_from_unstructured(items: list[Any], page: int | None = None) -> list[Element]:
     elements: list[Element] = []
     for item in items:
@@ -85,7 +124,8 @@ def _elements_from_unstructured(items: list[Any], page: int | None = None) -> li
         elif category == "ListItem":
             elements.append(Element(ElementKind.LIST_ITEM, text, page=page))
         elif category == "Table":
-            elements.append(Element(ElementKind.TABLE, text, page=page))
+            rows = _table_rows(getattr(item.metadata, "text_as_html", None) or "")
+            elements.append(Element(ElementKind.TABLE, rows or text, page=page))
         else:
             elements.append(Element(ElementKind.TEXT, text, page=page))
     return elements

@@ -27,8 +27,10 @@ from steward.settings import (
     CatalogSettings,
     EmbeddingSettings,
     HomeSettings,
+    HygieneSettings,
     IndexSettings,
     IngestSettings,
+    JobsSettings,
     RetrievalSettings,
     Settings,
 )
@@ -57,6 +59,8 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "ingest": IngestSettings,
     "index": IndexSettings,
     "retrieval": RetrievalSettings,
+    "hygiene": HygieneSettings,
+    "jobs": JobsSettings,
     "api": ApiSettings,
 }
 

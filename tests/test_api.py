@@ -16,7 +16,10 @@ from steward.errors import StoreError
 from steward.runtime import Runtime, open_runtime
 
 MODES = ["hybrid", "dense", "sparse"]
-FIELDS = set("chunk_id doc_id source source_uri title section text score updated_at flags".split())
+FIELDS = set(
+    "chunk_id doc_id source source_uri title section text score updated_at flags"
+    " superseded_by duplicate_of duplicates".split()
+)
 
 VPN = (
     "Connect to the company VPN with the WireGuard client before opening internal sites. "
