@@ -214,6 +214,14 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
         candidates.update(combos)
     report("conflicts", 0, len(candidates))
     resolutions = {c.conflict_id: c for c in records.conflicts()}
+    analyses: dict[int, conflict_rules.Analysed] = {}
+
+    def analysed(index: int, payload: ChunkPayload) -> conflict_rules.Analysed:
+        # Each chunk is analysed once, however many pairs it takes part in.
+        if index not in analyses:
+            analyses[index] = conflict_rules.analyze(payload.text)
+        return analyses[index]
+
     found: dict[str, Conflict] = {}
     conflicting: set[tuple[str, str]] = set()
     for i, j in sorted(candidates):
@@ -223,9 +231,9 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
         row_i, row_j = rows[first.doc_id], rows[second.doc_id]
         # a is the older side, so "newer" reads the same way in every record.
         if (row_i.updated_at, row_i.key) > (row_j.updated_at, row_j.key):
-            first, second, row_i, row_j = second, first, row_j, row_i
+            first, second, row_i, row_j, i, j = second, first, row_j, row_i, j, i
         newer = "b" if row_j.updated_at > row_i.updated_at else None
-        for value in conflict_rules.compare_texts(first.text, second.text):
+        for value in conflict_rules.compare(analysed(i, first), analysed(j, second)):
             ident = conflict_id(row_i.doc_id, row_j.doc_id, value.kind, value.a_span, value.b_span)
             if ident in found:
                 continue
