@@ -194,7 +194,17 @@ class HygieneRecords:
                         .values(**values)
                     )
                 else:
-                    fresh.append({"conflict_id": c.conflict_id, "first_seen": now, **values})
+                    fresh.append(
+                        {
+                            "conflict_id": c.conflict_id,
+                            "first_seen": now,
+                            # A judge's veto arrives with the conflict; owners act later.
+                            "resolution": c.resolution,
+                            "resolved_by": c.resolved_by,
+                            "resolved_at": c.resolved_at,
+                            **values,
+                        }
+                    )
             if fresh:
                 conn.execute(insert(hygiene_conflicts), fresh)
             conn.execute(

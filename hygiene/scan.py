@@ -41,6 +41,7 @@ from hygiene.dedup import (
     similar_documents,
     words,
 )
+from hygiene.judge import LlmJudge
 from hygiene.records import Conflict, DocumentState, HygieneRecords, Review, conflict_id
 from hygiene.review import copy_marked, review_state, same_subject, stem, subject
 from steward.catalog import DocumentRow
@@ -255,6 +256,8 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
             )
             if value.confidence >= VERSION_EVIDENCE:
                 conflicting.add(_key(row_i.doc_id, row_j.doc_id))
+    if settings.judge_url and found:
+        found = _judged(found, resolutions, settings)
     mark = lap("conflicts", mark)
 
     # Pairs of documents: copies, editions, or neither.
@@ -493,6 +496,38 @@ def _same_subject_pairs(
                 if value >= settings.subject_jaccard:
                     found.append(SimilarPair(a, b, value))
     return found
+
+
+def _judged(
+    found: dict[str, Conflict], known: Mapping[str, Conflict], settings: HygieneSettings
+) -> dict[str, Conflict]:
+    """New conflicts put to the judge; a veto resolves one as "both_valid", by the judge.
+
+    Vetoed conflicts stay on record (with include_resolved) so a rescan does not ask again and
+    an owner can see, and overturn, what the judge decided.
+    """
+    assert settings.judge_url is not None
+    judge = LlmJudge(
+        settings.judge_url, settings.judge_model, settings.judge_api_key, settings.judge_timeout_s
+    )
+    vetoed = 0
+    judged: dict[str, Conflict] = {}
+    try:
+        for ident, conflict in found.items():
+            if ident in known or judge.confirms(conflict.a_span, conflict.b_span):
+                judged[ident] = conflict
+                continue
+            vetoed += 1
+            judged[ident] = replace(
+                conflict,
+                resolution="both_valid",
+                resolved_by=f"judge {settings.judge_model}",
+                resolved_at=utc_now(),
+            )
+    finally:
+        judge.close()
+    log.info("the judge vetoed %d of %d conflicts", vetoed, len(found))
+    return judged
 
 
 def _onto_canonical(

@@ -149,6 +149,11 @@ class HygieneSettings(BaseSettings):
     # Review: a document without its own review date is due this long after it was verified
     # or last changed (steward.yaml's review_interval_days overrides it per source).
     review_interval_days: int = Field(365, ge=1)
+    # An OpenAI-compatible endpoint (".../v1") that may veto candidate conflicts; off when unset.
+    judge_url: str | None = None
+    judge_model: str = "gpt-4o-mini"
+    judge_api_key: str | None = None
+    judge_timeout_s: float = Field(30.0, gt=0)
     # Retrieval: non-canonical copies are folded into their canonical hit or hidden.
     duplicates: Literal["collapse", "hide"] = "collapse"
     hide_superseded: bool = False
