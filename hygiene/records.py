@@ -404,11 +404,16 @@ class HygieneRecords:
         if resolution not in RESOLUTIONS:
             raise QueryError("resolution", f"must be one of {', '.join(RESOLUTIONS)}")
         with self._engine.begin() as conn:
-            row = conn.execute(
-                select(hygiene_conflicts).where(hygiene_conflicts.c.conflict_id == conflict)
-            ).first()
-            if row is None:
+            # A unique prefix will do (`steward hygiene report` prints eight characters).
+            rows = conn.execute(
+                select(hygiene_conflicts)
+                .where(hygiene_conflicts.c.conflict_id.startswith(conflict, autoescape=True))
+                .limit(2)
+            ).all()
+            if len(rows) != 1 or len(conflict) < 6:
                 raise NotFoundError("conflict", conflict)
+            row = rows[0]
+            conflict = row.conflict_id
             conn.execute(
                 update(hygiene_conflicts)
                 .where(hygiene_conflicts.c.conflict_id == conflict)

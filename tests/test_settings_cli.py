@@ -178,3 +178,32 @@ def test_an_error_naming_a_path_with_brackets_is_printed_verbatim(tmp_path: Path
     assert "Traceback" not in result.stderr
     assert result.returncode == 2
     assert str(home / "index") in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_hygiene_scan_report_and_resolve(tmp_path: Path) -> None:
+    """Ingest scans; the report lists what it found; a conflict resolves by its short id."""
+    kb = Path(__file__).resolve().parents[1] / "examples" / "sample-kb"
+    env = {"STEWARD_HOME": str(tmp_path / "home")}
+    ingested = steward("ingest", str(kb), "--source", "handbook", "--json", env=env)
+    assert ingested.returncode == 0, ingested.stderr
+    assert json.loads(ingested.stdout)["hygiene"]["duplicate_clusters"] == 4
+
+    found = steward("hygiene", "report", "--json", env=env)
+    assert found.returncode == 0, found.stderr
+    report = json.loads(found.stdout)
+    assert len(report["duplicates"]) == 4
+    lastpass = next(c for c in report["conflicts"] if "LastPass" in c["a"]["span"])
+
+    table = steward("hygiene", "report", env=env)
+    assert "conflicts" in table.stdout and lastpass["id"][:8] in table.stdout
+
+    resolved = steward(
+        "hygiene", "resolve", lastpass["id"][:8], "keep_b", "--actor", "it@example.com", env=env
+    )
+    assert resolved.returncode == 0, resolved.stderr
+    after = json.loads(steward("hygiene", "report", "--json", env=env).stdout)
+    assert lastpass["id"] not in {c["id"] for c in after["conflicts"]}
+
+    bad = steward("hygiene", "resolve", "zz", "keep_b", "--actor", "it", env=env)
+    assert bad.returncode == 2 and "zz" in bad.stderr and "Traceback" not in bad.stderr
