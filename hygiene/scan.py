@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from difflib import SequenceMatcher
 from typing import Any
 
 import numpy as np
@@ -53,8 +54,11 @@ log = logging.getLogger("steward.hygiene")
 
 Progress = Callable[[str, int, int], None]
 
-# One text nearly inside the other: a copy wrapped in headers, footers or navigation.
+# One text nearly inside the other: a copy wrapped in headers, footers or navigation...
 CONTAINMENT = 0.9
+# ...and at least this share of the other's size: a passage quoted inside a page twice its
+# length is related to it, not a copy of it.
+MIN_SIZE_RATIO = 0.6
 # A conflict this confident makes two similar documents editions rather than copies; weaker
 # ones (a loose negation, a name in a similar slot) are reported but decide nothing.
 VERSION_EVIDENCE = 0.8
@@ -225,6 +229,7 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
 
     found: dict[str, Conflict] = {}
     conflicting: set[tuple[str, str]] = set()
+    conflicting_any: set[tuple[str, str]] = set()
     for i, j in sorted(candidates):
         first, second = chunks.payloads[i], chunks.payloads[j]
         if first.content_hash == second.content_hash:
@@ -254,6 +259,7 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
                 resolved_by=known.resolved_by if known else None,
                 resolved_at=known.resolved_at if known else None,
             )
+            conflicting_any.add(_key(row_i.doc_id, row_j.doc_id))
             if value.confidence >= VERSION_EVIDENCE:
                 conflicting.add(_key(row_i.doc_id, row_j.doc_id))
     if settings.judge_url and found:
@@ -283,12 +289,20 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
                 for doc_id in key:
                     if doc_id not in sets:
                         sets[doc_id] = shingles(texts[doc_id], settings.shingle_words)
-                set_a, set_b = sets[key[0]], sets[key[1]]
-                shared = len(set_a & set_b) / max(1, min(len(set_a), len(set_b)))
-                copies = shared >= CONTAINMENT
+                small, large = sorted((sets[key[0]], sets[key[1]]), key=len)
+                shared = len(small & large) / max(1, len(small))
+                copies = shared >= CONTAINMENT and len(small) >= MIN_SIZE_RATIO * len(large)
+        # Below version_jaccard only a stated difference makes two pages editions of one
+        # another; otherwise they are pages on one subject (a paraphrase, an FAQ and a policy).
+        edition = doc_pair.jaccard >= settings.version_jaccard or key in conflicting_any
+        versions = a.updated_at != b.updated_at and same_subject(a, b)
+        if copies and versions and _rewords(texts[a.doc_id], texts[b.doc_id]):
+            # Words replaced in place (not headers, footers or headings added or dropped) are
+            # an edit: an older edition, not a copy.
+            copies = False
         if copies:
             parent[root(a.doc_id)] = root(b.doc_id)
-        elif a.updated_at != b.updated_at and same_subject(a, b):
+        elif edition and versions:
             older, newer_row = (a, b) if a.updated_at < b.updated_at else (b, a)
             newer_versions[older.doc_id].append(newer_row.doc_id)
 
@@ -405,10 +419,16 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
     return scan_report
 
 
-# Title words that name a kind of document, not what it is about.
+# Title words that name a kind of document, or no subject at all.
 _GENERIC = frozenset(
     "policy policies guide guidelines process procedure overview handbook notes note page "
-    "document information general about manual faq readme index update updates".split()
+    "document information general about manual faq readme index update updates "
+    # function words of four letters or more
+    "also been before being both could does each from have having here into just many more "
+    "most much must only other over same should some such than that their them then there "
+    "these they this those through under very were what when where which while will with "
+    "within without would your yours after again against because below between during "
+    "further once until upon used using".split()
 )
 # Chunks of other documents that mention a document's title, compared per document, at most.
 _TOPIC_PAIRS_PER_DOCUMENT = 30
@@ -577,6 +597,19 @@ def _onto_canonical(
             ),
         )
     return moved
+
+
+# Beyond this many words a side, a word diff costs more than it tells; containment decides.
+_DIFF_WORDS = 5000
+
+
+def _rewords(a: str, b: str) -> bool:
+    """Whether one text replaces words of the other in place (an edit, not a wrapping)."""
+    first, second = words(a), words(b)
+    if max(len(first), len(second)) > _DIFF_WORDS:
+        return False
+    matcher = SequenceMatcher(None, first, second, autojunk=False)
+    return any(tag == "replace" for tag, *_ in matcher.get_opcodes())
 
 
 def _key(a: str, b: str) -> tuple[str, str]:
