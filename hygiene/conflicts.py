@@ -795,6 +795,17 @@ def _has_label(statement: Statement, start: int, end: int) -> bool:
     )
 
 
+_PERIODS = frozenset(
+    "january february april june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
+
+
+def _has_period(statement: Statement, start: int, stop: int) -> bool:
+    """A month or weekday name among these tokens (the subject's time, not its value)."""
+    return any(statement.tokens[n] in _PERIODS for n in range(start, stop))
+
+
 def _is_word(statement: Statement, n: int) -> bool:
     return statement.values[n] is None and statement.tokens[n] not in _STOPWORDS
 
@@ -810,6 +821,8 @@ def _same_thing_conflict(
             continue
         if op == "replace" and _has_label(a, a0, a1) and _has_label(b, b0, b1):
             return None  # "Tier 2" against "Tier 3", "P1" against "P2": two different things
+        if op == "replace" and _has_period(a, a0, a1) and _has_period(b, b0, b1):
+            return None  # "an average June day" against "an average February day"
         a_names = {a.tokens[n] for n in range(a0, a1) if a.names[n]}
         b_names = {b.tokens[n] for n in range(b0, b1) if b.names[n]}
         a_words = any(_is_word(a, n) and not a.names[n] for n in range(a0, a1))

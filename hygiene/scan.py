@@ -207,7 +207,9 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
     for pair in chunk_pairs:
         if pair.cosine >= settings.conflict_cosine:
             candidates.add((position[pair.a], position[pair.b]))
-    candidates.update(_topic_pairs(rows, chunks, settings))
+    topical = _topic_pairs(rows, chunks, settings)
+    candidates.update(topical)
+    similar = {(p.a, p.b) for p in pairs}
     for doc_pair in pairs:
         if doc_pair.jaccard >= 1.0:
             continue
@@ -239,7 +241,15 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
         if (row_i.updated_at, row_i.key) > (row_j.updated_at, row_j.key):
             first, second, row_i, row_j, i, j = second, first, row_j, row_i, j, i
         newer = "b" if row_j.updated_at > row_i.updated_at else None
+        related = _key(row_i.doc_id, row_j.doc_id) in similar or same_subject(row_i, row_j)
+        topic = (min(i, j), max(i, j)) in topical
         for value in conflict_rules.compare(analysed(i, first), analysed(j, second)):
+            if not related and value.confidence < settings.unrelated_conflict_confidence:
+                # Two pages on different subjects share a sentence pattern more often than they
+                # disagree; only a confident value, or a tool named where the other page's
+                # title is mentioned, is reported between them.
+                if not (topic and value.kind == "named_value"):
+                    continue
             ident = conflict_id(row_i.doc_id, row_j.doc_id, value.kind, value.a_span, value.b_span)
             if ident in found:
                 continue
@@ -603,13 +613,23 @@ def _onto_canonical(
 _DIFF_WORDS = 5000
 
 
+_NEGATIONS = frozenset(("not", "no", "never", "cannot", "nor", "none", "without"))
+
+
 def _rewords(a: str, b: str) -> bool:
-    """Whether one text replaces words of the other in place (an edit, not a wrapping)."""
+    """Whether one text edits the other: words replaced in place, or a negation added or
+    dropped. Headers, footers, headings and numbering added around the text are no edit."""
     first, second = words(a), words(b)
     if max(len(first), len(second)) > _DIFF_WORDS:
         return False
     matcher = SequenceMatcher(None, first, second, autojunk=False)
-    return any(tag == "replace" for tag, *_ in matcher.get_opcodes())
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "replace":
+            return True
+        at_edge = (i1 == 0 and j1 == 0) or (i2 == len(first) and j2 == len(second))
+        if tag != "equal" and not at_edge and _NEGATIONS.intersection(first[i1:i2] + second[j1:j2]):
+            return True
+    return False
 
 
 def _key(a: str, b: str) -> tuple[str, str]:

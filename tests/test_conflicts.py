@@ -300,3 +300,9 @@ def test_split_statements() -> None:
         "Owner: IT",
         "Updated: 2026-02-17",
     ]
+
+
+def test_another_month_is_another_subject_not_another_value() -> None:
+    a = "During an average June day in Jamaica, you can expect the temperature to be 75 degrees."
+    b = "During an average February day in Jamaica, expect the temperature to be 68 degrees."
+    assert compare_texts(a, b) == []
