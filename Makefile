@@ -29,6 +29,8 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/retrieval.py
 	$(BIN)/python benchmarks/sync.py
+	$(BIN)/python benchmarks/messy.py
+	$(BIN)/python benchmarks/conflicts_sick.py
 
 clean:
 	rm -rf .steward
