@@ -80,6 +80,13 @@ def _summary_table(summary: dict[str, Any]) -> Table:
         table.add_row(label, str(summary[key]))
     table.add_row("skipped", str(len(summary["skipped"])))
     table.add_row("seconds", f"{summary['seconds']:.2f}")
+    hygiene = summary.get("hygiene")
+    if hygiene:
+        table.add_section()
+        table.add_row("hygiene: copies in clusters", str(hygiene["duplicates"]))
+        table.add_row("hygiene: superseded", str(hygiene["superseded"]))
+        table.add_row("hygiene: expired", str(hygiene["states"].get("expired", 0)))
+        table.add_row("hygiene: open conflicts", str(hygiene["unresolved_conflicts"]))
     return table
 
 
