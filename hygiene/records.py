@@ -119,6 +119,9 @@ class HygieneRecords:
         """Replace the scan results; upsert conflicts, keeping resolutions; drop vanished ones."""
         now = utc_now()
         with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Two scans (a worker's after a sync, the API's) write one at a time.
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7405)")
             previous_superseded = {
                 doc_id: (by, since)
                 for doc_id, by, since in conn.execute(
@@ -162,11 +165,13 @@ class HygieneRecords:
                 )
             known = dict(
                 conn.execute(
-                    select(hygiene_conflicts.c.conflict_id, hygiene_conflicts.c.first_seen)
+                    select(hygiene_conflicts.c.conflict_id, hygiene_conflicts.c.resolution)
                 ).all()
             )
             seen = {c.conflict_id for c in conflicts}
-            gone = [cid for cid in known if cid not in seen]
+            # A resolved conflict a scan did not see stays on record: an owner's decision is
+            # never lost to one scan's neighbour list, and it applies again if the pair returns.
+            gone = [cid for cid, resolution in known.items() if cid not in seen and not resolution]
             for start in range(0, len(gone), 500):
                 conn.execute(
                     delete(hygiene_conflicts).where(
@@ -207,10 +212,49 @@ class HygieneRecords:
                     )
             if fresh:
                 conn.execute(insert(hygiene_conflicts), fresh)
+            self._reapply_decisions(conn)
             conn.execute(
                 update(hygiene_scans)
                 .where(hygiene_scans.c.scan_id == scan_id)
                 .values(finished_at=now, duration_s=duration_s, summary=summary)
+            )
+
+    def _reapply_decisions(self, conn: Any) -> None:
+        """Decisions taken while a scan ran win over what the scan computed before them."""
+        for a, b in conn.execute(select(hygiene_distinct.c.doc_a, hygiene_distinct.c.doc_b)).all():
+            for member, other in ((a, b), (b, a)):
+                conn.execute(
+                    update(hygiene_documents)
+                    .where(
+                        hygiene_documents.c.doc_id == member,
+                        hygiene_documents.c.duplicate_of == other,
+                    )
+                    .values(duplicate_of=None, similarity=None)
+                )
+        conn.execute(
+            update(hygiene_documents)
+            .where(
+                hygiene_documents.c.doc_id.in_(
+                    select(hygiene_reviews.c.doc_id).where(
+                        hygiene_reviews.c.deprecated_at.is_not(None)
+                    )
+                )
+            )
+            .values(state=ReviewState.DEPRECATED.value)
+        )
+        counts: dict[str, int] = {}
+        open_conflicts = select(hygiene_conflicts.c.a_doc, hygiene_conflicts.c.b_doc).where(
+            hygiene_conflicts.c.resolution.is_(None)
+        )
+        for a, b in conn.execute(open_conflicts).all():
+            counts[a] = counts.get(a, 0) + 1
+            counts[b] = counts.get(b, 0) + 1
+        conn.execute(update(hygiene_documents).values(conflicts=0))
+        for doc_id, count in counts.items():
+            conn.execute(
+                update(hygiene_documents)
+                .where(hygiene_documents.c.doc_id == doc_id)
+                .values(conflicts=count)
             )
 
     def last_scan(self) -> dict[str, Any] | None:
@@ -419,8 +463,8 @@ class HygieneRecords:
                 .where(hygiene_conflicts.c.conflict_id == conflict)
                 .values(resolution=resolution, resolved_by=actor, resolved_at=utc_now())
             )
-            # The documents' unresolved-conflict counts follow at once.
-            for doc_id in (row.a_doc, row.b_doc):
+            # The documents' unresolved-conflict counts follow at once (once per conflict).
+            for doc_id in (row.a_doc, row.b_doc) if row.resolution is None else ():
                 conn.execute(
                     update(hygiene_documents)
                     .where(hygiene_documents.c.doc_id == doc_id, hygiene_documents.c.conflicts > 0)

@@ -23,6 +23,7 @@ updated, then the shortest path.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -152,8 +153,20 @@ def _source_config(runtime: Runtime, rows: Mapping[str, DocumentRow]) -> dict[st
     return configs
 
 
+_one_at_a_time = threading.Lock()
+
+
 def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
-    """Scan every document of the catalog and store what was found; the report."""
+    """Scan every document of the catalog and store what was found; the report.
+
+    Scans in one process run one at a time (the scheduler's and the API's); across processes
+    the catalog serialises their writes (records.save_scan).
+    """
+    with _one_at_a_time:
+        return _scan(runtime, progress)
+
+
+def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
     report = progress or _quiet
     settings = runtime.settings.hygiene
     records = HygieneRecords(runtime.catalog)
@@ -278,6 +291,7 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
 
     # Pairs of documents: copies, editions, or neither.
     parent = {doc_id: doc_id for doc_id in rows}
+    group_of: dict[str, set[str]] = {doc_id: {doc_id} for doc_id in rows}
 
     def root(doc_id: str) -> str:
         while parent[doc_id] != doc_id:
@@ -311,7 +325,15 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
             # an edit: an older edition, not a copy.
             copies = False
         if copies:
-            parent[root(a.doc_id)] = root(b.doc_id)
+            first_root, second_root = root(a.doc_id), root(b.doc_id)
+            # An owner's "not a duplicate" holds through third copies too: two groups that
+            # hold such a pair between them stay apart.
+            apart = bool(distinct) and any(
+                _key(x, y) in distinct for x in group_of[first_root] for y in group_of[second_root]
+            )
+            if first_root != second_root and not apart:
+                parent[first_root] = second_root
+                group_of[second_root] |= group_of.pop(first_root)
         elif edition and versions:
             older, newer_row = (a, b) if a.updated_at < b.updated_at else (b, a)
             newer_versions[older.doc_id].append(newer_row.doc_id)
@@ -359,10 +381,12 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
         clusters.append(DuplicateCluster(canonical, listed))
     clusters.sort(key=lambda c: (-len(c.members), rows[c.canonical].key))
     # A version is superseded by the canonical copy of its successor.
+    # (never by one older than itself, which could make two editions supersede each other).
     superseded_by = {
         old: canonical_of.get(new, new)
         for old, new in superseded_by.items()
         if canonical_of.get(new, new) != canonical_of.get(old, old)
+        and rows[canonical_of.get(new, new)].updated_at > rows[old].updated_at
     }
 
     # Chunk-level copies: one text in two documents that are not copies as a whole.

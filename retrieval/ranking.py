@@ -90,7 +90,11 @@ def select(
         norm = (candidate.score - low) / span if span > 0 else 1.0
         scored.append((norm * factor(mark, settings, now), order, candidate, mark))
     scored.sort(key=lambda item: (-item[0], item[1]))
-    present = {candidate.doc_id for _, _, candidate, _ in scored}
+    # Each document's best candidate: a copy ranked above its canonical document brings that
+    # document up to its own place instead of waiting for it (or hiding the best hit).
+    best_of: dict[str, tuple[Candidate, DocumentMark | None]] = {}
+    for _, _, candidate, mark in scored:
+        best_of.setdefault(candidate.doc_id, (candidate, mark))
 
     picked: list[Picked] = []
     picked_doc: list[str] = []
@@ -105,12 +109,17 @@ def select(
         elif doc_id != picked_doc[slot] and doc_id not in folded[slot]:
             folded[slot].append(doc_id)
 
-    for score, _, candidate, mark in scored:
+    for score, _, found, found_mark in scored:
+        candidate, mark = found, found_mark
+        copy_of = mark.duplicate_of if mark is not None else None
+        if copy_of and copy_of in best_of:
+            if copy_of in first_slot_of_doc:
+                fold(first_slot_of_doc[copy_of], candidate.doc_id, copy_of)
+                continue
+            waiting.setdefault(copy_of, []).append(candidate.doc_id)
+            candidate, mark = best_of[copy_of]
         doc_id = candidate.doc_id
         canonical = mark.duplicate_of if mark is not None else None
-        if canonical and canonical in present:
-            fold(first_slot_of_doc.get(canonical), doc_id, canonical)
-            continue
         text_key = chunk_canonical.get(candidate.chunk_id, candidate.chunk_id)
         slot = slot_of_text.get(candidate.content_hash, slot_of_text.get(text_key))
         if slot is not None:

@@ -282,16 +282,22 @@ def test_actions_are_audited_and_survive_a_resync(served: Any) -> None:
     post(f"/documents/{leave}/verify", {"actor": "ana@example.com", "note": "checked"})
     post(f"/documents/{old_refund}/deprecate", {"actor": "tom@example.com"})
     post("/hygiene/not-duplicate", {"doc_a": expense_a, "doc_b": expense_b, "actor": "ana"})
+    old_password = conflict["a"]["doc_id"]
+    open_before = HygieneRecords(runtime.catalog).states()[old_password]["conflicts"]
     post(f"/hygiene/conflicts/{conflict['id']}/resolve", {"resolution": "keep_b", "actor": "it"})
+    # Changing a resolution does not count the conflict as resolved twice.
+    post(f"/hygiene/conflicts/{conflict['id']}/resolve", {"resolution": "keep_b", "actor": "it"})
+    assert HygieneRecords(runtime.catalog).states()[old_password]["conflicts"] == open_before - 1
 
     audit = httpx.get(f"{url}/hygiene/audit").json()["items"]
     assert [(e["action"], e["actor"]) for e in audit] == [
+        ("resolve_conflict", "it"),
         ("resolve_conflict", "it"),
         ("not_duplicate", "ana"),
         ("deprecate", "tom@example.com"),
         ("verify", "ana@example.com"),
     ]
-    assert audit[3]["subject"] == leave and audit[3]["at"].endswith("Z")
+    assert audit[4]["subject"] == leave and audit[4]["at"].endswith("Z")
 
     # The decisions take effect at once: the deprecated edition drops, the pair unfolds.
     hits = runtime.retriever.retrieve("How long is the refund window?", top_k=10).hits
@@ -361,5 +367,35 @@ def test_hide_mode_never_shows_a_copy(
             for hit in runtime.retriever.retrieve(case["query"], top_k=10).hits:
                 assert hit.payload.doc_id not in hidden
                 assert hit.duplicates == ()
+    finally:
+        runtime.close()
+
+
+def test_not_a_duplicate_holds_through_a_third_copy(
+    tmp_path: Path, hash_embedder: Any, make_settings: Any
+) -> None:
+    body = " ".join(
+        f"Section {n}: the quarterly close checklist asks each team lead to confirm item {n}."
+        for n in range(1, 30)
+    )
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "close.md").write_text(f"# Close checklist\n\n{body}\n")
+    (kb / "close-a.md").write_text(f"# Close checklist\n\n{body}\n\nPrinted for the audit.\n")
+    (kb / "close-b.md").write_text(f"# Close checklist\n\nDraft for review.\n\n{body}\n")
+    runtime = open_runtime(make_settings(tmp_path), embedder=hash_embedder)
+    try:
+        assert runtime.pipeline.run(FilesystemConnector(kb, "finance")).status == "ok"
+        ids = _ids(runtime)
+        first = scan(runtime)
+        assert _cluster_of(first, ids["close-a.md"]) == set(ids.values())
+        records = HygieneRecords(runtime.catalog)
+        records.mark_distinct(ids["close-a.md"], ids["close-b.md"], "owner@example.com")
+        again = scan(runtime)
+        together = _cluster_of(again, ids["close-a.md"]) or set()
+        assert ids["close-b.md"] not in together
+        states = records.states()
+        assert states[ids["close-a.md"]]["duplicate_of"] != ids["close-b.md"]
+        assert states[ids["close-b.md"]]["duplicate_of"] != ids["close-a.md"]
     finally:
         runtime.close()

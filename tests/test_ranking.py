@@ -132,3 +132,11 @@ def test_edition_words_and_copy_places() -> None:
     assert subject("password-policy-old") == "password policy"
     assert copy_marked("legal/exports/retention.html") and copy_marked("eng/archive/a.txt")
     assert not copy_marked("legal/data-retention-policy.md")
+
+
+def test_a_copy_ranked_first_brings_its_canonical_document_up() -> None:
+    marks = {"copy": DocumentMark(FRESH, duplicate_of="orig"), "orig": DocumentMark(FRESH)}
+    ranked = [cand("x", 1.0, "copy"), cand("d", 0.5, "other"), cand("c", 0.1, "orig")]
+    picked = select(ranked, 1, snap(marks), SETTINGS, NOW)
+    assert [(p.chunk_id, p.duplicates) for p in picked] == [("c", ("copy",))]
+    assert picked[0].score == pytest.approx(1.0, abs=1e-3)  # the copy's place and score
