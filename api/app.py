@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import documents, health, hygiene, retrieve
+from api.routes import documents, evaluation, health, hygiene, retrieve
 from jobs.scheduler import EmbeddedScheduler
 from steward import __version__
 from steward.runtime import Runtime, open_runtime
@@ -60,5 +60,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(retrieve.router)
     app.include_router(documents.router)
     app.include_router(hygiene.router)
+    app.include_router(evaluation.router)
     app.include_router(health.router)
     return app

@@ -74,6 +74,24 @@ def scan_after_ingest(runtime: Runtime, summary: dict[str, Any]) -> dict[str, An
     return found
 
 
+def evaluate_after_sync(runtime: Runtime) -> list[dict[str, Any]]:
+    """Run every golden set after a good sync; a short summary of each run.
+
+    A failed evaluation is logged (and stored as failed) and never fails the sync.
+    """
+    from evaluation.runs import EvalRecords, evaluate_golden
+
+    found: list[dict[str, Any]] = []
+    for golden in EvalRecords(runtime.catalog).golden_sets():
+        try:
+            run = evaluate_golden(runtime, golden["name"], "sync")
+        except Exception:  # the sync stands; the run is stored as failed
+            log.exception("evaluating golden set %s after a sync failed", golden["name"])
+            continue
+        found.append({"run_id": run["run_id"], "golden_set": golden["name"], **run["metrics"]})
+    return found
+
+
 def sync_source(
     runtime: Runtime,
     name: str,
@@ -106,6 +124,7 @@ def sync_source(
     result = summary.as_dict()
     if summary.status == "ok":
         result["hygiene"] = scan_after_ingest(runtime, result)
+        result["evaluation"] = evaluate_after_sync(runtime)
         for hook in list(_hooks):
             try:
                 hook(runtime, result)

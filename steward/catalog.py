@@ -200,6 +200,35 @@ hygiene_scans = Table(
     Column("summary", JSON),
 )
 
+# -- evaluation (evaluation/records.py reads and writes these) ---------------------------------
+
+golden_sets = Table(
+    "eval_golden_sets",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # [{"id", "query", "relevant": [{"source_uri" | "doc_id", "source"?, "grade"}]}]: judged by
+    # document identity, so re-chunking never breaks a judgement.
+    Column("queries", JSON, nullable=False),
+)
+
+eval_runs = Table(
+    "eval_runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("golden_set", String(200), nullable=False, index=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("trigger", String(40), nullable=False),  # manual, api, sync, schedule
+    Column("status", String(20), nullable=False),
+    Column("metrics", JSON),  # overall
+    Column("per_source", JSON),
+    Column("per_query", JSON),  # query id -> metric -> value (for paired tests)
+    Column("missing", JSON),  # judged documents that no longer exist
+    Column("index_state", JSON),  # documents, chunks, model, retrieval settings
+    Column("error", Text),
+)
+
 runs = Table(
     "ingest_runs",
     metadata,

@@ -524,3 +524,136 @@ def hygiene_resolve(
     """Resolve a conflict; the resolution holds while the conflict stands."""
     _act(lambda records: records.resolve_conflict(conflict_id, resolution, actor))
     out.print(f"resolved {conflict_id}: {resolution}")
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+eval_app = typer.Typer(help="Golden query sets and evaluation runs.")
+golden_app = typer.Typer(help="Golden query sets.")
+eval_app.add_typer(golden_app, name="golden")
+app.add_typer(eval_app, name="eval")
+
+
+@golden_app.command("add")
+def golden_add(
+    path: Annotated[Path, typer.Argument(help="A JSON lines file or a BEIR folder.")],
+    name: Annotated[
+        str | None, typer.Option(help="The set's name; the file's stem if unset.")
+    ] = None,
+) -> None:
+    """Create or replace a golden set from a file."""
+    from evaluation.golden import load_golden
+    from evaluation.runs import EvalRecords
+
+    settings = _settings()
+    with _errors():
+        queries = load_golden(path)
+        catalog = _catalog(settings)
+        try:
+            EvalRecords(catalog).save_golden(name or path.stem, queries)
+        finally:
+            catalog.close()
+    out.print(f"golden set {escape(name or path.stem)}: {len(queries)} queries")
+
+
+def _metrics_table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
+    from evaluation.runs import MEASURES
+
+    table = Table(title=title)
+    table.add_column("")
+    for name in MEASURES:
+        table.add_column(name, justify="right")
+    for label, metrics in rows:
+        table.add_row(escape(label), *(f"{metrics.get(n, 0):.3f}" for n in MEASURES))
+    return table
+
+
+@eval_app.command("run")
+def eval_run(
+    golden_set: Annotated[list[str] | None, typer.Option("--set", help="Only these sets.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+) -> None:
+    """Evaluate golden sets against the index now and store the runs."""
+    from evaluation.runs import EvalRecords, evaluate_golden
+    from steward.runtime import open_runtime
+
+    settings = _settings()
+    done: list[dict[str, Any]] = []
+    with _errors():
+        try:
+            runtime = open_runtime(settings)
+        except IndexLockedError:
+            catalog = _catalog(settings)
+            try:
+                names = golden_set or [s["name"] for s in EvalRecords(catalog).golden_sets()]
+            finally:
+                catalog.close()
+            done = [
+                _query_over_http(settings, {"golden_set": n}, "/eval/runs", 3600) for n in names
+            ]
+        else:
+            try:
+                records = EvalRecords(runtime.catalog)
+                names = golden_set or [s["name"] for s in records.golden_sets()]
+                done = [evaluate_golden(runtime, n, "manual") for n in names]
+            finally:
+                runtime.close()
+    if as_json:
+        sys.stdout.write(json.dumps(done) + "\n")
+        return
+    if not done:
+        out.print("no golden sets: add one with [bold]steward eval golden add FILE[/]")
+    for found in done:
+        rows = [("overall", found["metrics"])] + list(found["per_source"].items())
+        out.print(_metrics_table(f"run {found['run_id']} of {found['golden_set']}", rows))
+        for item in found["missing"]:
+            gone = item["source_uri"] or item["doc_id"]
+            out.print(f"  judged document gone: {escape(str(gone))} (query {item['query_id']})")
+
+
+@eval_app.command("runs")
+def eval_runs(
+    golden_set: Annotated[str | None, typer.Option("--set", help="Only this set.")] = None,
+) -> None:
+    """Stored runs, newest first."""
+    from evaluation.runs import EvalRecords
+
+    settings = _settings()
+    with _errors():
+        catalog = _catalog(settings)
+        try:
+            found = EvalRecords(catalog).runs(golden_set)
+        finally:
+            catalog.close()
+    rows = [
+        (f"{r['run_id']} {r['golden_set']} {r['started_at']} {r['trigger']}", r["metrics"] or {})
+        for r in found
+    ]
+    out.print(_metrics_table("evaluation runs", rows))
+
+
+@eval_app.command("compare")
+def eval_compare(run_a: int, run_b: int) -> None:
+    """Per-metric difference (b - a) with a paired t-test over the shared queries."""
+    from evaluation.runs import compare
+
+    settings = _settings()
+    with _errors():
+        catalog = _catalog(settings)
+        try:
+            found = compare(catalog, run_a, run_b)
+        finally:
+            catalog.close()
+    table = Table(title=f"run {run_b} against run {run_a} ({found['queries']} queries)")
+    for name in ("metric", "a", "b", "b - a", "p", "significant"):
+        table.add_column(name)
+    for name, m in found["metrics"].items():
+        table.add_row(
+            name,
+            f"{m['a']:.3f}",
+            f"{m['b']:.3f}",
+            f"{m['difference']:+.3f}",
+            f"{m['p_value']:.3g}",
+            "yes" if m["significant"] else "no",
+        )
+    out.print(table)

@@ -337,3 +337,23 @@ def test_after_sync_hooks_run_after_successful_syncs_only(declared, tmp_path: Pa
         remove_after_sync(broken)
         remove_after_sync(record)
     assert seen == [("kb", "ok")]
+
+
+def test_a_sync_scans_and_runs_every_golden_set(declared) -> None:
+    from evaluation.golden import parse_records
+    from evaluation.runs import EvalRecords
+    from ingest.sync import sync_source
+
+    live = declared
+    queries = parse_records(
+        [{"query": "When are parking permits renewed?", "relevant": [{"source_uri": "a.txt"}]}]
+    )
+    EvalRecords(live.catalog).save_golden("parking", queries)
+    summary = sync_source(live, "kb")
+    assert summary["hygiene"]["documents"] == 1
+    [run] = summary["evaluation"]
+    assert (run["golden_set"], run["mrr@10"]) == ("parking", 1.0)
+    stored = EvalRecords(live.catalog).runs("parking")
+    assert [(r["run_id"], r["trigger"], r["status"]) for r in stored] == [
+        (run["run_id"], "sync", "ok")
+    ]

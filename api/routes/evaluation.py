@@ -1,0 +1,76 @@
+"""/eval/*: golden sets, evaluation runs and their comparison."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import RuntimeDep
+from api.schemas import ErrorResponse
+from evaluation.golden import parse_records
+from evaluation.runs import EvalRecords, compare, evaluate_golden
+
+router = APIRouter(tags=["evaluation"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
+
+
+class GoldenSetBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, max_length=200)
+    queries: list[dict[str, Any]] = Field(
+        ...,
+        min_length=1,
+        description='[{"query", "relevant": [{"source_uri" | "doc_id", "grade"}], "id"?}]',
+    )
+
+
+class RunBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    golden_set: str = Field(..., min_length=1)
+
+
+@router.post("/eval/golden-sets", status_code=201)
+def add_golden_set(body: GoldenSetBody, runtime: RuntimeDep) -> dict[str, Any]:
+    """Create or replace a golden set; judgements name documents, never chunks."""
+    queries = parse_records(body.queries)
+    EvalRecords(runtime.catalog).save_golden(body.name, queries)
+    return {"name": body.name, "queries": len(queries)}
+
+
+@router.get("/eval/golden-sets")
+def list_golden_sets(runtime: RuntimeDep) -> list[dict[str, Any]]:
+    return EvalRecords(runtime.catalog).golden_sets()
+
+
+@router.post("/eval/runs", status_code=201, responses=NOT_FOUND)
+async def run(body: RunBody, runtime: RuntimeDep) -> dict[str, Any]:
+    """Evaluate a golden set against the index now; the stored run."""
+    return await run_in_threadpool(evaluate_golden, runtime, body.golden_set, "api")
+
+
+@router.get("/eval/runs")
+def runs(
+    runtime: RuntimeDep,
+    golden_set: Annotated[str | None, Query(min_length=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[dict[str, Any]]:
+    """Runs, newest first, with the index state each measured."""
+    return EvalRecords(runtime.catalog).runs(golden_set, limit)
+
+
+@router.get("/eval/runs/{run_id}", responses=NOT_FOUND)
+def one_run(run_id: int, runtime: RuntimeDep) -> dict[str, Any]:
+    return EvalRecords(runtime.catalog).run(run_id)
+
+
+@router.get("/eval/compare", responses=NOT_FOUND)
+def compare_runs(
+    runtime: RuntimeDep, a: Annotated[int, Query()], b: Annotated[int, Query()]
+) -> dict[str, Any]:
+    """b - a per metric, with a paired t-test over the queries both runs scored."""
+    return compare(runtime.catalog, a, b)

@@ -1,0 +1,236 @@
+"""Evaluation runs of golden sets: computed through the retriever (no HTTP), stored in the catalog.
+
+Judgements name documents (by source URI or id); a run ranks documents by their first chunk in
+the top-k chunks `/retrieve` would answer, so the stored figures can be recomputed from the
+API's own answers. Metrics (ir-measures, trec_eval semantics): nDCG@10, P@5, P@10, R@10,
+MRR@10 — overall, per source, and per query (for paired comparisons).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import ir_measures
+from ir_measures import MRR, P, R, nDCG
+from sqlalchemy import delete, insert, select, update
+
+from evaluation.golden import GoldenQuery, as_records, parse_records
+from steward.catalog import Catalog, eval_runs, golden_sets
+from steward.domain import rfc3339, utc_now
+from steward.errors import NotFoundError, QueryError
+from steward.runtime import Runtime
+
+TOP_K = 10
+MEASURES = {
+    "ndcg@10": nDCG @ 10,
+    "p@5": P @ 5,
+    "p@10": P @ 10,
+    "recall@10": R @ 10,
+    "mrr@10": MRR @ 10,
+}
+
+
+class EvalRecords:
+    """Golden sets and runs in one catalog."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._engine = catalog.engine
+
+    def save_golden(self, name: str, queries: list[GoldenQuery]) -> None:
+        """Create or replace a golden set."""
+        if not name.strip() or len(name) > 200:
+            raise QueryError("name", "must be 1 to 200 characters")
+        with self._engine.begin() as conn:
+            conn.execute(delete(golden_sets).where(golden_sets.c.name == name))
+            conn.execute(
+                insert(golden_sets).values(
+                    name=name, created_at=utc_now(), queries=as_records(queries)
+                )
+            )
+
+    def golden(self, name: str) -> list[GoldenQuery]:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(golden_sets).where(golden_sets.c.name == name)).first()
+        if row is None:
+            raise NotFoundError("golden set", name)
+        return parse_records(list(row.queries), name)
+
+    def golden_sets(self) -> list[dict[str, Any]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(golden_sets).order_by(golden_sets.c.name)).all()
+        return [
+            {"name": r.name, "created_at": rfc3339(_utc(r.created_at)), "queries": len(r.queries)}
+            for r in rows
+        ]
+
+    def start(self, golden_set: str, trigger: str) -> int:
+        with self._engine.begin() as conn:
+            key = conn.execute(
+                insert(eval_runs).values(
+                    golden_set=golden_set, started_at=utc_now(), trigger=trigger, status="running"
+                )
+            ).inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def finish(self, run_id: int, **values: Any) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(eval_runs)
+                .where(eval_runs.c.run_id == run_id)
+                .values(finished_at=utc_now(), **values)
+            )
+
+    def runs(self, golden_set: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        query = select(eval_runs).order_by(eval_runs.c.run_id.desc()).limit(limit)
+        if golden_set is not None:
+            query = query.where(eval_runs.c.golden_set == golden_set)
+        with self._engine.connect() as conn:
+            return [_run(dict(r._mapping), per_query=False) for r in conn.execute(query)]
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(eval_runs).where(eval_runs.c.run_id == run_id)).first()
+        if row is None:
+            raise NotFoundError("evaluation run", str(run_id))
+        return _run(dict(row._mapping), per_query=True)
+
+
+def _utc(moment: Any) -> Any:
+    from datetime import UTC
+
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _run(row: Mapping[str, Any], per_query: bool) -> dict[str, Any]:
+    found = {k: v for k, v in row.items() if per_query or k != "per_query"}
+    for name in ("started_at", "finished_at"):
+        found[name] = rfc3339(_utc(row[name])) if row[name] is not None else None
+    return found
+
+
+def _measure(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Mean metrics (a judged query the run misses scores 0) and per-query values."""
+    present = {q: docs for q, docs in run.items() if docs and q in qrels}
+    per_query: dict[str, dict[str, float]] = {q: dict.fromkeys(MEASURES, 0.0) for q in qrels}
+    names = {measure: name for name, measure in MEASURES.items()}
+    if present:
+        for metric in ir_measures.iter_calc(list(MEASURES.values()), qrels, present):
+            per_query[metric.query_id][names[metric.measure]] = float(metric.value)
+    means = {
+        name: (sum(v[name] for v in per_query.values()) / len(per_query) if per_query else 0.0)
+        for name in MEASURES
+    }
+    return {"means": means, "per_query": per_query}
+
+
+def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dict[str, Any]:
+    """Run a golden set against the index now; the stored run."""
+    records = EvalRecords(runtime.catalog)
+    queries = records.golden(name)
+    run_id = records.start(name, trigger)
+    try:
+        rows = runtime.catalog.all_documents()
+        by_uri: dict[str, list[str]] = {}
+        for doc_id, row in rows.items():
+            by_uri.setdefault(row.source_uri, []).append(doc_id)
+        qrels: dict[str, dict[str, int]] = {}
+        missing: list[dict[str, Any]] = []
+        for q in queries:
+            judged: dict[str, int] = {}
+            for j in q.relevant:
+                if j.doc_id is not None:
+                    ids = [j.doc_id] if j.doc_id in rows else []
+                else:
+                    ids = [
+                        d
+                        for d in by_uri.get(j.source_uri or "", [])
+                        if j.source is None or rows[d].source == j.source
+                    ]
+                if not ids:
+                    missing.append(
+                        {"query_id": q.query_id, "source_uri": j.source_uri, "doc_id": j.doc_id}
+                    )
+                for doc_id in ids:
+                    judged[doc_id] = max(judged.get(doc_id, 0), j.grade)
+            qrels[q.query_id] = judged
+        run: dict[str, dict[str, float]] = {}
+        retriever = runtime.retriever
+        for q in queries:
+            hits = retriever.retrieve(q.text, top_k=TOP_K).hits
+            ranked = list(dict.fromkeys(h.payload.doc_id for h in hits))
+            run[q.query_id] = {doc_id: 1.0 / (rank + 1) for rank, doc_id in enumerate(ranked)}
+        # A query whose judged documents are all gone cannot be scored; it is reported.
+        scored = {q: docs for q, docs in qrels.items() if docs}
+        overall = _measure(scored, run)
+        per_source: dict[str, dict[str, float]] = {}
+        for source in sorted({row.source for row in rows.values()}):
+            part_qrels = {
+                q: {d: g for d, g in docs.items() if rows[d].source == source}
+                for q, docs in scored.items()
+            }
+            part_qrels = {q: docs for q, docs in part_qrels.items() if docs}
+            if part_qrels:
+                part_run = {
+                    q: {d: s for d, s in docs.items() if rows[d].source == source}
+                    for q, docs in run.items()
+                }
+                per_source[source] = _measure(part_qrels, part_run)["means"]
+        settings = runtime.settings
+        index_state = {
+            "documents": len(rows),
+            "chunks": runtime.store.count(),
+            "model": runtime.embedder.name,
+            "retrieval": settings.retrieval.model_dump(mode="json"),
+            "queries": len(queries),
+            "scored_queries": len(scored),
+        }
+        records.finish(
+            run_id,
+            status="ok",
+            metrics={k: _round(v) for k, v in overall["means"].items()},
+            per_source={s: {k: _round(v) for k, v in m.items()} for s, m in per_source.items()},
+            per_query=overall["per_query"],
+            missing=missing,
+            index_state=index_state,
+        )
+    except Exception as error:
+        records.finish(run_id, status="failed", error=str(error))
+        raise
+    return records.run(run_id)
+
+
+def _round(value: float) -> float:
+    return round(value, 6) if math.isfinite(value) else 0.0
+
+
+def compare(catalog: Catalog, run_a: int, run_b: int) -> dict[str, Any]:
+    """Per-metric difference b - a over the queries both scored, with a paired t-test."""
+    from scipy.stats import ttest_rel
+
+    records = EvalRecords(catalog)
+    a, b = records.run(run_a), records.run(run_b)
+    if a["status"] != "ok" or b["status"] != "ok":
+        raise QueryError("run", "both runs must have finished well")
+    shared = sorted(set(a["per_query"]) & set(b["per_query"]))
+    if not shared:
+        raise QueryError("run", "the two runs share no scored query (different golden sets?)")
+    metrics: dict[str, dict[str, Any]] = {}
+    for name in MEASURES:
+        xs = [a["per_query"][q][name] for q in shared]
+        ys = [b["per_query"][q][name] for q in shared]
+        mean_a, mean_b = sum(xs) / len(xs), sum(ys) / len(ys)
+        if len(shared) > 1 and any(x != y for x, y in zip(xs, ys, strict=True)):
+            p_value = float(ttest_rel(ys, xs).pvalue)
+        else:
+            p_value = 1.0  # identical per-query values: no evidence of any difference
+        metrics[name] = {
+            "a": _round(mean_a),
+            "b": _round(mean_b),
+            "difference": _round(mean_b - mean_a),
+            "p_value": _round(p_value) if math.isfinite(p_value) else 1.0,
+            "significant": bool(math.isfinite(p_value) and p_value < 0.05),
+        }
+    return {"run_a": run_a, "run_b": run_b, "queries": len(shared), "metrics": metrics}

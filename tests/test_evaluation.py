@@ -1,0 +1,141 @@
+"""Golden sets and evaluation runs, checked against an independent computation over HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ranx import Qrels, Run
+from ranx import evaluate as ranx_evaluate
+
+from connectors.filesystem import FilesystemConnector
+from evaluation.golden import load_golden
+from steward.errors import QueryError
+from steward.runtime import Runtime, open_runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+KB = ROOT / "examples" / "sample-kb"
+QUERIES = [
+    json.loads(line)
+    for line in (ROOT / "examples" / "sample-queries.jsonl").read_text().splitlines()
+    if line.strip()
+]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Any, make_settings: Any, serve_app: Any
+) -> Iterator[tuple[Runtime, str]]:
+    from api.app import create_app
+
+    root = tmp_path_factory.mktemp("evaluation")
+    runtime = open_runtime(make_settings(root), embedder=embedder)
+    assert runtime.pipeline.run(FilesystemConnector(KB, "handbook")).status == "ok"
+    with serve_app(create_app(runtime.settings, runtime)) as url:
+        yield runtime, url
+    runtime.close()
+
+
+def test_a_stored_run_matches_ranx_over_the_apis_own_answers(served: Any) -> None:
+    _, url = served
+    created = httpx.post(f"{url}/eval/golden-sets", json={"name": "sample", "queries": QUERIES})
+    assert created.status_code == 201 and created.json() == {"name": "sample", "queries": 20}
+    stored = httpx.post(f"{url}/eval/runs", json={"golden_set": "sample"}, timeout=120).json()
+    assert stored["status"] == "ok" and stored["missing"] == []
+    assert stored["index_state"]["documents"] == 47 and stored["index_state"]["chunks"] > 47
+
+    # Independently: the raw /retrieve answers, documents in order of their first chunk, ranx.
+    qrels: dict[str, dict[str, int]] = {}
+    run: dict[str, dict[str, float]] = {}
+    for number, case in enumerate(QUERIES, start=1):
+        qid = str(number)
+        qrels[qid] = {r["source_uri"]: r["grade"] for r in case["relevant"]}
+        answer = httpx.post(f"{url}/retrieve", json={"query": case["query"], "top_k": 10}).json()
+        ranked = list(dict.fromkeys(hit["source_uri"] for hit in answer["results"]))
+        run[qid] = {uri: float(len(ranked) - rank) for rank, uri in enumerate(ranked)}
+    expected = ranx_evaluate(
+        Qrels(qrels), Run(run), ["ndcg@10", "precision@5", "recall@10", "mrr@10"]
+    )
+    assert stored["metrics"]["ndcg@10"] == pytest.approx(expected["ndcg@10"], abs=1e-6)
+    assert stored["metrics"]["p@5"] == pytest.approx(expected["precision@5"], abs=1e-6)
+    assert stored["metrics"]["recall@10"] == pytest.approx(expected["recall@10"], abs=1e-6)
+    assert stored["metrics"]["mrr@10"] == pytest.approx(expected["mrr@10"], abs=1e-6)
+    assert 0.5 < stored["metrics"]["ndcg@10"] < 1.0
+    assert set(stored["per_source"]) == {"handbook"}
+
+    listed = httpx.get(f"{url}/eval/runs", params={"golden_set": "sample"}).json()
+    assert listed[0]["run_id"] == stored["run_id"] and "per_query" not in listed[0]
+
+
+def test_a_rerun_on_an_unchanged_index_shows_no_difference(served: Any) -> None:
+    _, url = served
+    httpx.post(f"{url}/eval/golden-sets", json={"name": "again", "queries": QUERIES})
+    first = httpx.post(f"{url}/eval/runs", json={"golden_set": "again"}, timeout=120).json()
+    second = httpx.post(f"{url}/eval/runs", json={"golden_set": "again"}, timeout=120).json()
+    found = httpx.get(
+        f"{url}/eval/compare", params={"a": first["run_id"], "b": second["run_id"]}
+    ).json()
+    assert found["queries"] == 20
+    for metric in found["metrics"].values():
+        assert metric["difference"] == 0 and not metric["significant"]
+
+
+def test_judged_documents_that_are_gone_are_reported_not_dropped(served: Any) -> None:
+    _, url = served
+    queries = [
+        {
+            "query": "How long is the refund window?",
+            "relevant": [
+                {"source_uri": "support/refund-policy.md", "grade": 2},
+                {"source_uri": "support/deleted-page.md", "grade": 1},
+            ],
+        },
+        {"query": "Where is the office?", "relevant": [{"source_uri": "gone.md", "grade": 1}]},
+    ]
+    httpx.post(f"{url}/eval/golden-sets", json={"name": "gone", "queries": queries})
+    stored = httpx.post(f"{url}/eval/runs", json={"golden_set": "gone"}, timeout=60).json()
+    assert {m["source_uri"] for m in stored["missing"]} == {"support/deleted-page.md", "gone.md"}
+    assert stored["index_state"]["scored_queries"] == 1 and stored["metrics"]["mrr@10"] == 1.0
+
+
+def test_bad_golden_sets_and_runs_are_refused_by_name(served: Any) -> None:
+    _, url = served
+    bad = httpx.post(
+        f"{url}/eval/golden-sets", json={"name": "bad", "queries": [{"query": "no judgements"}]}
+    )
+    assert bad.status_code == 422 and "relevant" in json.dumps(bad.json())
+    missing = httpx.post(f"{url}/eval/runs", json={"golden_set": "nope"})
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+    assert "bad" not in {s["name"] for s in httpx.get(f"{url}/eval/golden-sets").json()}
+
+
+def test_golden_sets_load_from_json_lines_and_beir_folders(tmp_path: Path) -> None:
+    lines = tmp_path / "set.jsonl"
+    lines.write_text(
+        '{"query": "a?", "relevant": [{"source_uri": "x.md", "grade": 2}]}\n'
+        '{"id": "q2", "query": "b?", "relevant": [{"doc_id": "abc"}]}\n'
+    )
+    loaded = load_golden(lines)
+    assert [(q.query_id, q.text, q.relevant[0].grade) for q in loaded] == [
+        ("1", "a?", 2),
+        ("q2", "b?", 1),
+    ]
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    (beir / "queries.jsonl").write_text('{"_id": "7", "text": "c?"}\n{"_id": "8", "text": "d"}\n')
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n7\tdoc-1\t2\n")
+    [only] = load_golden(beir)
+    assert (only.query_id, only.relevant[0].source_uri, only.relevant[0].grade) == ("7", "doc-1", 2)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"query": "a?", "relevant": []}\n')
+    with pytest.raises(QueryError, match="broken.jsonl: query 1: 'relevant'"):
+        load_golden(broken)
+    (tmp_path / "notjson.jsonl").write_text("{nope\n")
+    with pytest.raises(QueryError, match="notjson.jsonl:1: not JSON"):
+        load_golden(tmp_path / "notjson.jsonl")
