@@ -8,19 +8,23 @@ MRR@10 — overall, per source, and per query (for paired comparisons).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 import ir_measures
 from ir_measures import MRR, P, R, nDCG
 from sqlalchemy import delete, insert, select, update
 
 from evaluation.golden import GoldenQuery, as_records, parse_records
-from steward.catalog import Catalog, eval_runs, golden_sets
+from steward.catalog import Catalog, eval_runs, golden_sets, hygiene_audit
 from steward.domain import rfc3339, utc_now
 from steward.errors import NotFoundError, QueryError
 from steward.runtime import Runtime
+
+log = logging.getLogger("steward.evaluation")
 
 TOP_K = 10
 MEASURES = {
@@ -82,6 +86,59 @@ class EvalRecords:
                 .where(eval_runs.c.run_id == run_id)
                 .values(finished_at=utc_now(), **values)
             )
+
+    def baseline(self, golden_set: str) -> dict[str, Any] | None:
+        """The newest accepted run of a golden set."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(eval_runs.c.run_id)
+                .where(
+                    eval_runs.c.golden_set == golden_set,
+                    eval_runs.c.accepted_at.is_not(None),
+                    eval_runs.c.status == "ok",
+                )
+                .order_by(eval_runs.c.run_id.desc())
+                .limit(1)
+            ).first()
+        return self.run(int(row[0])) if row else None
+
+    def accept(self, run_id: int, actor: str) -> None:
+        """Make a finished run the baseline of its golden set; written to the audit log."""
+        if not actor.strip():
+            raise QueryError("actor", "must name who acts (an e-mail or user name)")
+        found = self.run(run_id)
+        if found["status"] != "ok":
+            raise QueryError("run", f"run {run_id} did not finish well ({found['status']})")
+        now = utc_now()
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(eval_runs)
+                .where(eval_runs.c.run_id == run_id)
+                .values(accepted_at=now, accepted_by=actor)
+            )
+            conn.execute(
+                insert(hygiene_audit).values(
+                    at=now,
+                    actor=actor,
+                    action="accept_baseline",
+                    subject=str(run_id),
+                    detail={"golden_set": found["golden_set"], "metrics": found["metrics"]},
+                )
+            )
+
+    def regressions(self, golden_set: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        query = (
+            select(eval_runs)
+            .where(eval_runs.c.regression.is_not(None))
+            .order_by(eval_runs.c.run_id.desc())
+            .limit(limit)
+        )
+        if golden_set is not None:
+            query = query.where(eval_runs.c.golden_set == golden_set)
+        with self._engine.connect() as conn:
+            rows = [_run(dict(r._mapping), per_query=False) for r in conn.execute(query)]
+        # JSON null and SQL NULL differ by backend: keep the runs that found a regression.
+        return [r for r in rows if r["regression"]]
 
     def runs(self, golden_set: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         query = select(eval_runs).order_by(eval_runs.c.run_id.desc()).limit(limit)
@@ -153,6 +210,9 @@ def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dic
                     missing.append(
                         {"query_id": q.query_id, "source_uri": j.source_uri, "doc_id": j.doc_id}
                     )
+                    # Still relevant, now unfindable: losing judged knowledge lowers the scores
+                    # (and shows as a regression) instead of shrinking the question set.
+                    ids = [f"missing:{j.doc_id or j.source_uri}"]
                 for doc_id in ids:
                     judged[doc_id] = max(judged.get(doc_id, 0), j.grade)
             qrels[q.query_id] = judged
@@ -162,13 +222,12 @@ def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dic
             hits = retriever.retrieve(q.text, top_k=TOP_K).hits
             ranked = list(dict.fromkeys(h.payload.doc_id for h in hits))
             run[q.query_id] = {doc_id: 1.0 / (rank + 1) for rank, doc_id in enumerate(ranked)}
-        # A query whose judged documents are all gone cannot be scored; it is reported.
         scored = {q: docs for q, docs in qrels.items() if docs}
         overall = _measure(scored, run)
         per_source: dict[str, dict[str, float]] = {}
         for source in sorted({row.source for row in rows.values()}):
             part_qrels = {
-                q: {d: g for d, g in docs.items() if rows[d].source == source}
+                q: {d: g for d, g in docs.items() if d in rows and rows[d].source == source}
                 for q, docs in scored.items()
             }
             part_qrels = {q: docs for q, docs in part_qrels.items() if docs}
@@ -199,7 +258,56 @@ def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dic
     except Exception as error:
         records.finish(run_id, status="failed", error=str(error))
         raise
+    _judge_against_baseline(runtime, records, run_id, name)
     return records.run(run_id)
+
+
+def _judge_against_baseline(runtime: Runtime, records: EvalRecords, run_id: int, name: str) -> None:
+    """Compare a finished run with its set's baseline; store, log and send a regression."""
+    settings = runtime.settings.evaluation
+    baseline = records.baseline(name)
+    if baseline is None:
+        # The first good run of a set is its baseline until someone accepts another.
+        records.accept(run_id, "steward (first run)")
+        return
+    found = compare(runtime.catalog, baseline["run_id"], run_id)
+    fallen = {
+        metric: {
+            "baseline": m["a"],
+            "value": m["b"],
+            "drop": _round(m["a"] - m["b"]),
+            "p_value": m["p_value"],
+        }
+        for metric, m in found["metrics"].items()
+        if m["a"] - m["b"] > settings.regression_margin and m["p_value"] < settings.significance
+    }
+    with records._engine.begin() as conn:
+        conn.execute(
+            update(eval_runs)
+            .where(eval_runs.c.run_id == run_id)
+            .values(baseline_run=baseline["run_id"], regression=fallen or None)
+        )
+    if not fallen:
+        return
+    log.warning(
+        "evaluation run %d of %s regressed against run %d: %s",
+        run_id,
+        name,
+        baseline["run_id"],
+        fallen,
+    )
+    if settings.webhook_url:
+        body = {
+            "event": "steward.evaluation.regression",
+            "run_id": run_id,
+            "golden_set": name,
+            "baseline_run": baseline["run_id"],
+            "regression": fallen,
+        }
+        try:
+            httpx.post(settings.webhook_url, json=body, timeout=10).raise_for_status()
+        except httpx.HTTPError as error:  # the run and its regression are stored regardless
+            log.warning("the regression webhook %s failed: %s", settings.webhook_url, error)
 
 
 def _round(value: float) -> float:

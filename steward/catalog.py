@@ -227,6 +227,11 @@ eval_runs = Table(
     Column("missing", JSON),  # judged documents that no longer exist
     Column("index_state", JSON),  # documents, chunks, model, retrieval settings
     Column("error", Text),
+    # The accepted baseline of its golden set is the newest accepted run (an audited action).
+    Column("accepted_at", DateTime(timezone=True)),
+    Column("accepted_by", Text),
+    Column("baseline_run", Integer),  # the baseline it was compared with
+    Column("regression", JSON),  # metric -> {baseline, value, drop, p_value}; None: none
 )
 
 runs = Table(

@@ -657,3 +657,21 @@ def eval_compare(run_a: int, run_b: int) -> None:
             "yes" if m["significant"] else "no",
         )
     out.print(table)
+
+
+@eval_app.command("accept")
+def eval_accept(
+    run_id: int,
+    actor: Annotated[str, typer.Option(help="Who accepts (recorded in the audit log).")],
+) -> None:
+    """Make a run the baseline its golden set's next runs are compared with."""
+    from evaluation.runs import EvalRecords
+
+    settings = _settings()
+    with _errors():
+        catalog = _catalog(settings)
+        try:
+            EvalRecords(catalog).accept(run_id, actor)
+        finally:
+            catalog.close()
+    out.print(f"run {run_id} is the baseline")

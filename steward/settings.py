@@ -191,6 +191,19 @@ class JobsSettings(BaseSettings):
     embedded_scheduler: bool = True
 
 
+class EvaluationSettings(BaseSettings):
+    """Evaluation runs and regression alerts."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_EVAL_", extra="ignore")
+
+    # A run is a regression when a metric falls more than this below the accepted baseline...
+    regression_margin: float = Field(0.02, ge=0, le=1)
+    # ...and a paired t-test over the shared queries says the fall is significant at this level.
+    significance: float = Field(0.05, gt=0, lt=1)
+    # Regressions are POSTed here as JSON when set.
+    webhook_url: str | None = None
+
+
 class ApiSettings(BaseSettings):
     """The HTTP server."""
 
@@ -208,6 +221,7 @@ _PREFIXES: dict[type[BaseSettings], str] = {
     IndexSettings: "STEWARD_INDEX_",
     RetrievalSettings: "STEWARD_RETRIEVAL_",
     HygieneSettings: "STEWARD_HYGIENE_",
+    EvaluationSettings: "STEWARD_EVAL_",
     JobsSettings: "STEWARD_JOBS_",
     ApiSettings: "STEWARD_API_",
 }
@@ -225,6 +239,7 @@ class Settings:
         index: IndexSettings | None = None,
         retrieval: RetrievalSettings | None = None,
         hygiene: HygieneSettings | None = None,
+        evaluation: EvaluationSettings | None = None,
         jobs: JobsSettings | None = None,
         api: ApiSettings | None = None,
     ) -> None:
@@ -235,6 +250,7 @@ class Settings:
         self.index = index or IndexSettings()
         self.retrieval = retrieval or RetrievalSettings()
         self.hygiene = hygiene or HygieneSettings()
+        self.evaluation = evaluation or EvaluationSettings()
         self.jobs = jobs or JobsSettings()
         self.api = api or ApiSettings()
 
@@ -274,6 +290,7 @@ def load_settings() -> Settings:
         index=built[IndexSettings],  # type: ignore[arg-type]
         retrieval=built[RetrievalSettings],  # type: ignore[arg-type]
         hygiene=built[HygieneSettings],  # type: ignore[arg-type]
+        evaluation=built[EvaluationSettings],  # type: ignore[arg-type]
         jobs=built[JobsSettings],  # type: ignore[arg-type]
         api=built[ApiSettings],  # type: ignore[arg-type]
     )

@@ -26,6 +26,7 @@ from steward.settings import (
     ApiSettings,
     CatalogSettings,
     EmbeddingSettings,
+    EvaluationSettings,
     HomeSettings,
     HygieneSettings,
     IndexSettings,
@@ -60,6 +61,7 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "index": IndexSettings,
     "retrieval": RetrievalSettings,
     "hygiene": HygieneSettings,
+    "evaluation": EvaluationSettings,
     "jobs": JobsSettings,
     "api": ApiSettings,
 }

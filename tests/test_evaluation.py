@@ -101,7 +101,8 @@ def test_judged_documents_that_are_gone_are_reported_not_dropped(served: Any) ->
     httpx.post(f"{url}/eval/golden-sets", json={"name": "gone", "queries": queries})
     stored = httpx.post(f"{url}/eval/runs", json={"golden_set": "gone"}, timeout=60).json()
     assert {m["source_uri"] for m in stored["missing"]} == {"support/deleted-page.md", "gone.md"}
-    assert stored["index_state"]["scored_queries"] == 1 and stored["metrics"]["mrr@10"] == 1.0
+    # Gone documents still count as relevant: the knowledge was lost, the scores say so.
+    assert stored["index_state"]["scored_queries"] == 2 and stored["metrics"]["mrr@10"] == 0.5
 
 
 def test_bad_golden_sets_and_runs_are_refused_by_name(served: Any) -> None:
@@ -139,3 +140,71 @@ def test_golden_sets_load_from_json_lines_and_beir_folders(tmp_path: Path) -> No
     (tmp_path / "notjson.jsonl").write_text("{nope\n")
     with pytest.raises(QueryError, match="notjson.jsonl:1: not JSON"):
         load_golden(tmp_path / "notjson.jsonl")
+
+
+def test_deleting_relevant_documents_is_a_regression_and_an_unchanged_rerun_is_not(
+    tmp_path: Path, embedder: Any, make_settings: Any, serve_app: Any
+) -> None:
+    import shutil
+
+    from fastapi import FastAPI
+
+    from evaluation.golden import parse_records
+    from evaluation.runs import EvalRecords, evaluate_golden
+    from hygiene.records import HygieneRecords
+
+    received: list[dict[str, Any]] = []
+    hook = FastAPI()
+
+    @hook.post("/hook")
+    def catch(body: dict[str, Any]) -> dict[str, str]:
+        received.append(body)
+        return {"ok": "yes"}
+
+    kb = tmp_path / "kb"
+    shutil.copytree(KB, kb)
+    with serve_app(hook) as hook_url:
+        runtime = open_runtime(
+            make_settings(
+                tmp_path,
+                ingest={"max_delete_share": 1.0},
+                evaluation={"webhook_url": f"{hook_url}/hook"},
+            ),
+            embedder=embedder,
+        )
+        try:
+            assert runtime.pipeline.run(FilesystemConnector(kb, "handbook")).status == "ok"
+            records = EvalRecords(runtime.catalog)
+            records.save_golden("sample", parse_records(QUERIES))
+            first = evaluate_golden(runtime, "sample")
+            assert first["accepted_by"] == "steward (first run)" and first["regression"] is None
+            again = evaluate_golden(runtime, "sample")
+            assert again["baseline_run"] == first["run_id"] and not again["regression"]
+
+            # Break retrieval on purpose: the best answers leave the source.
+            for case in QUERIES[:8]:
+                best = max(case["relevant"], key=lambda r: r["grade"])["source_uri"]
+                (kb / best).unlink(missing_ok=True)
+            assert runtime.pipeline.run(FilesystemConnector(kb, "handbook")).status == "ok"
+            broken = evaluate_golden(runtime, "sample")
+            assert broken["missing"] and broken["regression"]
+            fallen = broken["regression"]["ndcg@10"]
+            assert fallen["drop"] > 0.02 and fallen["p_value"] < 0.05
+            assert [r["run_id"] for r in records.regressions("sample")] == [broken["run_id"]]
+            assert [(b["run_id"], b["golden_set"]) for b in received] == [
+                (broken["run_id"], "sample")
+            ]
+
+            # Accepting the new state is explicit and audited; then the same state is fine.
+            records.accept(broken["run_id"], "ana@example.com")
+            entry = HygieneRecords(runtime.catalog).audit()[0]
+            assert (entry["action"], entry["actor"], entry["subject"]) == (
+                "accept_baseline",
+                "ana@example.com",
+                str(broken["run_id"]),
+            )
+            after = evaluate_golden(runtime, "sample")
+            assert after["baseline_run"] == broken["run_id"] and not after["regression"]
+            assert len(received) == 1
+        finally:
+            runtime.close()

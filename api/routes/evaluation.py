@@ -74,3 +74,25 @@ def compare_runs(
 ) -> dict[str, Any]:
     """b - a per metric, with a paired t-test over the queries both runs scored."""
     return compare(runtime.catalog, a, b)
+
+
+class AcceptBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(..., min_length=1, max_length=200)
+
+
+@router.post("/eval/runs/{run_id}/accept", status_code=204, responses=NOT_FOUND)
+def accept(run_id: int, body: AcceptBody, runtime: RuntimeDep) -> None:
+    """Make this run its golden set's baseline (audited: GET /hygiene/audit)."""
+    EvalRecords(runtime.catalog).accept(run_id, body.actor)
+
+
+@router.get("/eval/regressions")
+def regressions(
+    runtime: RuntimeDep,
+    golden_set: Annotated[str | None, Query(min_length=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[dict[str, Any]]:
+    """Runs that fell significantly below their baseline, by more than the margin."""
+    return EvalRecords(runtime.catalog).regressions(golden_set, limit)

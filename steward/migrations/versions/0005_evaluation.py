@@ -38,6 +38,10 @@ def upgrade() -> None:
         sa.Column("missing", sa.JSON),
         sa.Column("index_state", sa.JSON),
         sa.Column("error", sa.Text),
+        sa.Column("accepted_at", _TZ),
+        sa.Column("accepted_by", sa.Text),
+        sa.Column("baseline_run", sa.Integer),
+        sa.Column("regression", sa.JSON),
     )
     op.create_index("ix_eval_runs_golden_set", "eval_runs", ["golden_set"])
 
