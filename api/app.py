@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import documents, evaluation, health, hygiene, retrieve
+from api.metrics import ServiceMetrics
+from api.routes import documents, evaluation, health, hygiene, metrics, retrieve
 from jobs.scheduler import EmbeddedScheduler
 from steward import __version__
 from steward.runtime import Runtime, open_runtime
@@ -57,9 +58,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     errors.install(app)
+    app.state.metrics = ServiceMetrics()
     app.include_router(retrieve.router)
     app.include_router(documents.router)
     app.include_router(hygiene.router)
     app.include_router(evaluation.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app

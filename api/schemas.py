@@ -75,6 +75,7 @@ class RetrievedChunk(BaseModel):
 
 
 class RetrieveResponse(BaseModel):
+    query_id: str = Field(description="Names this answer for POST /feedback.")
     results: list[RetrievedChunk]
     took_ms: float
 
@@ -137,10 +138,11 @@ class DuplicateCluster(BaseModel):
 
 
 class StaleItem(DocRef):
-    reason: Literal["expired", "superseded", "deprecated"]
+    reason: Literal["expired", "superseded", "deprecated", "negative_feedback"]
     since: str | None
     superseded_by: DocRef | None = None
     by: str | None = None
+    not_relevant: int | None = None  # negative_feedback: how many times
 
 
 class ConflictSide(DocRef):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from evaluation.feedback import FeedbackRecords
 from hygiene.records import Conflict, HygieneRecords
 from steward.catalog import Catalog, DocumentRow
 from steward.domain import rfc3339
@@ -105,7 +106,18 @@ def stale(catalog: Catalog, filters: Filters) -> list[dict[str, Any]]:
             items.append(
                 {**_doc(row, doc_id), "reason": "expired", "since": _when(state["expires_at"])}
             )
-    order = {"deprecated": 0, "superseded": 1, "expired": 2}
+    for disliked in FeedbackRecords(catalog).disliked_documents():
+        row = rows.get(disliked["doc_id"])
+        if filters.admits(row):
+            items.append(
+                {
+                    **_doc(row, disliked["doc_id"]),
+                    "reason": "negative_feedback",
+                    "since": None,
+                    "not_relevant": disliked["not_relevant"],
+                }
+            )
+    order = {"deprecated": 0, "superseded": 1, "expired": 2, "negative_feedback": 3}
     items.sort(key=lambda i: (order[i["reason"]], i["since"] or "", i["source_uri"] or ""))
     return items
 

@@ -234,6 +234,34 @@ eval_runs = Table(
     Column("regression", JSON),  # metric -> {baseline, value, drop, p_value}; None: none
 )
 
+# Each /retrieve: what was asked (unless query text logging is off), what came back, how fast.
+query_log = Table(
+    "query_log",
+    metadata,
+    Column("query_id", String(36), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("text", Text),
+    Column("mode", String(20), nullable=False),
+    Column("top_k", Integer, nullable=False),
+    Column("took_ms", Float, nullable=False),
+    Column("results", JSON, nullable=False),  # [{"chunk_id", "doc_id", "source"}]
+    Column("top_score", Float),
+    Column("zero_result", Integer, nullable=False),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("feedback_id", Integer, primary_key=True, autoincrement=True),
+    Column("query_id", String(36), nullable=False, index=True),
+    Column("chunk_id", String(36), nullable=False),
+    Column("doc_id", String(64), nullable=False, index=True),
+    Column("source", String(200), nullable=False),
+    Column("relevant", Integer, nullable=False),  # 1 relevant, 0 not
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("note", Text),
+)
+
 runs = Table(
     "ingest_runs",
     metadata,

@@ -211,6 +211,8 @@ class ApiSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # The query log keeps latency, result ids and scores always; the text only when this is on.
+    log_query_text: bool = True
 
 
 _PREFIXES: dict[type[BaseSettings], str] = {

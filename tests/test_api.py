@@ -148,8 +148,9 @@ def test_the_right_document_comes_first(client, mode: str, question: str, expect
 
 def test_the_response_has_every_field(client, kb_runtime: Runtime) -> None:
     answer = retrieve(client, query="vacation carry over", top_k=5)
-    assert set(answer) == {"results", "took_ms"}
+    assert set(answer) == {"query_id", "results", "took_ms"}
     assert isinstance(answer["took_ms"], float) and answer["took_ms"] > 0
+    assert len(answer["query_id"]) == 36
     top = answer["results"][0]
     assert set(top) == FIELDS
     assert top["doc_id"] == document_id("kb", "hr/vacation.md")

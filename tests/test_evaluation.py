@@ -208,3 +208,65 @@ def test_deleting_relevant_documents_is_a_regression_and_an_unchanged_rerun_is_n
             assert len(received) == 1
         finally:
             runtime.close()
+
+
+def test_feedback_precision_disliked_documents_and_metrics(served: Any) -> None:
+    runtime, url = served
+    answer = httpx.post(f"{url}/retrieve", json={"query": "How do I connect to the VPN?"}).json()
+    query_id, first = answer["query_id"], answer["results"][0]
+
+    def judge(relevant: bool, chunk: str = first["chunk_id"], qid: str = query_id) -> Any:
+        body = {"query_id": qid, "chunk_id": chunk, "relevant": relevant}
+        return httpx.post(f"{url}/feedback", json=body)
+
+    assert judge(True).status_code == 201
+    for _ in range(3):
+        assert judge(False).status_code == 201
+    assert judge(True, qid="no-such-query").status_code == 404
+    wrong = judge(True, chunk="not-a-result")
+    assert wrong.status_code == 422 and "chunk_id" in json.dumps(wrong.json())
+
+    summary = httpx.get(f"{url}/feedback/summary").json()
+    assert summary["precision_by_source"]["handbook"] == {"judged": 4, "precision": 0.25}
+    assert [d["doc_id"] for d in summary["disliked_documents"]] == [first["doc_id"]]
+    assert summary["queries"] >= 1
+    stale = httpx.get(f"{url}/hygiene/stale").json()["items"]
+    flagged = [i for i in stale if i["reason"] == "negative_feedback"]
+    assert [(i["doc_id"], i["not_relevant"]) for i in flagged] == [(first["doc_id"], 3)]
+
+    text = httpx.get(f"{url}/metrics").text
+    count = next(
+        line
+        for line in text.splitlines()
+        if line.startswith("steward_retrieve_latency_seconds_count")
+    )
+    assert int(count.split()[1]) >= 1
+    assert 'steward_eval_score{golden_set="sample",metric="ndcg@10"}' in text
+    assert 'steward_feedback_precision{source="handbook"} 0.250000' in text
+    assert 'steward_sync_last_status{source="handbook"} 1' in text
+    assert "# TYPE steward_hygiene_items gauge" in text
+
+
+def test_query_text_is_not_logged_when_switched_off(
+    tmp_path: Path, hash_embedder: Any, make_settings: Any, serve_app: Any
+) -> None:
+    from sqlalchemy import select
+
+    from api.app import create_app
+    from steward.catalog import query_log
+
+    runtime = open_runtime(
+        make_settings(tmp_path, api={"log_query_text": False}), embedder=hash_embedder
+    )
+    try:
+        runtime.pipeline.run(FilesystemConnector(KB / "hr", "hr"))
+        with serve_app(create_app(runtime.settings, runtime)) as url:
+            answer = httpx.post(f"{url}/retrieve", json={"query": "my private question"}).json()
+        with runtime.catalog.engine.connect() as conn:
+            row = conn.execute(
+                select(query_log).where(query_log.c.query_id == answer["query_id"])
+            ).one()
+        assert row.text is None and row.zero_result == 0
+        assert [r["chunk_id"] for r in row.results] == [r["chunk_id"] for r in answer["results"]]
+    finally:
+        runtime.close()

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import RuntimeDep
 from api.schemas import ErrorResponse
+from evaluation.feedback import FeedbackRecords
 from evaluation.golden import parse_records
 from evaluation.runs import EvalRecords, compare, evaluate_golden
 
@@ -96,3 +97,32 @@ def regressions(
 ) -> list[dict[str, Any]]:
     """Runs that fell significantly below their baseline, by more than the margin."""
     return EvalRecords(runtime.catalog).regressions(golden_set, limit)
+
+
+class FeedbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query_id: str = Field(..., min_length=1, description="From the /retrieve answer.")
+    chunk_id: str = Field(..., min_length=1)
+    relevant: bool
+    note: str | None = Field(None, max_length=2000)
+
+
+@router.post("/feedback", status_code=201, responses=NOT_FOUND)
+def add_feedback(body: FeedbackBody, runtime: RuntimeDep) -> dict[str, Any]:
+    """Judge one result of an answer: relevant or not."""
+    feedback_id = FeedbackRecords(runtime.catalog).add(
+        body.query_id, body.chunk_id, body.relevant, body.note
+    )
+    return {"feedback_id": feedback_id}
+
+
+@router.get("/feedback/summary")
+def feedback_summary(runtime: RuntimeDep) -> dict[str, Any]:
+    """Precision from feedback per source, documents repeatedly judged not relevant, query log."""
+    records = FeedbackRecords(runtime.catalog)
+    return {
+        "precision_by_source": records.precision_by_source(),
+        "disliked_documents": records.disliked_documents(),
+        **records.query_stats(),
+    }

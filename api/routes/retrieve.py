@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
 
-from api.deps import RetrieverDep
+from fastapi import APIRouter, Request
+
+from api.deps import RetrieverDep, RuntimeDep
 from api.schemas import RetrievedChunk, RetrieveRequest, RetrieveResponse
+from evaluation.feedback import FeedbackRecords
 from steward.domain import SearchFilters
 
 router = APIRouter(tags=["retrieval"])
@@ -24,10 +27,30 @@ def _filters(request: RetrieveRequest) -> SearchFilters | None:
 
 
 @router.post("/retrieve", response_model=RetrieveResponse)
-def retrieve(request: RetrieveRequest, retriever: RetrieverDep) -> RetrieveResponse:
-    """The best chunks for a query: one slot per text, copies folded, stale knowledge demoted."""
+def retrieve(
+    request: RetrieveRequest,
+    retriever: RetrieverDep,
+    runtime: RuntimeDep,
+    http: Request,
+) -> RetrieveResponse:
+    """The best chunks for a query: one slot per text, copies folded, stale knowledge demoted.
+
+    The answer's `query_id` names it for POST /feedback, so its log entry is written before
+    the answer leaves (an insert; about a millisecond on SQLite).
+    """
     result = retriever.retrieve(request.query, request.top_k, request.mode, _filters(request))
+    query_id = str(uuid.uuid4())
+    http.app.state.metrics.observe_retrieve(result.took_ms / 1000, len(result.hits))
+    FeedbackRecords(runtime.catalog).log_query(
+        query_id,
+        request.query if runtime.settings.api.log_query_text else None,
+        request.mode or retriever.settings.mode,
+        request.top_k,
+        round(result.took_ms, 3),
+        result.hits,
+    )
     return RetrieveResponse(
+        query_id=query_id,
         results=[
             RetrievedChunk(
                 chunk_id=hit.chunk_id,

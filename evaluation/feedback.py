@@ -1,0 +1,140 @@
+"""The query log and feedback: how retrieval does on real questions, without labels.
+
+Every `/retrieve` answer carries a `query_id`; its log entry holds latency, result ids, the top
+score and whether nothing came back (and the text, unless STEWARD_API_LOG_QUERY_TEXT=false).
+Feedback names a query id and one of its chunks; precision from feedback is computed per source,
+and documents judged not relevant again and again become hygiene items.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from steward.catalog import Catalog, documents, feedback, query_log
+from steward.domain import ScoredChunk, utc_now
+from steward.errors import NotFoundError, QueryError
+
+# A document with at least this many "not relevant" judgements, and more of them than
+# "relevant" ones, is listed for its owner.
+NEGATIVE_FEEDBACK_MIN = 3
+
+
+class FeedbackRecords:
+    def __init__(self, catalog: Catalog) -> None:
+        self._engine = catalog.engine
+
+    def log_query(
+        self,
+        query_id: str,
+        text: str | None,
+        mode: str,
+        top_k: int,
+        took_ms: float,
+        hits: list[ScoredChunk],
+    ) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(query_log).values(
+                    query_id=query_id,
+                    at=utc_now(),
+                    text=text,
+                    mode=mode,
+                    top_k=top_k,
+                    took_ms=took_ms,
+                    results=[
+                        {
+                            "chunk_id": h.chunk_id,
+                            "doc_id": h.payload.doc_id,
+                            "source": h.payload.source,
+                        }
+                        for h in hits
+                    ],
+                    top_score=hits[0].score if hits else None,
+                    zero_result=0 if hits else 1,
+                )
+            )
+
+    def add(self, query_id: str, chunk_id: str, relevant: bool, note: str | None) -> int:
+        """Record a judgement of one result of a logged query; its id."""
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                select(query_log.c.results).where(query_log.c.query_id == query_id)
+            ).first()
+            if row is None:
+                raise NotFoundError("query", query_id)
+            result = next((r for r in row.results if r["chunk_id"] == chunk_id), None)
+            if result is None:
+                raise QueryError("chunk_id", f"{chunk_id} was not among the results of {query_id}")
+            key = conn.execute(
+                insert(feedback).values(
+                    query_id=query_id,
+                    chunk_id=chunk_id,
+                    doc_id=result["doc_id"],
+                    source=result["source"],
+                    relevant=1 if relevant else 0,
+                    at=utc_now(),
+                    note=note,
+                )
+            ).inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def precision_by_source(self) -> dict[str, dict[str, float]]:
+        """Share of judged results that were relevant, per source."""
+        query = select(feedback.c.source, feedback.c.relevant, func.count()).group_by(
+            feedback.c.source, feedback.c.relevant
+        )
+        counts: dict[str, dict[int, int]] = defaultdict(dict)
+        with self._engine.connect() as conn:
+            for source, relevant, count in conn.execute(query):
+                counts[source][int(relevant)] = int(count)
+        return {
+            source: {
+                "judged": c.get(0, 0) + c.get(1, 0),
+                "precision": c.get(1, 0) / max(1, c.get(0, 0) + c.get(1, 0)),
+            }
+            for source, c in sorted(counts.items())
+        }
+
+    def disliked_documents(self) -> list[dict[str, Any]]:
+        """Documents repeatedly judged not relevant (more often than relevant)."""
+        query = select(feedback.c.doc_id, feedback.c.relevant, func.count()).group_by(
+            feedback.c.doc_id, feedback.c.relevant
+        )
+        counts: dict[str, dict[int, int]] = defaultdict(dict)
+        with self._engine.connect() as conn:
+            for doc_id, relevant, count in conn.execute(query):
+                counts[doc_id][int(relevant)] = int(count)
+            flagged = {
+                d: c
+                for d, c in counts.items()
+                if c.get(0, 0) >= NEGATIVE_FEEDBACK_MIN and c.get(0, 0) > c.get(1, 0)
+            }
+            rows = {
+                r.doc_id: r
+                for r in conn.execute(
+                    select(documents.c.doc_id, documents.c.source_uri, documents.c.owner).where(
+                        documents.c.doc_id.in_(list(flagged) or [""])
+                    )
+                )
+            }
+        return [
+            {
+                "doc_id": d,
+                "source_uri": rows[d].source_uri if d in rows else None,
+                "owner": rows[d].owner if d in rows else None,
+                "not_relevant": c.get(0, 0),
+                "relevant": c.get(1, 0),
+            }
+            for d, c in sorted(flagged.items(), key=lambda item: -item[1].get(0, 0))
+        ]
+
+    def query_stats(self) -> dict[str, float]:
+        with self._engine.connect() as conn:
+            total, zero = conn.execute(
+                select(func.count(), func.coalesce(func.sum(query_log.c.zero_result), 0))
+            ).one()
+        return {"queries": int(total), "zero_results": int(zero)}
