@@ -79,6 +79,10 @@ def render(metrics: ServiceMetrics, catalog: Catalog) -> str:
     family("steward_eval_regression", "gauge", "1 when the latest run regressed.")
     lines.extend(family_regressed)
 
+    family("steward_probe_hit_rate", "gauge", "Share of probes finding their own document.")
+    probes = records.runs("probes", limit=1)
+    if probes and probes[0]["status"] == "ok":
+        lines.append(f"steward_probe_hit_rate {(probes[0]['metrics'] or {}).get('recall@10', 0)}")
     family("steward_sync_last_status", "gauge", "Each source's last ingest run (1 ok, 0 not).")
     family_documents: list[str] = []
     for source in catalog.sources():

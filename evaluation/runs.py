@@ -342,3 +342,19 @@ def compare(catalog: Catalog, run_a: int, run_b: int) -> dict[str, Any]:
             "significant": bool(math.isfinite(p_value) and p_value < 0.05),
         }
     return {"run_a": run_a, "run_b": run_b, "queries": len(shared), "metrics": metrics}
+
+
+def probe_run(
+    runtime: Runtime, size: int = 50, rebuild: bool = False, trigger: str = "manual"
+) -> dict[str, Any]:
+    """Run the probe set, building it first when there is none (or when asked to)."""
+    from evaluation.probes import PROBE_SET, build_probes
+
+    records = EvalRecords(runtime.catalog)
+    known = {s["name"] for s in records.golden_sets()}
+    if rebuild or PROBE_SET not in known:
+        probes = build_probes(runtime, size)
+        if not probes:
+            raise QueryError("probes", "the index has no chunk to build a probe from")
+        records.save_golden(PROBE_SET, probes)
+    return evaluate_golden(runtime, PROBE_SET, trigger)

@@ -675,3 +675,30 @@ def eval_accept(
         finally:
             catalog.close()
     out.print(f"run {run_id} is the baseline")
+
+
+@eval_app.command("probes")
+def eval_probes(
+    size: Annotated[int, typer.Option(min=1, help="Chunks to sample on first use.")] = 50,
+    rebuild: Annotated[bool, typer.Option(help="Sample new chunks.")] = False,
+) -> None:
+    """Run label-free probes: known-item queries built from sampled chunks."""
+    from evaluation.runs import probe_run
+    from steward.runtime import open_runtime
+
+    settings = _settings()
+    with _errors():
+        try:
+            runtime = open_runtime(settings)
+        except IndexLockedError:
+            body = {"size": size, "rebuild": rebuild}
+            found = _query_over_http(settings, body, "/eval/probes", 3600)
+        else:
+            try:
+                found = probe_run(runtime, size, rebuild)
+            finally:
+                runtime.close()
+    hit_rate = found["metrics"]["recall@10"]
+    out.print(f"probe run {found['run_id']}: {hit_rate:.1%} of probes found their own document")
+    if found.get("regression"):
+        out.print(f"[bold red]regression[/] against run {found['baseline_run']}")

@@ -270,3 +270,16 @@ def test_query_text_is_not_logged_when_switched_off(
         assert [r["chunk_id"] for r in row.results] == [r["chunk_id"] for r in answer["results"]]
     finally:
         runtime.close()
+
+
+def test_probes_find_their_own_documents(served: Any) -> None:
+    _, url = served
+    first = httpx.post(f"{url}/eval/probes", json={"size": 20}, timeout=120).json()
+    assert first["golden_set"] == "probes" and first["index_state"]["queries"] == 20
+    assert first["metrics"]["recall@10"] >= 0.9  # known-item queries, a healthy index
+    again = httpx.post(f"{url}/eval/probes", json={"size": 20}, timeout=120).json()
+    assert again["baseline_run"] == first["run_id"] and not again["regression"]
+    assert (
+        f"steward_probe_hit_rate {again['metrics']['recall@10']}"
+        in httpx.get(f"{url}/metrics").text
+    )

@@ -12,7 +12,7 @@ from api.deps import RuntimeDep
 from api.schemas import ErrorResponse
 from evaluation.feedback import FeedbackRecords
 from evaluation.golden import parse_records
-from evaluation.runs import EvalRecords, compare, evaluate_golden
+from evaluation.runs import EvalRecords, compare, evaluate_golden, probe_run
 
 router = APIRouter(tags=["evaluation"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
@@ -126,3 +126,16 @@ def feedback_summary(runtime: RuntimeDep) -> dict[str, Any]:
         "disliked_documents": records.disliked_documents(),
         **records.query_stats(),
     }
+
+
+class ProbeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    size: int = Field(50, ge=1, le=1000)
+    rebuild: bool = Field(False, description="Sample new chunks (a new baseline follows).")
+
+
+@router.post("/eval/probes", status_code=201)
+async def run_probes(body: ProbeBody, runtime: RuntimeDep) -> dict[str, Any]:
+    """Run the probe set (built on first use): known-item queries from sampled chunks."""
+    return await run_in_threadpool(probe_run, runtime, body.size, body.rebuild, "api")
