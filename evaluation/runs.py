@@ -358,3 +358,29 @@ def probe_run(
             raise QueryError("probes", "the index has no chunk to build a probe from")
         records.save_golden(PROBE_SET, probes)
     return evaluate_golden(runtime, PROBE_SET, trigger)
+
+
+def evaluate_all(runtime: Runtime, trigger: str, probes: bool = False) -> list[dict[str, Any]]:
+    """Run every golden set (and the probes, building them on first use); each run's summary.
+
+    A failing set is logged and stored as failed; the others still run.
+    """
+    from evaluation.probes import PROBE_SET
+
+    records = EvalRecords(runtime.catalog)
+    names = [s["name"] for s in records.golden_sets()]
+    found: list[dict[str, Any]] = []
+    for name in names if not probes else [n for n in names if n != PROBE_SET]:
+        try:
+            run = evaluate_golden(runtime, name, trigger)
+        except Exception:  # one broken set does not stop the others
+            log.exception("evaluating golden set %s failed", name)
+            continue
+        found.append({"run_id": run["run_id"], "golden_set": name, **run["metrics"]})
+    if probes:
+        try:
+            run = probe_run(runtime, trigger=trigger)
+            found.append({"run_id": run["run_id"], "golden_set": PROBE_SET, **run["metrics"]})
+        except Exception:
+            log.exception("the probe run failed")
+    return found

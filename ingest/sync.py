@@ -79,17 +79,9 @@ def evaluate_after_sync(runtime: Runtime) -> list[dict[str, Any]]:
 
     A failed evaluation is logged (and stored as failed) and never fails the sync.
     """
-    from evaluation.runs import EvalRecords, evaluate_golden
+    from evaluation.runs import evaluate_all
 
-    found: list[dict[str, Any]] = []
-    for golden in EvalRecords(runtime.catalog).golden_sets():
-        try:
-            run = evaluate_golden(runtime, golden["name"], "sync")
-        except Exception:  # the sync stands; the run is stored as failed
-            log.exception("evaluating golden set %s after a sync failed", golden["name"])
-            continue
-        found.append({"run_id": run["run_id"], "golden_set": golden["name"], **run["metrics"]})
-    return found
+    return evaluate_all(runtime, "sync")
 
 
 def sync_source(

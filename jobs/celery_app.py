@@ -16,7 +16,7 @@ from celery.signals import worker_process_shutdown
 
 from steward.errors import ConfigError
 from steward.settings import load_settings
-from steward.sources import load_sources
+from steward.sources import load_evaluation, load_sources
 
 
 def beat_schedule(sources_file: Path) -> dict[str, dict[str, Any]]:
@@ -32,6 +32,14 @@ def beat_schedule(sources_file: Path) -> dict[str, dict[str, Any]]:
                 "schedule": crontab(minute, hour, weekday, day, month),
                 "args": (name,),
             }
+    evaluation = load_evaluation(sources_file)
+    if evaluation is not None:
+        minute, hour, day, month, weekday = evaluation.schedule.split()
+        schedule["evaluate"] = {
+            "task": "steward.evaluate_all",
+            "schedule": crontab(minute, hour, weekday, day, month),
+            "args": (evaluation.probes,),
+        }
     return schedule
 
 

@@ -15,13 +15,19 @@ from typing import Any
 
 from croniter import croniter
 
+from evaluation.runs import evaluate_all
 from ingest.sync import sync_source
 from steward.domain import utc_now
 from steward.errors import StewardError
 from steward.runtime import Runtime
-from steward.sources import load_sources
+from steward.sources import load_evaluation, load_sources
 
 log = logging.getLogger("steward.scheduler")
+
+
+# The scheduler's name for steward.yaml's `evaluation:` entry (not a valid source name clash:
+# it starts with a colon).
+EVALUATION = ":evaluation"
 
 
 class EmbeddedScheduler:
@@ -37,6 +43,9 @@ class EmbeddedScheduler:
             for name, config in load_sources(sources_file).items()
             if config.schedule
         }
+        self._evaluation = load_evaluation(sources_file)
+        if self._evaluation is not None:
+            self._crons[EVALUATION] = self._evaluation.schedule
         now = clock()
         self._next = {
             name: croniter(cron, now).get_next(datetime) for name, cron in self._crons.items()
@@ -55,8 +64,13 @@ class EmbeddedScheduler:
             if when > now:
                 continue
             try:
-                summary = sync_source(self._runtime, name)
-                log.info("scheduled sync of %s: %s", name, summary["status"])
+                if name == EVALUATION:
+                    probes = self._evaluation is not None and self._evaluation.probes
+                    runs = evaluate_all(self._runtime, "schedule", probes)
+                    summary = {"source": EVALUATION, "status": "ok", "evaluation": runs}
+                else:
+                    summary = sync_source(self._runtime, name)
+                log.info("scheduled %s: %s", name, summary["status"])
             except StewardError as error:
                 summary = {"source": name, "status": "failed", "error": str(error)}
                 log.error("scheduled sync of %s failed: %s", name, error)

@@ -97,3 +97,11 @@ def sync_all() -> list[str]:
     for name in names:
         sync_source.delay(name)
     return names
+
+
+@app.task(name="steward.evaluate_all", acks_late=True)
+def evaluate_all(probes: bool = True) -> list[dict[str, Any]]:
+    """Run every golden set (and the probes) on steward.yaml's evaluation schedule."""
+    from evaluation.runs import evaluate_all as run_all
+
+    return run_all(runtime(), "schedule", probes)

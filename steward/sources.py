@@ -89,14 +89,47 @@ AnySource = FilesystemSource | SqlSource | GitSource | WebSource
 SourceConfig = Annotated[AnySource, Field(discriminator="connector")]
 
 
+class EvaluationSchedule(BaseModel):
+    """`evaluation:` in steward.yaml: when every golden set (and the probes) run on their own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schedule: str = Field(..., description="cron expression, UTC")
+    probes: bool = True  # run the probe set too (built on first use)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("must be a five-field cron expression, e.g. '0 3 * * *'")
+        return value
+
+
 class SourcesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sources: dict[str, SourceConfig]
+    evaluation: EvaluationSchedule | None = None
+
+
+def load_evaluation(path: Path) -> EvaluationSchedule | None:
+    """The `evaluation:` entry of a steward.yaml, if it has one."""
+    return _parse(path).evaluation
 
 
 def load_sources(path: Path) -> dict[str, AnySource]:
     """The sources of a steward.yaml; errors name the file and the offending entry."""
+    parsed = _parse(path)
+    base = path.parent
+    resolved: dict[str, AnySource] = {}
+    for name, config in parsed.sources.items():
+        if isinstance(config, FilesystemSource) and not config.path.is_absolute():
+            config = config.model_copy(update={"path": base / config.path})
+        resolved[name] = config
+    return resolved
+
+
+def _parse(path: Path) -> SourcesFile:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
@@ -110,13 +143,7 @@ def load_sources(path: Path) -> dict[str, AnySource]:
             f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
-    base = path.parent
-    resolved: dict[str, AnySource] = {}
-    for name, config in parsed.sources.items():
-        if isinstance(config, FilesystemSource) and not config.path.is_absolute():
-            config = config.model_copy(update={"path": base / config.path})
-        resolved[name] = config
-    return resolved
+    return parsed
 
 
 class _WithDefaults:

@@ -357,3 +357,43 @@ def test_a_sync_scans_and_runs_every_golden_set(declared) -> None:
     assert [(r["run_id"], r["trigger"], r["status"]) for r in stored] == [
         (run["run_id"], "sync", "ok")
     ]
+
+
+def test_the_evaluation_schedule_runs_every_golden_set_and_the_probes(declared) -> None:
+    from evaluation.golden import parse_records
+    from evaluation.runs import EvalRecords
+    from ingest.sync import sync_source
+    from jobs.celery_app import beat_schedule
+    from jobs.scheduler import EVALUATION
+
+    live = declared
+    path = live.settings.home.sources_file
+    path.write_text(path.read_text() + "evaluation:\n  schedule: '0 3 * * *'\n")
+    sync_source(live, "kb")
+    queries = parse_records(
+        [{"query": "When are parking permits renewed?", "relevant": [{"source_uri": "a.txt"}]}]
+    )
+    EvalRecords(live.catalog).save_golden("parking", queries)
+
+    start = datetime(2026, 11, 26, 2, 59, tzinfo=UTC)
+    scheduler = EmbeddedScheduler(live, path, clock=lambda: start)
+    assert scheduler.next_runs[EVALUATION] == datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+    done = scheduler.run_due(datetime(2026, 11, 26, 3, 0, tzinfo=UTC))
+    [evaluation] = [s for s in done if s["source"] == EVALUATION]
+    assert {r["golden_set"] for r in evaluation["evaluation"]} == {"parking", "probes"}
+    triggers = {(r["golden_set"], r["trigger"]) for r in EvalRecords(live.catalog).runs()}
+    assert {("parking", "schedule"), ("probes", "schedule")} <= triggers
+    assert scheduler.next_runs[EVALUATION] == datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+
+    entry = beat_schedule(path)["evaluate"]
+    assert (entry["task"], entry["args"]) == ("steward.evaluate_all", (True,))
+
+
+def test_a_bad_evaluation_schedule_is_refused_naming_it(tmp_path: Path) -> None:
+    from steward.errors import ConfigError
+    from steward.sources import load_evaluation
+
+    path = sources_file(tmp_path, tmp_path / "kb")
+    path.write_text(path.read_text() + "evaluation:\n  schedule: 'hourly'\n")
+    with pytest.raises(ConfigError, match="evaluation.schedule: Value error, must be a five"):
+        load_evaluation(path)
