@@ -19,8 +19,9 @@ from ir_measures import MRR, P, R, nDCG
 from sqlalchemy import delete, insert, select, update
 
 from evaluation.golden import GoldenQuery, as_records, parse_records
+from hygiene.records import require_actor
 from steward.catalog import Catalog, eval_runs, golden_sets, hygiene_audit
-from steward.domain import rfc3339, utc_now
+from steward.domain import as_utc, rfc3339, utc_now
 from steward.errors import NotFoundError, QueryError
 from steward.runtime import Runtime
 
@@ -65,7 +66,7 @@ class EvalRecords:
         with self._engine.connect() as conn:
             rows = conn.execute(select(golden_sets).order_by(golden_sets.c.name)).all()
         return [
-            {"name": r.name, "created_at": rfc3339(_utc(r.created_at)), "queries": len(r.queries)}
+            {"name": r.name, "created_at": rfc3339(as_utc(r.created_at)), "queries": len(r.queries)}
             for r in rows
         ]
 
@@ -104,8 +105,7 @@ class EvalRecords:
 
     def accept(self, run_id: int, actor: str) -> None:
         """Make a finished run the baseline of its golden set; written to the audit log."""
-        if not actor.strip():
-            raise QueryError("actor", "must name who acts (an e-mail or user name)")
+        require_actor(actor)
         found = self.run(run_id)
         if found["status"] != "ok":
             raise QueryError("run", f"run {run_id} did not finish well ({found['status']})")
@@ -155,16 +155,10 @@ class EvalRecords:
         return _run(dict(row._mapping), per_query=True)
 
 
-def _utc(moment: Any) -> Any:
-    from datetime import UTC
-
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def _run(row: Mapping[str, Any], per_query: bool) -> dict[str, Any]:
     found = {k: v for k, v in row.items() if per_query or k != "per_query"}
     for name in ("started_at", "finished_at"):
-        found[name] = rfc3339(_utc(row[name])) if row[name] is not None else None
+        found[name] = rfc3339(as_utc(row[name])) if row[name] is not None else None
     return found
 
 

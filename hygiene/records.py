@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
@@ -28,17 +28,14 @@ from steward.catalog import (
     hygiene_reviews,
     hygiene_scans,
 )
-from steward.domain import DocumentMark, HygieneSnapshot, ReviewState, utc_now
+from steward.domain import DocumentMark, HygieneSnapshot, ReviewState, as_utc, utc_now
 from steward.errors import NotFoundError, QueryError
 
 RESOLUTIONS = ("keep_a", "keep_b", "both_valid")
 
 
 def _utc(moment: datetime | None) -> datetime | None:
-    # SQLite hands datetimes back without their zone; everything stored is UTC.
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
+    return as_utc(moment) if moment is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,15 +219,7 @@ class HygieneRecords:
     def _reapply_decisions(self, conn: Any) -> None:
         """Decisions taken while a scan ran win over what the scan computed before them."""
         for a, b in conn.execute(select(hygiene_distinct.c.doc_a, hygiene_distinct.c.doc_b)).all():
-            for member, other in ((a, b), (b, a)):
-                conn.execute(
-                    update(hygiene_documents)
-                    .where(
-                        hygiene_documents.c.doc_id == member,
-                        hygiene_documents.c.duplicate_of == other,
-                    )
-                    .values(duplicate_of=None, similarity=None)
-                )
+            _unfold(conn, a, b)
         conn.execute(
             update(hygiene_documents)
             .where(
@@ -308,7 +297,7 @@ class HygieneRecords:
                 if doc_id in deprecated:  # an action takes effect before the next scan
                     review = ReviewState.DEPRECATED
                 marks[doc_id] = DocumentMark(
-                    updated_at=_utc(updated_at) or utc_now(),
+                    updated_at=as_utc(updated_at),
                     state=review,
                     duplicate_of=dup,
                     superseded_by=sup,
@@ -337,6 +326,14 @@ class HygieneRecords:
                     values[name] = _utc(values[name])
                 found[row.doc_id] = values
             return found
+
+    def copies_of(self, doc_id: str) -> list[str]:
+        """The documents the last scan folded into this one."""
+        query = select(hygiene_documents.c.doc_id).where(
+            hygiene_documents.c.duplicate_of == doc_id
+        )
+        with self._engine.connect() as conn:
+            return sorted(str(d) for (d,) in conn.execute(query))
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -387,7 +384,7 @@ class HygieneRecords:
 
     def verify(self, doc_id: str, actor: str, note: str | None = None) -> None:
         """The owner vouches for the document as it reads now; a later edit undoes it."""
-        _require_actor(actor)
+        require_actor(actor)
         with self._engine.begin() as conn:
             row = self._document(conn, doc_id)
             self._review_values(
@@ -403,7 +400,7 @@ class HygieneRecords:
             self._audit(conn, actor, "verify", doc_id, source_uri=row.source_uri, note=note)
 
     def deprecate(self, doc_id: str, actor: str, note: str | None = None) -> None:
-        _require_actor(actor)
+        require_actor(actor)
         with self._engine.begin() as conn:
             row = self._document(conn, doc_id)
             self._review_values(
@@ -413,7 +410,7 @@ class HygieneRecords:
 
     def mark_distinct(self, doc_a: str, doc_b: str, actor: str) -> None:
         """Two documents are not duplicates of each other, whatever their similarity."""
-        _require_actor(actor)
+        require_actor(actor)
         if doc_a == doc_b:
             raise QueryError("doc_b", "must differ from doc_a")
         a, b = sorted((doc_a, doc_b))
@@ -432,19 +429,11 @@ class HygieneRecords:
                     )
                 )
             # Until the next scan, retrieval must stop folding one into the other.
-            for member, other in ((a, b), (b, a)):
-                conn.execute(
-                    update(hygiene_documents)
-                    .where(
-                        hygiene_documents.c.doc_id == member,
-                        hygiene_documents.c.duplicate_of == other,
-                    )
-                    .values(duplicate_of=None, similarity=None)
-                )
+            _unfold(conn, a, b)
             self._audit(conn, actor, "not_duplicate", f"{a} {b}", doc_a=a, doc_b=b)
 
     def resolve_conflict(self, conflict: str, resolution: str, actor: str) -> None:
-        _require_actor(actor)
+        require_actor(actor)
         if resolution not in RESOLUTIONS:
             raise QueryError("resolution", f"must be one of {', '.join(RESOLUTIONS)}")
         with self._engine.begin() as conn:
@@ -523,7 +512,17 @@ class HygieneRecords:
             return [{**dict(r._mapping), "at": _utc(r.at)} for r in rows]
 
 
-def _require_actor(actor: str) -> None:
+def _unfold(conn: Any, a: str, b: str) -> None:
+    """Neither of two documents is a copy of the other in the scan results."""
+    for member, other in ((a, b), (b, a)):
+        conn.execute(
+            update(hygiene_documents)
+            .where(hygiene_documents.c.doc_id == member, hygiene_documents.c.duplicate_of == other)
+            .values(duplicate_of=None, similarity=None)
+        )
+
+
+def require_actor(actor: str) -> None:
     if not actor or not actor.strip():
         raise QueryError("actor", "must name who acts (an e-mail or user name)")
 

@@ -169,11 +169,7 @@ def document_state(catalog: Catalog, doc_id: str) -> dict[str, Any] | None:
     review = records.reviews().get(doc_id)
     if state is None and review is None:
         return None
-    members = [
-        other
-        for other, s in records.states().items()
-        if s["duplicate_of"] == doc_id and other != doc_id
-    ]
+    members = records.copies_of(doc_id)
     return {
         "state": state["state"] if state else "unverified",
         "expires_at": _when(state["expires_at"]) if state else None,

@@ -373,7 +373,8 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
                 continue
             jac = similarity.get(_key(member, canonical))
             if jac is None:  # joined through a third copy
-                jac = _jaccard(texts[member], texts[canonical], settings.shingle_words)
+                size = settings.shingle_words
+                jac = jaccard(shingles(texts[member], size), shingles(texts[canonical], size))
             listed.append((member, round(jac, 4)))
             duplicate_of[member] = (canonical, jac)
         for member in members:
@@ -658,11 +659,6 @@ def _rewords(a: str, b: str) -> bool:
 
 def _key(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
-
-
-def _jaccard(a: str, b: str, size: int) -> float:
-    first, second = shingles(a, size), shingles(b, size)
-    return len(first & second) / max(1, len(first | second))
 
 
 __all__ = ["DuplicateCluster", "Review", "ScanReport", "scan"]

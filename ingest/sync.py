@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 from ingest.pipeline import Progress
-from steward.domain import utc_now
+from steward.domain import as_utc, utc_now
 from steward.errors import ConfigError
 from steward.runtime import Runtime
 from steward.sources import build_connector, load_sources
@@ -60,10 +60,7 @@ def scan_after_ingest(runtime: Runtime, summary: dict[str, Any]) -> dict[str, An
     )
     last = HygieneRecords(runtime.catalog).last_scan()
     if last is not None and changes == 0:
-        finished = last["finished_at"]
-        if finished.tzinfo is None:
-            finished = finished.replace(tzinfo=UTC)
-        if utc_now() - finished < RESCAN_AFTER:
+        if utc_now() - as_utc(last["finished_at"]) < RESCAN_AFTER:
             return None
     try:
         found = scan(runtime).summary()
@@ -109,9 +106,7 @@ def sync_source(
     since = None
     if incremental and hasattr(connector, "list_changed"):
         last = runtime.catalog.last_good_run(name)
-        since = last["started_at"] if last else None
-        if since is not None and since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
+        since = as_utc(last["started_at"]) if last else None
     summary = pipeline.run(connector, progress or _quiet, since)
     result = summary.as_dict()
     if summary.status == "ok":

@@ -15,7 +15,7 @@ the canonical document is among the candidates, or hidden (`duplicates = "hide"`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from steward.domain import Candidate, DocumentMark, HygieneSnapshot, ReviewState
@@ -145,13 +145,6 @@ def select(
         if len(picked) == top_k:
             break
     return [
-        Picked(
-            chunk_id=p.chunk_id,
-            score=p.score,
-            flags=p.flags,
-            duplicate_of=p.duplicate_of,
-            superseded_by=p.superseded_by,
-            duplicates=tuple(dict.fromkeys(copies)),
-        )
+        replace(p, duplicates=tuple(dict.fromkeys(copies)))
         for p, copies in zip(picked, folded, strict=True)
     ]

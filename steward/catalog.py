@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from steward.domain import utc_now
+from steward.domain import as_utc, utc_now
 from steward.errors import CatalogError
 
 # The schema as the code sees it; steward/migrations creates and evolves it (tests compare).
@@ -306,9 +306,7 @@ def _row(mapping: Any, chunk_ids: list[str]) -> DocumentRow:
     values = {name: mapping[name] for name in _STORED}
     values["chunk_ids"] = chunk_ids
     for name in ("updated_at", "first_seen", "last_ingested"):
-        # SQLite hands datetimes back without their zone; everything stored is UTC.
-        if values[name].tzinfo is None:
-            values[name] = values[name].replace(tzinfo=UTC)
+        values[name] = as_utc(values[name])
     return DocumentRow(**values)
 
 

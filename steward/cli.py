@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -298,6 +298,23 @@ def _query_over_http(
     return answer
 
 
+def _with_index(
+    settings: Settings, here: Callable[[Any], dict[str, Any]], path: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """`here(runtime)` on the embedded index, or, while `steward serve` holds it, the server's
+    answer to POST `path` (which does the same work on our behalf)."""
+    from steward.runtime import open_runtime
+
+    try:
+        runtime = open_runtime(settings)
+    except IndexLockedError:
+        return _query_over_http(settings, body, path, timeout=3600)
+    try:
+        return here(runtime)
+    finally:
+        runtime.close()
+
+
 @app.command()
 def query(
     text: Annotated[str, typer.Argument(help="The question.")],
@@ -375,32 +392,23 @@ def hygiene_scan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Find duplicates, superseded and expired documents and conflicts (also run after syncs)."""
+    from hygiene.scan import scan
+
+    def here(runtime: Any) -> dict[str, Any]:
+        with Progress(
+            TextColumn("{task.description}"), TimeElapsedColumn(), console=err, disable=as_json
+        ) as bar:
+            task = bar.add_task("scan")
+
+            def progress(stage: str, _done: int, _total: int) -> None:
+                bar.update(task, description=stage)
+
+            found = scan(runtime, progress)
+        return {"scan_id": found.scan_id, "summary": found.summary()}
+
     settings = _settings()
     with _errors():
-        from hygiene.scan import scan
-        from steward.runtime import open_runtime
-
-        try:
-            runtime = open_runtime(settings)
-        except IndexLockedError:
-            # `steward serve` holds the embedded index: it scans on our behalf.
-            summary = _query_over_http(settings, {}, "/hygiene/scan", timeout=3600)["summary"]
-        else:
-            try:
-                with Progress(
-                    TextColumn("{task.description}"),
-                    TimeElapsedColumn(),
-                    console=err,
-                    disable=as_json,
-                ) as bar:
-                    task = bar.add_task("scan")
-
-                    def progress(stage: str, _done: int, _total: int) -> None:
-                        bar.update(task, description=stage)
-
-                    summary = scan(runtime, progress).summary()
-            finally:
-                runtime.close()
+        summary = _with_index(settings, here, "/hygiene/scan", {})["summary"]
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
@@ -684,20 +692,15 @@ def eval_probes(
 ) -> None:
     """Run label-free probes: known-item queries built from sampled chunks."""
     from evaluation.runs import probe_run
-    from steward.runtime import open_runtime
 
     settings = _settings()
     with _errors():
-        try:
-            runtime = open_runtime(settings)
-        except IndexLockedError:
-            body = {"size": size, "rebuild": rebuild}
-            found = _query_over_http(settings, body, "/eval/probes", 3600)
-        else:
-            try:
-                found = probe_run(runtime, size, rebuild)
-            finally:
-                runtime.close()
+        found = _with_index(
+            settings,
+            lambda runtime: probe_run(runtime, size, rebuild),
+            "/eval/probes",
+            {"size": size, "rebuild": rebuild},
+        )
     hit_rate = found["metrics"]["recall@10"]
     out.print(f"probe run {found['run_id']}: {hit_rate:.1%} of probes found their own document")
     if found.get("regression"):

@@ -16,6 +16,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A datetime read back from the catalog, zone restored: SQLite drops it, all stored is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def rfc3339(moment: datetime) -> str:
     """RFC 3339 in UTC with a Z, second precision: the one timestamp format we store."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
