@@ -3,7 +3,8 @@
 Two formats are read:
 
 - JSON lines, one query a line: `{"query": "...", "relevant": [{"source_uri": "...", "grade": 2}]}`
-  (`doc_id` instead of `source_uri`, an optional `source` and `id` too);
+  (`doc_id` instead of `source_uri`, an optional `source` and `id` too, and an optional
+  `reference` answer, which the opt-in LLM-judged context precision needs);
 - a BEIR folder: `queries.jsonl` and `qrels.tsv` or `qrels/test.tsv`, whose document ids are
   the source URIs of the documents (as `steward ingest corpus.jsonl` keys them).
 
@@ -34,6 +35,7 @@ class GoldenQuery:
     query_id: str
     text: str
     relevant: list[Judgement] = field(default_factory=list)
+    reference: str | None = None  # the expected answer, for LLM-judged context precision
 
 
 def as_records(queries: list[GoldenQuery]) -> list[dict[str, Any]]:
@@ -42,6 +44,7 @@ def as_records(queries: list[GoldenQuery]) -> list[dict[str, Any]]:
             "id": q.query_id,
             "query": q.text,
             "relevant": [{k: v for k, v in asdict(j).items() if v is not None} for j in q.relevant],
+            **({"reference": q.reference} if q.reference else {}),
         }
         for q in queries
     ]
@@ -84,7 +87,14 @@ def parse_records(records: list[Any], origin: str = "body") -> list[GoldenQuery]
                     source=item.get("source"),
                 )
             )
-        queries.append(GoldenQuery(query_id, text.strip(), judgements))
+        reference = record.get("reference")
+        if reference is not None and (not isinstance(reference, str) or not reference.strip()):
+            raise QueryError("queries", f"{where}: 'reference' must be a non-empty string")
+        queries.append(
+            GoldenQuery(
+                query_id, text.strip(), judgements, reference.strip() if reference else None
+            )
+        )
     return queries
 
 

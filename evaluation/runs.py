@@ -2,8 +2,11 @@
 
 Judgements name documents (by source URI or id); a run ranks documents by their first chunk in
 the top-k chunks `/retrieve` would answer, so the stored figures can be recomputed from the
-API's own answers. Metrics (ir-measures, trec_eval semantics): nDCG@10, P@5, P@10, R@10,
-MRR@10 — overall, per source, and per query (for paired comparisons).
+API's own answers. Metrics: nDCG@10, P@5, P@10, R@10, MRR@10 (ir-measures, trec_eval
+semantics) and ragas' ID-based context precision and recall over the retrieved documents —
+overall, per source, and per query (for paired comparisons). With an LLM endpoint configured,
+ragas' LLM-judged context precision over the retrieved chunks is added for the queries that carry
+a reference answer.
 """
 
 from __future__ import annotations
@@ -18,6 +21,14 @@ import ir_measures
 from ir_measures import MRR, P, R, nDCG
 from sqlalchemy import delete, insert, select, update
 
+from evaluation.context import (
+    CONTEXT_PRECISION,
+    CONTEXT_RECALL,
+    LLM_CONTEXT_PRECISION,
+    Judged,
+    id_based,
+    llm_context_precision,
+)
 from evaluation.golden import GoldenQuery, as_records, parse_records
 from hygiene.records import require_actor
 from steward.catalog import Catalog, eval_runs, golden_sets, hygiene_audit
@@ -35,6 +46,9 @@ MEASURES = {
     "recall@10": R @ 10,
     "mrr@10": MRR @ 10,
 }
+# Every metric a run stores per query, in the order listings show them. The LLM-judged one is
+# there only for the queries it judged.
+METRICS = (*MEASURES, CONTEXT_PRECISION, CONTEXT_RECALL, LLM_CONTEXT_PRECISION)
 
 
 class EvalRecords:
@@ -170,9 +184,16 @@ def _measure(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]])
     if present:
         for metric in ir_measures.iter_calc(list(MEASURES.values()), qrels, present):
             per_query[metric.query_id][names[metric.measure]] = float(metric.value)
+    pairs = [
+        (list(run.get(q, {})), [d for d, grade in judged.items() if grade > 0])
+        for q, judged in qrels.items()
+    ]
+    for query_id, scores in zip(qrels, id_based(pairs), strict=True):
+        per_query[query_id].update(scores)
+    names_kept = (*MEASURES, CONTEXT_PRECISION, CONTEXT_RECALL)
     means = {
         name: (sum(v[name] for v in per_query.values()) / len(per_query) if per_query else 0.0)
-        for name in MEASURES
+        for name in names_kept
     }
     return {"means": means, "per_query": per_query}
 
@@ -212,12 +233,32 @@ def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dic
             qrels[q.query_id] = judged
         run: dict[str, dict[str, float]] = {}
         retriever = runtime.retriever
+        to_judge: list[Judged] = []
         for q in queries:
             hits = retriever.retrieve(q.text, top_k=TOP_K).hits
             ranked = list(dict.fromkeys(h.payload.doc_id for h in hits))
             run[q.query_id] = {doc_id: 1.0 / (rank + 1) for rank, doc_id in enumerate(ranked)}
+            if q.reference and hits:
+                to_judge.append(
+                    Judged(q.query_id, q.text, q.reference, [h.payload.text for h in hits])
+                )
         scored = {q: docs for q, docs in qrels.items() if docs}
         overall = _measure(scored, run)
+        llm_state: dict[str, Any] | None = None
+        settings = runtime.settings
+        if settings.evaluation.llm_url:
+            llm_scores, errors = llm_context_precision(settings.evaluation, to_judge)
+            for query_id, value in llm_scores.items():
+                overall["per_query"].setdefault(query_id, {})[LLM_CONTEXT_PRECISION] = value
+            if llm_scores:
+                overall["means"][LLM_CONTEXT_PRECISION] = sum(llm_scores.values()) / len(llm_scores)
+            llm_state = {
+                "model": settings.evaluation.llm_model,
+                "judged": len(llm_scores),
+                "without_reference": len(queries) - len(to_judge),
+                "failed": len(errors),
+                "errors": errors[:5],
+            }
         per_source: dict[str, dict[str, float]] = {}
         for source in sorted({row.source for row in rows.values()}):
             part_qrels = {
@@ -231,7 +272,6 @@ def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dic
                     for q, docs in run.items()
                 }
                 per_source[source] = _measure(part_qrels, part_run)["means"]
-        settings = runtime.settings
         index_state = {
             "documents": len(rows),
             "chunks": runtime.store.count(),
@@ -239,6 +279,7 @@ def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dic
             "retrieval": settings.retrieval.model_dump(mode="json"),
             "queries": len(queries),
             "scored_queries": len(scored),
+            **({"llm_judge": llm_state} if llm_state else {}),
         }
         records.finish(
             run_id,
@@ -309,7 +350,10 @@ def _round(value: float) -> float:
 
 
 def compare(catalog: Catalog, run_a: int, run_b: int) -> dict[str, Any]:
-    """Per-metric difference b - a over the queries both scored, with a paired t-test."""
+    """Per-metric difference b - a over the queries both scored, with a paired t-test.
+
+    A metric one of the runs lacks (an older run, or no LLM judge then) is left out.
+    """
     from scipy.stats import ttest_rel
 
     records = EvalRecords(catalog)
@@ -320,11 +364,14 @@ def compare(catalog: Catalog, run_a: int, run_b: int) -> dict[str, Any]:
     if not shared:
         raise QueryError("run", "the two runs share no scored query (different golden sets?)")
     metrics: dict[str, dict[str, Any]] = {}
-    for name in MEASURES:
-        xs = [a["per_query"][q][name] for q in shared]
-        ys = [b["per_query"][q][name] for q in shared]
+    for name in METRICS:
+        both = [q for q in shared if name in a["per_query"][q] and name in b["per_query"][q]]
+        if not both:
+            continue
+        xs = [a["per_query"][q][name] for q in both]
+        ys = [b["per_query"][q][name] for q in both]
         mean_a, mean_b = sum(xs) / len(xs), sum(ys) / len(ys)
-        if len(shared) > 1 and any(x != y for x, y in zip(xs, ys, strict=True)):
+        if len(both) > 1 and any(x != y for x, y in zip(xs, ys, strict=True)):
             p_value = float(ttest_rel(ys, xs).pvalue)
         else:
             p_value = 1.0  # identical per-query values: no evidence of any difference
@@ -334,6 +381,7 @@ def compare(catalog: Catalog, run_a: int, run_b: int) -> dict[str, Any]:
             "difference": _round(mean_b - mean_a),
             "p_value": _round(p_value) if math.isfinite(p_value) else 1.0,
             "significant": bool(math.isfinite(p_value) and p_value < 0.05),
+            "queries": len(both),
         }
     return {"run_a": run_a, "run_b": run_b, "queries": len(shared), "metrics": metrics}
 

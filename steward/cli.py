@@ -565,14 +565,19 @@ def golden_add(
 
 
 def _metrics_table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
-    from evaluation.runs import MEASURES
+    from evaluation.runs import METRICS
 
+    # Older runs lack the ragas metrics and most lack the LLM-judged one: show what some row has.
+    shown = [n for n in METRICS if any(n in metrics for _, metrics in rows)]
     table = Table(title=title)
     table.add_column("")
-    for name in MEASURES:
-        table.add_column(name, justify="right")
+    for name in shown:
+        table.add_column(name.replace("context_", "ctx_"), justify="right")
     for label, metrics in rows:
-        table.add_row(escape(label), *(f"{metrics.get(n, 0):.3f}" for n in MEASURES))
+        table.add_row(
+            escape(label),
+            *(f"{metrics[n]:.3f}" if n in metrics else "—" for n in shown),
+        )
     return table
 
 

@@ -202,6 +202,14 @@ class EvaluationSettings(BaseSettings):
     significance: float = Field(0.05, gt=0, lt=1)
     # Regressions are POSTed here as JSON when set.
     webhook_url: str | None = None
+    # ragas' LLM-judged context precision, added to runs when an OpenAI-compatible endpoint is
+    # set (e.g. http://127.0.0.1:11434/v1); only golden queries with a `reference` answer are
+    # judged. Each retrieved chunk is one LLM call.
+    llm_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str | None = None
+    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_concurrency: int = Field(4, ge=1, le=64)
 
 
 class ApiSettings(BaseSettings):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from ranx import Qrels, Run
 from ranx import evaluate as ranx_evaluate
@@ -53,12 +55,19 @@ def test_a_stored_run_matches_ranx_over_the_apis_own_answers(served: Any) -> Non
     # Independently: the raw /retrieve answers, documents in order of their first chunk, ranx.
     qrels: dict[str, dict[str, int]] = {}
     run: dict[str, dict[str, float]] = {}
+    precision: list[float] = []
+    recall: list[float] = []
     for number, case in enumerate(QUERIES, start=1):
         qid = str(number)
         qrels[qid] = {r["source_uri"]: r["grade"] for r in case["relevant"]}
         answer = httpx.post(f"{url}/retrieve", json={"query": case["query"], "top_k": 10}).json()
         ranked = list(dict.fromkeys(hit["source_uri"] for hit in answer["results"]))
         run[qid] = {uri: float(len(ranked) - rank) for rank, uri in enumerate(ranked)}
+        # ragas' ID-based context metrics, by hand: the relevant share of what came back, and
+        # the share of the relevant documents that came back.
+        relevant = {uri for uri, grade in qrels[qid].items() if grade > 0}
+        precision.append(len(relevant.intersection(ranked)) / len(ranked))
+        recall.append(len(relevant.intersection(ranked)) / len(relevant))
     expected = ranx_evaluate(
         Qrels(qrels), Run(run), ["ndcg@10", "precision@5", "recall@10", "mrr@10"]
     )
@@ -67,6 +76,14 @@ def test_a_stored_run_matches_ranx_over_the_apis_own_answers(served: Any) -> Non
     assert stored["metrics"]["recall@10"] == pytest.approx(expected["recall@10"], abs=1e-6)
     assert stored["metrics"]["mrr@10"] == pytest.approx(expected["mrr@10"], abs=1e-6)
     assert 0.5 < stored["metrics"]["ndcg@10"] < 1.0
+    assert stored["metrics"]["context_precision"] == pytest.approx(
+        sum(precision) / len(precision), abs=1e-6
+    )
+    assert stored["metrics"]["context_recall"] == pytest.approx(sum(recall) / len(recall), abs=1e-6)
+    # Most of the ten documents are not judged relevant; most relevant ones are found.
+    assert 0.05 < stored["metrics"]["context_precision"] < 0.5
+    assert stored["metrics"]["context_recall"] > 0.8
+    assert "llm_context_precision" not in stored["metrics"]  # no LLM endpoint: off
     assert set(stored["per_source"]) == {"handbook"}
 
     listed = httpx.get(f"{url}/eval/runs", params={"golden_set": "sample"}).json()
@@ -283,3 +300,203 @@ def test_probes_find_their_own_documents(served: Any) -> None:
         f"steward_probe_hit_rate {again['metrics']['recall@10']}"
         in httpx.get(f"{url}/metrics").text
     )
+
+
+class MismatchedEmbedder:
+    """The real model's name and dimension, other weights: its vectors are rotated.
+
+    What serving with the wrong checkpoint looks like (a re-exported or fine-tuned model under the
+    same name): the runtime's model check cannot see it, only the evaluation can.
+    """
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.name, self.dimension, self.max_tokens = real.name, real.dimension, real.max_tokens
+        gaussian = np.random.default_rng(7).standard_normal((real.dimension, real.dimension))
+        self._rotation = np.linalg.qr(gaussian)[0].astype(np.float32)
+
+    def embed_documents(self, texts: Any) -> Any:
+        return self._real.embed_documents(texts) @ self._rotation
+
+    def embed_query(self, text: str) -> Any:
+        return self._real.embed_query(text) @ self._rotation
+
+    def count_tokens(self, texts: Any) -> list[int]:
+        return list(self._real.count_tokens(texts))
+
+    def encode_tokens(self, text: str) -> list[int]:
+        return list(self._real.encode_tokens(text))
+
+
+def test_serving_a_mismatched_embedding_model_is_a_regression(
+    tmp_path: Path, embedder: Any, make_settings: Any
+) -> None:
+    from evaluation.golden import parse_records
+    from evaluation.runs import EvalRecords, evaluate_golden
+
+    settings = make_settings(tmp_path)
+    runtime = open_runtime(settings, embedder=embedder)
+    try:
+        assert runtime.pipeline.run(FilesystemConnector(KB, "handbook")).status == "ok"
+        EvalRecords(runtime.catalog).save_golden("sample", parse_records(QUERIES))
+        first = evaluate_golden(runtime, "sample")
+        again = evaluate_golden(runtime, "sample")
+        assert again["baseline_run"] == first["run_id"] and not again["regression"]
+    finally:
+        runtime.close()
+
+    swapped = open_runtime(settings, embedder=MismatchedEmbedder(embedder))
+    try:
+        broken = evaluate_golden(swapped, "sample")
+    finally:
+        swapped.close()
+    assert broken["index_state"]["model"] == first["index_state"]["model"]  # same name
+    assert broken["missing"] == [] and broken["regression"]
+    fallen = broken["regression"]["ndcg@10"]
+    assert fallen["drop"] > 0.02 and fallen["p_value"] < 0.05
+    assert broken["metrics"]["ndcg@10"] < first["metrics"]["ndcg@10"]
+
+
+def _judge_app(fail: bool = False) -> Any:
+    """An OpenAI-compatible endpoint answering ragas' context precision prompt.
+
+    A chunk is "useful" when it shares at least three words of five letters or more with the
+    reference answer (the rule `_useful` applies again in the test); `fail` answers 503.
+    """
+    from fastapi import FastAPI, HTTPException
+
+    app = FastAPI()
+    app.state.asked = []
+
+    @app.post("/v1/chat/completions")
+    def complete(body: dict[str, Any]) -> dict[str, Any]:
+        if fail:
+            raise HTTPException(503, "overloaded")
+        prompt = body["messages"][-1]["content"]
+        given = json.loads(prompt.rsplit("input: ", 1)[1].rsplit("Output:", 1)[0])
+        app.state.asked.append(given)
+        verdict = {
+            "reason": "shared words",
+            "verdict": int(_useful(given["context"], given["answer"])),
+        }
+        return {
+            "id": "judge",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": json.dumps(verdict)},
+                }
+            ],
+        }
+
+    return app
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", text.casefold()) if len(w) >= 5}
+
+
+def _useful(context: str, answer: str) -> bool:
+    return len(_words(context) & _words(answer)) >= 3
+
+
+def _average_precision(verdicts: list[int]) -> float:
+    hits = [sum(verdicts[: i + 1]) / (i + 1) for i, v in enumerate(verdicts) if v]
+    return sum(hits) / len(hits) if hits else 0.0
+
+
+REFERENCED = [
+    {
+        "query": "How long do customers have to ask for a refund?",
+        "reference": "Customers can request a refund within 30 days of delivery of the robot.",
+        "relevant": [{"source_uri": "support/refund-policy.md", "grade": 2}],
+    },
+    {
+        "query": "How do I connect to the VPN?",
+        "reference": "Install the GlobalProtect client and connect to the company VPN gateway.",
+        "relevant": [{"source_uri": "it/security/vpn-setup.md", "grade": 2}],
+    },
+    {
+        "query": "Who approves travel?",
+        "relevant": [{"source_uri": "finance/travel-policy.md", "grade": 2}],
+    },
+]
+
+
+def test_llm_judged_context_precision_is_added_when_an_endpoint_is_set(
+    tmp_path: Path, hash_embedder: Any, make_settings: Any, serve_app: Any
+) -> None:
+    from evaluation.golden import parse_records
+    from evaluation.runs import EvalRecords, compare, evaluate_golden
+
+    judge = _judge_app()
+    with serve_app(judge) as url:
+        runtime = open_runtime(
+            make_settings(tmp_path, evaluation={"llm_url": f"{url}/v1", "llm_model": "judge-1"}),
+            embedder=hash_embedder,
+        )
+        try:
+            assert runtime.pipeline.run(FilesystemConnector(KB, "handbook")).status == "ok"
+            EvalRecords(runtime.catalog).save_golden("referenced", parse_records(REFERENCED))
+            stored = evaluate_golden(runtime, "referenced")
+            # Independently: the same chunks, in the same order, judged by the same rule.
+            expected = {}
+            chunks = 0
+            for number, case in enumerate(REFERENCED[:2], start=1):
+                hits = runtime.retriever.retrieve(case["query"], top_k=10).hits
+                verdicts = [int(_useful(h.payload.text, case["reference"])) for h in hits]
+                expected[str(number)] = _average_precision(verdicts)
+                chunks += len(hits)
+            second = evaluate_golden(runtime, "referenced")
+        finally:
+            runtime.close()
+    assert stored["index_state"]["llm_judge"] == {
+        "model": "judge-1",
+        "judged": 2,
+        "without_reference": 1,
+        "failed": 0,
+        "errors": [],
+    }
+    per_query = stored["per_query"]
+    for query_id, value in expected.items():
+        assert per_query[query_id]["llm_context_precision"] == pytest.approx(value, abs=1e-6)
+    assert "llm_context_precision" not in per_query["3"]  # no reference answer: not judged
+    assert stored["metrics"]["llm_context_precision"] == pytest.approx(
+        sum(expected.values()) / 2, abs=1e-6
+    )
+    assert 0 < stored["metrics"]["llm_context_precision"] <= 1
+    # Every retrieved chunk of a judged query was asked about, once a run, with its answer.
+    assert len(judge.state.asked) == 2 * chunks and chunks > 10
+    assert {a["answer"] for a in judge.state.asked} == {q["reference"] for q in REFERENCED[:2]}
+    # Paired comparisons take the judged queries only.
+    found = compare(runtime.catalog, stored["run_id"], second["run_id"])
+    assert found["metrics"]["llm_context_precision"]["queries"] == 2
+
+
+def test_a_failing_llm_judge_leaves_the_run_standing(
+    tmp_path: Path, hash_embedder: Any, make_settings: Any, serve_app: Any
+) -> None:
+    from evaluation.golden import parse_records
+    from evaluation.runs import EvalRecords, evaluate_golden
+
+    with serve_app(_judge_app(fail=True)) as url:
+        runtime = open_runtime(
+            make_settings(tmp_path, evaluation={"llm_url": f"{url}/v1"}), embedder=hash_embedder
+        )
+        try:
+            assert (
+                runtime.pipeline.run(FilesystemConnector(KB / "support", "support")).status == "ok"
+            )
+            EvalRecords(runtime.catalog).save_golden("referenced", parse_records(REFERENCED[:1]))
+            stored = evaluate_golden(runtime, "referenced")
+        finally:
+            runtime.close()
+    assert stored["status"] == "ok" and "ndcg@10" in stored["metrics"]
+    assert "llm_context_precision" not in stored["metrics"]
+    state = stored["index_state"]["llm_judge"]
+    assert (state["judged"], state["failed"]) == (0, 1)
+    assert state["errors"][0].startswith("1: ")
