@@ -352,7 +352,9 @@ def _round(value: float) -> float:
 def compare(catalog: Catalog, run_a: int, run_b: int) -> dict[str, Any]:
     """Per-metric difference b - a over the queries both scored, with a paired t-test.
 
-    A metric one of the runs lacks (an older run, or no LLM judge then) is left out.
+    A metric one of the runs lacks (an older run, or no LLM judge then) is left out. The test is
+    ranx's paired Student t-test, which is this scipy call (ranx itself stays out of the service:
+    it imports numba); a test checks the two agree.
     """
     from scipy.stats import ttest_rel
 

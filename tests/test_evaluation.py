@@ -332,7 +332,8 @@ def test_serving_a_mismatched_embedding_model_is_a_regression(
     tmp_path: Path, embedder: Any, make_settings: Any
 ) -> None:
     from evaluation.golden import parse_records
-    from evaluation.runs import EvalRecords, evaluate_golden
+    from evaluation.runs import EvalRecords, compare, evaluate_golden
+    from steward.catalog import Catalog
 
     settings = make_settings(tmp_path)
     runtime = open_runtime(settings, embedder=embedder)
@@ -355,6 +356,23 @@ def test_serving_a_mismatched_embedding_model_is_a_regression(
     fallen = broken["regression"]["ndcg@10"]
     assert fallen["drop"] > 0.02 and fallen["p_value"] < 0.05
     assert broken["metrics"]["ndcg@10"] < first["metrics"]["ndcg@10"]
+
+    # The paired test is ranx's (its Student test), over the same queries in the same order.
+    from ranx.statistical_tests import paired_student_t_test
+
+    catalog = Catalog(settings.home.catalog_url(settings.catalog))
+    try:
+        found = compare(catalog, first["run_id"], broken["run_id"])
+        a, b = EvalRecords(catalog).run(first["run_id"]), EvalRecords(catalog).run(broken["run_id"])
+    finally:
+        catalog.close()
+    assert found["queries"] == 20 and set(found["metrics"]) == set(first["metrics"])
+    for metric, m in found["metrics"].items():
+        shared = sorted(a["per_query"])
+        p_value, _ = paired_student_t_test(
+            [a["per_query"][q][metric] for q in shared], [b["per_query"][q][metric] for q in shared]
+        )
+        assert m["p_value"] == pytest.approx(p_value, abs=1e-6) and m["significant"]
 
 
 def _judge_app(fail: bool = False) -> Any:
