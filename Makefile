@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python benchmarks/sync.py
 	$(BIN)/python benchmarks/messy.py
 	$(BIN)/python benchmarks/conflicts_sick.py
+	$(BIN)/python benchmarks/evaluation.py
 
 clean:
 	rm -rf .steward
