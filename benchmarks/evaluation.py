@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -80,6 +81,7 @@ def main() -> None:
             full.append(time.perf_counter() - started)
     finally:
         runtime.close()
+        shutil.rmtree(work, ignore_errors=True)
 
     results["retrieval_s"] = statistics.median(retrieval)
     results["full_run_s"] = statistics.median(full)

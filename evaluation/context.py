@@ -16,6 +16,7 @@ import asyncio
 import logging
 import math
 import os
+import threading
 import warnings
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,8 @@ from typing import Any, TypeVar
 
 from steward.settings import EvaluationSettings
 
-os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
+# Unconditionally: ragas reports usage unless this is exactly "true" (a "1" would turn it on).
+os.environ["RAGAS_DO_NOT_TRACK"] = "true"
 
 log = logging.getLogger("steward.evaluation")
 T = TypeVar("T")
@@ -34,18 +36,28 @@ CONTEXT_RECALL = "context_recall"
 LLM_CONTEXT_PRECISION = "llm_context_precision"
 
 
+_loaded = threading.Lock()
+_quiet = False
+
+
 def _ragas() -> None:
     """Load ragas once, quietly.
 
     ragas builds a usage event on every metric call and LLM call, RAGAS_DO_NOT_TRACK or not; the
     event's user id is read once per process from ~/.local/share/ragas/uuid.json through a file
-    it never closes (ragas 0.4.3). That first read happens here, with its ResourceWarning muted.
+    it never closes (ragas 0.4.3). That first read happens here, with its ResourceWarning muted
+    (warning filters are process-wide, so only this once).
     """
-    from ragas._analytics import get_userid
+    global _quiet
+    with _loaded:
+        if _quiet:
+            return
+        from ragas._analytics import get_userid
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        get_userid()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            get_userid()
+        _quiet = True
 
 
 class _IdMetrics:
@@ -122,7 +134,8 @@ def llm_context_precision(
 ) -> tuple[dict[str, float], list[str]]:
     """LLM-judged context precision per query id, and one error line per query that failed.
 
-    A failing endpoint fails those queries, never the run: their scores are left out.
+    A query that retrieved nothing scores 0 without asking. A failing endpoint (or a setting it
+    refuses) fails the queries it was asked about, never the run: their scores are left out.
     """
     if not settings.llm_url or not queries:
         return {}, []
@@ -131,27 +144,33 @@ def llm_context_precision(
     from ragas.llms import llm_factory
     from ragas.metrics.collections import ContextPrecisionWithReference
 
-    client = AsyncOpenAI(
-        base_url=settings.llm_url,
-        api_key=settings.llm_api_key or "not-needed",
-        timeout=settings.llm_timeout_s,
-        max_retries=1,
-    )
-    metric = ContextPrecisionWithReference(llm=llm_factory(settings.llm_model, client=client))
-    gate = asyncio.Semaphore(settings.llm_concurrency)
-
-    async def one(query: Judged) -> float:
-        async with gate:
-            found = await metric.ascore(
-                user_input=query.question,
-                reference=query.reference,
-                retrieved_contexts=query.contexts,
-            )
-        return float(found.value)
-
     async def every() -> list[float | BaseException]:
+        client = AsyncOpenAI(
+            base_url=settings.llm_url,
+            api_key=settings.llm_api_key or "not-needed",
+            timeout=settings.llm_timeout_s,
+            max_retries=1,
+        )
         try:
+            metric = ContextPrecisionWithReference(
+                llm=llm_factory(settings.llm_model, client=client)
+            )
+            gate = asyncio.Semaphore(settings.llm_concurrency)
+
+            async def one(query: Judged) -> float:
+                if not query.contexts:
+                    return 0.0
+                async with gate:
+                    found = await metric.ascore(
+                        user_input=query.question,
+                        reference=query.reference,
+                        retrieved_contexts=query.contexts,
+                    )
+                return float(found.value)
+
             return await asyncio.gather(*(one(q) for q in queries), return_exceptions=True)
+        except Exception as error:  # the judge could not be set up: every query fails with it
+            return [error for _ in queries]
         finally:
             await client.close()
 

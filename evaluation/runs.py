@@ -238,7 +238,7 @@ def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dic
             hits = retriever.retrieve(q.text, top_k=TOP_K).hits
             ranked = list(dict.fromkeys(h.payload.doc_id for h in hits))
             run[q.query_id] = {doc_id: 1.0 / (rank + 1) for rank, doc_id in enumerate(ranked)}
-            if q.reference and hits:
+            if q.reference:
                 to_judge.append(
                     Judged(q.query_id, q.text, q.reference, [h.payload.text for h in hits])
                 )
@@ -255,7 +255,7 @@ def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dic
             llm_state = {
                 "model": settings.evaluation.llm_model,
                 "judged": len(llm_scores),
-                "without_reference": len(queries) - len(to_judge),
+                "without_reference": sum(1 for q in queries if not q.reference),
                 "failed": len(errors),
                 "errors": errors[:5],
             }
@@ -316,6 +316,15 @@ def _judge_against_baseline(runtime: Runtime, records: EvalRecords, run_id: int,
         for metric, m in found["metrics"].items()
         if m["a"] - m["b"] > settings.regression_margin and m["p_value"] < settings.significance
     }
+    if found["skipped"]:
+        log.info(
+            "run %d of %s: %s not in baseline run %d, so not watched for regressions until a "
+            "newer run is accepted (steward eval accept)",
+            run_id,
+            name,
+            ", ".join(found["skipped"]),
+            baseline["run_id"],
+        )
     with records._engine.begin() as conn:
         conn.execute(
             update(eval_runs)
@@ -385,7 +394,16 @@ def compare(catalog: Catalog, run_a: int, run_b: int) -> dict[str, Any]:
             "significant": bool(math.isfinite(p_value) and p_value < 0.05),
             "queries": len(both),
         }
-    return {"run_a": run_a, "run_b": run_b, "queries": len(shared), "metrics": metrics}
+    # Metrics only one run has (a baseline older than a metric, or the LLM judge switched on
+    # since): named, so nobody takes their absence from the comparison for "no change".
+    skipped = sorted((set(a["metrics"] or {}) | set(b["metrics"] or {})) - set(metrics))
+    return {
+        "run_a": run_a,
+        "run_b": run_b,
+        "queries": len(shared),
+        "metrics": metrics,
+        "skipped": skipped,
+    }
 
 
 def probe_run(

@@ -670,6 +670,8 @@ def eval_compare(run_a: int, run_b: int) -> None:
             "yes" if m["significant"] else "no",
         )
     out.print(table)
+    if found["skipped"]:
+        out.print(f"not in both runs, not compared: {', '.join(found['skipped'])}")
 
 
 @eval_app.command("accept")

@@ -206,7 +206,7 @@ class EvaluationSettings(BaseSettings):
     # set (e.g. http://127.0.0.1:11434/v1); only golden queries with a `reference` answer are
     # judged. Each retrieved chunk is one LLM call.
     llm_url: str | None = None
-    llm_model: str = "gpt-4o-mini"
+    llm_model: str = Field("gpt-4o-mini", min_length=1)
     llm_api_key: str | None = None
     llm_timeout_s: float = Field(60.0, gt=0)
     llm_concurrency: int = Field(4, ge=1, le=64)

@@ -492,7 +492,30 @@ def test_llm_judged_context_precision_is_added_when_an_endpoint_is_set(
     assert {a["answer"] for a in judge.state.asked} == {q["reference"] for q in REFERENCED[:2]}
     # Paired comparisons take the judged queries only.
     found = compare(runtime.catalog, stored["run_id"], second["run_id"])
-    assert found["metrics"]["llm_context_precision"]["queries"] == 2
+    assert found["metrics"]["llm_context_precision"]["queries"] == 2 and found["skipped"] == []
+
+    # The judge switched off: the next run has no LLM metric, and a comparison says so.
+    plain = open_runtime(make_settings(tmp_path), embedder=hash_embedder)
+    try:
+        without = evaluate_golden(plain, "referenced")
+        found = compare(plain.catalog, stored["run_id"], without["run_id"])
+    finally:
+        plain.close()
+    assert "llm_judge" not in without["index_state"] and not without["regression"]
+    assert found["skipped"] == ["llm_context_precision"]
+    assert "llm_context_precision" not in found["metrics"] and "ndcg@10" in found["metrics"]
+
+
+def test_a_query_that_retrieved_nothing_scores_zero_without_asking_the_judge() -> None:
+    from evaluation.context import Judged, llm_context_precision
+    from steward.settings import EvaluationSettings
+
+    # Nothing listens on port 9: asking would fail the query instead of scoring it.
+    settings = EvaluationSettings(llm_url="http://127.0.0.1:9/v1")
+    scores, errors = llm_context_precision(settings, [Judged("q", "a question?", "an answer", [])])
+    assert (scores, errors) == ({"q": 0.0}, [])
+    with pytest.raises(ValueError, match="llm_model"):
+        EvaluationSettings(llm_model="")
 
 
 def test_a_failing_llm_judge_leaves_the_run_standing(
