@@ -292,8 +292,11 @@ def _query_over_http(
             f"the embedded index is held by another process and no server answers at {url} "
             f"({error}); set STEWARD_API_PORT to the running server's port"
         ) from None
-    answer: dict[str, Any] = response.json()
-    if response.status_code != 200:
+    try:
+        answer: dict[str, Any] = response.json()
+    except ValueError:
+        answer = {"detail": response.text[:200]}
+    if not response.is_success:  # POST /eval/runs and /eval/probes answer 201
         raise StewardError(f"the server answered {response.status_code}: {answer.get('detail')}")
     return answer
 

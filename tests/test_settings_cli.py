@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -207,3 +208,40 @@ def test_cli_hygiene_scan_report_and_resolve(tmp_path: Path) -> None:
 
     bad = steward("hygiene", "resolve", "zz", "keep_b", "--actor", "it", env=env)
     assert bad.returncode == 2 and "zz" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_evaluation_asks_the_server_that_holds_the_index(
+    tmp_path: Path, hash_embedder: Any, make_settings: Any, serve_app: Any
+) -> None:
+    """While `steward serve` holds the embedded index, `steward eval run|probes` ask it."""
+    from api.app import create_app
+    from connectors.filesystem import FilesystemConnector
+    from evaluation.golden import parse_records
+    from evaluation.runs import EvalRecords
+    from steward.runtime import open_runtime
+
+    kb = Path(__file__).resolve().parents[1] / "examples" / "sample-kb"
+    runtime = open_runtime(make_settings(tmp_path), embedder=hash_embedder)
+    try:
+        assert runtime.pipeline.run(FilesystemConnector(kb / "support", "support")).status == "ok"
+        queries = [{"query": "refund window", "relevant": [{"source_uri": "refund-policy.md"}]}]
+        EvalRecords(runtime.catalog).save_golden("support", parse_records(queries))
+        with serve_app(create_app(runtime.settings, runtime)) as url:
+            env = {
+                "STEWARD_HOME": str(runtime.settings.home.home),
+                "STEWARD_API_PORT": url.rsplit(":", 1)[1],
+            }
+            ran = steward("eval", "run", "--json", env=env)
+            probed = steward("eval", "probes", "--size", "5", env=env)
+        stored = EvalRecords(runtime.catalog).runs()
+    finally:
+        runtime.close()
+    assert ran.returncode == 0, ran.stderr
+    [run] = json.loads(ran.stdout)
+    assert (run["golden_set"], run["trigger"], run["status"]) == ("support", "api", "ok")
+    assert "context_precision" in run["metrics"]
+    assert probed.returncode == 0, probed.stderr
+    assert {(r["golden_set"], r["trigger"]) for r in stored} == {
+        ("support", "api"),
+        ("probes", "api"),
+    }
