@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-import ir_measures
-from ir_measures import MRR, P, R, nDCG
 from sqlalchemy import delete, insert, select, update
 
 from evaluation.context import (
@@ -30,6 +28,7 @@ from evaluation.context import (
     llm_context_precision,
 )
 from evaluation.golden import GoldenQuery, as_records, parse_records
+from evaluation.metrics import MEASURES, means, per_query, ranked_run
 from hygiene.records import require_actor
 from steward.catalog import Catalog, eval_runs, golden_sets, hygiene_audit
 from steward.domain import as_utc, rfc3339, utc_now
@@ -39,13 +38,6 @@ from steward.runtime import Runtime
 log = logging.getLogger("steward.evaluation")
 
 TOP_K = 10
-MEASURES = {
-    "ndcg@10": nDCG @ 10,
-    "p@5": P @ 5,
-    "p@10": P @ 10,
-    "recall@10": R @ 10,
-    "mrr@10": MRR @ 10,
-}
 # Every metric a run stores per query, in the order listings show them. The LLM-judged one is
 # there only for the queries it judged.
 METRICS = (*MEASURES, CONTEXT_PRECISION, CONTEXT_RECALL, LLM_CONTEXT_PRECISION)
@@ -178,24 +170,17 @@ def _run(row: Mapping[str, Any], per_query: bool) -> dict[str, Any]:
 
 def _measure(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, Any]:
     """Mean metrics (a judged query the run misses scores 0) and per-query values."""
-    present = {q: docs for q, docs in run.items() if docs and q in qrels}
-    per_query: dict[str, dict[str, float]] = {q: dict.fromkeys(MEASURES, 0.0) for q in qrels}
-    names = {measure: name for name, measure in MEASURES.items()}
-    if present:
-        for metric in ir_measures.iter_calc(list(MEASURES.values()), qrels, present):
-            per_query[metric.query_id][names[metric.measure]] = float(metric.value)
+    scores = per_query(qrels, run)
     pairs = [
         (list(run.get(q, {})), [d for d, grade in judged.items() if grade > 0])
         for q, judged in qrels.items()
     ]
-    for query_id, scores in zip(qrels, id_based(pairs), strict=True):
-        per_query[query_id].update(scores)
-    names_kept = (*MEASURES, CONTEXT_PRECISION, CONTEXT_RECALL)
-    means = {
-        name: (sum(v[name] for v in per_query.values()) / len(per_query) if per_query else 0.0)
-        for name in names_kept
+    for query_id, context in zip(qrels, id_based(pairs), strict=True):
+        scores[query_id].update(context)
+    return {
+        "means": means(scores, (*MEASURES, CONTEXT_PRECISION, CONTEXT_RECALL)),
+        "per_query": scores,
     }
-    return {"means": means, "per_query": per_query}
 
 
 def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dict[str, Any]:
@@ -236,8 +221,7 @@ def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dic
         to_judge: list[Judged] = []
         for q in queries:
             hits = retriever.retrieve(q.text, top_k=TOP_K).hits
-            ranked = list(dict.fromkeys(h.payload.doc_id for h in hits))
-            run[q.query_id] = {doc_id: 1.0 / (rank + 1) for rank, doc_id in enumerate(ranked)}
+            run.update(ranked_run({q.query_id: [h.payload.doc_id for h in hits]}))
             if q.reference:
                 to_judge.append(
                     Judged(q.query_id, q.text, q.reference, [h.payload.text for h in hits])

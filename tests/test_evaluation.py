@@ -541,3 +541,32 @@ def test_a_failing_llm_judge_leaves_the_run_standing(
     state = stored["index_state"]["llm_judge"]
     assert (state["judged"], state["failed"]) == (0, 1)
     assert state["errors"][0].startswith("1: ")
+
+
+def test_benchmark_metrics_agree_with_ranx_when_queries_are_missing() -> None:
+    """A judged query the run lacks scores 0, once: the benchmarks' means match ranx's."""
+    import random
+
+    from evaluation.metrics import evaluate, per_query
+
+    rng = random.Random(3)
+    docs = [f"d{i}" for i in range(40)]
+    qrels = {
+        f"q{i}": {d: rng.choice([1, 2, 3]) for d in rng.sample(docs, rng.randint(1, 6))}
+        for i in range(25)
+    }
+    run = {
+        f"q{i}": {d: rng.random() for d in rng.sample(docs, rng.randint(1, 12))}
+        for i in range(25)
+        if i % 4
+    }
+    ours = evaluate(qrels, run)
+    full = {q: run.get(q, {"nothing": 0.0}) for q in qrels}  # ranx needs every query ranked
+    theirs = ranx_evaluate(Qrels(qrels), Run(full), ["ndcg@10", "recall@10", "mrr@10"])
+    assert ours == pytest.approx(theirs, abs=1e-9) and ours["ndcg@10"] > 0
+    assert all(
+        v == 0
+        for q, scores in per_query(qrels, run).items()
+        if q not in run
+        for v in scores.values()
+    )
