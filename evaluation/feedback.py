@@ -82,37 +82,33 @@ class FeedbackRecords:
             assert key is not None
             return int(key[0])
 
-    def precision_by_source(self) -> dict[str, dict[str, float]]:
-        """Share of judged results that were relevant, per source."""
-        query = select(feedback.c.source, feedback.c.relevant, func.count()).group_by(
-            feedback.c.source, feedback.c.relevant
-        )
+    def _judgements(self, key: Any) -> dict[str, dict[int, int]]:
+        """Feedback counts by `key` (a feedback column): value -> {1: relevant, 0: not}."""
+        query = select(key, feedback.c.relevant, func.count()).group_by(key, feedback.c.relevant)
         counts: dict[str, dict[int, int]] = defaultdict(dict)
         with self._engine.connect() as conn:
-            for source, relevant, count in conn.execute(query):
-                counts[source][int(relevant)] = int(count)
+            for value, relevant, count in conn.execute(query):
+                counts[value][int(relevant)] = int(count)
+        return counts
+
+    def precision_by_source(self) -> dict[str, dict[str, float]]:
+        """Share of judged results that were relevant, per source."""
         return {
             source: {
                 "judged": c.get(0, 0) + c.get(1, 0),
                 "precision": c.get(1, 0) / max(1, c.get(0, 0) + c.get(1, 0)),
             }
-            for source, c in sorted(counts.items())
+            for source, c in sorted(self._judgements(feedback.c.source).items())
         }
 
     def disliked_documents(self) -> list[dict[str, Any]]:
         """Documents repeatedly judged not relevant (more often than relevant)."""
-        query = select(feedback.c.doc_id, feedback.c.relevant, func.count()).group_by(
-            feedback.c.doc_id, feedback.c.relevant
-        )
-        counts: dict[str, dict[int, int]] = defaultdict(dict)
+        flagged = {
+            d: c
+            for d, c in self._judgements(feedback.c.doc_id).items()
+            if c.get(0, 0) >= NEGATIVE_FEEDBACK_MIN and c.get(0, 0) > c.get(1, 0)
+        }
         with self._engine.connect() as conn:
-            for doc_id, relevant, count in conn.execute(query):
-                counts[doc_id][int(relevant)] = int(count)
-            flagged = {
-                d: c
-                for d, c in counts.items()
-                if c.get(0, 0) >= NEGATIVE_FEEDBACK_MIN and c.get(0, 0) > c.get(1, 0)
-            }
             rows = {
                 r.doc_id: r
                 for r in conn.execute(

@@ -200,7 +200,7 @@ hygiene_scans = Table(
     Column("summary", JSON),
 )
 
-# -- evaluation (evaluation/records.py reads and writes these) ---------------------------------
+# -- evaluation (evaluation/runs.py and evaluation/feedback.py read and write these) ------------
 
 golden_sets = Table(
     "eval_golden_sets",
