@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from benchmarks.messy_kb import (  # noqa: E402
     shingle_jaccard,
     summarize,
 )
-from benchmarks.retrieval import _fmt, _peak_rss_mb, _timed_queries  # noqa: E402
+from benchmarks.retrieval import _fmt, _peak_rss_mb, _timed_queries, run_phase  # noqa: E402
 
 STALE_ROLES = ("copy", "near_copy", "superseded")
 TOP_K = 10
@@ -228,34 +227,6 @@ def phase_clean(data: Path, messy: Path) -> dict[str, Any]:
 
 
 PHASES = {"demo": phase_demo, "steward": phase_steward, "clean": phase_clean}
-
-
-def _run_phase(name: str, data: Path, messy: Path) -> dict[str, Any]:
-    print(f"running {name} ...", file=sys.stderr, flush=True)
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        target = Path(handle.name)
-    try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--phase",
-                name,
-                "--data",
-                str(data),
-                "--kb",
-                str(messy),
-                "--out",
-                str(target),
-            ],
-            check=False,
-        )
-        if done.returncode != 0:
-            return {"error": f"phase {name} exited with {done.returncode} (see its stderr)"}
-        result: dict[str, Any] = json.loads(target.read_text())
-        return result
-    finally:
-        target.unlink(missing_ok=True)
 
 
 # -- scoring (in the parent, from what the phases returned) --------------------------------
@@ -631,7 +602,10 @@ def main() -> None:
             generate(args.data, messy, args.seed)
         truth = _load_truth(messy)
         names = args.only or list(PHASES)
-        raw = {name: _run_phase(name, args.data, messy) for name in names}
+        raw = {
+            name: run_phase(__file__, name, "--data", str(args.data), "--kb", str(messy))
+            for name in names
+        }
         results = score(truth, raw, messy / "kb")
     results["kb"]["path"] = str(args.kb or "(temp)")
 

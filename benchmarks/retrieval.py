@@ -271,16 +271,29 @@ def phase_bm25(data: Path) -> dict[str, Any]:
 PHASES = {"embed": phase_embed, "steward": phase_steward, "demo": phase_demo, "bm25": phase_bm25}
 
 
-def _run_phase(name: str, data: Path) -> dict[str, Any]:
+def run_phase(script: str, name: str, *args: str) -> dict[str, Any]:
+    """`script --phase name *args` in a fresh process (its own memory and warm-up); its JSON.
+
+    A phase that fails returns {"error": ...} so the other phases still report.
+    """
     print(f"running {name} ...", file=sys.stderr, flush=True)
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         target = Path(handle.name)
-    subprocess.run(
-        [sys.executable, __file__, "--phase", name, "--data", str(data), "--out", str(target)],
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(target.read_text())
-    target.unlink()
+    try:
+        command = [sys.executable, script, "--phase", name, *args, "--out", str(target)]
+        done = subprocess.run(command, check=False)
+        if done.returncode != 0:
+            return {"error": f"phase {name} exited with {done.returncode} (see its stderr)"}
+        result: dict[str, Any] = json.loads(target.read_text())
+        return result
+    finally:
+        target.unlink(missing_ok=True)
+
+
+def _run_phase(name: str, data: Path) -> dict[str, Any]:
+    result = run_phase(__file__, name, "--data", str(data))
+    if "error" in result:
+        raise SystemExit(result["error"])
     return result
 
 
