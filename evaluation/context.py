@@ -125,10 +125,6 @@ class Judged:
     contexts: list[str]
 
 
-def llm_enabled(settings: EvaluationSettings) -> bool:
-    return bool(settings.llm_url)
-
-
 def llm_context_precision(
     settings: EvaluationSettings, queries: Sequence[Judged]
 ) -> tuple[dict[str, float], list[str]]:

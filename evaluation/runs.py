@@ -29,8 +29,8 @@ from evaluation.context import (
 )
 from evaluation.golden import GoldenQuery, as_records, parse_records
 from evaluation.metrics import MEASURES, means, per_query, ranked_run
-from hygiene.records import require_actor
-from steward.catalog import Catalog, eval_runs, golden_sets, hygiene_audit
+from hygiene.records import audit, require_actor
+from steward.catalog import Catalog, eval_runs, golden_sets
 from steward.domain import as_utc, rfc3339, utc_now
 from steward.errors import NotFoundError, QueryError
 from steward.runtime import Runtime
@@ -115,21 +115,19 @@ class EvalRecords:
         found = self.run(run_id)
         if found["status"] != "ok":
             raise QueryError("run", f"run {run_id} did not finish well ({found['status']})")
-        now = utc_now()
         with self._engine.begin() as conn:
             conn.execute(
                 update(eval_runs)
                 .where(eval_runs.c.run_id == run_id)
-                .values(accepted_at=now, accepted_by=actor)
+                .values(accepted_at=utc_now(), accepted_by=actor)
             )
-            conn.execute(
-                insert(hygiene_audit).values(
-                    at=now,
-                    actor=actor,
-                    action="accept_baseline",
-                    subject=str(run_id),
-                    detail={"golden_set": found["golden_set"], "metrics": found["metrics"]},
-                )
+            audit(
+                conn,
+                actor,
+                "accept_baseline",
+                str(run_id),
+                golden_set=found["golden_set"],
+                metrics=found["metrics"],
             )
 
     def regressions(self, golden_set: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

@@ -364,13 +364,6 @@ class HygieneRecords:
             raise NotFoundError("document", doc_id)
         return row
 
-    def _audit(self, conn: Any, actor: str, action: str, subject: str, **detail: Any) -> None:
-        conn.execute(
-            insert(hygiene_audit).values(
-                at=utc_now(), actor=actor, action=action, subject=subject, detail=detail
-            )
-        )
-
     def _review_values(self, conn: Any, doc_id: str, **values: Any) -> None:
         exists = conn.execute(
             select(hygiene_reviews.c.doc_id).where(hygiene_reviews.c.doc_id == doc_id)
@@ -397,7 +390,7 @@ class HygieneRecords:
                 deprecated_by=None,
                 note=note,
             )
-            self._audit(conn, actor, "verify", doc_id, source_uri=row.source_uri, note=note)
+            audit(conn, actor, "verify", doc_id, source_uri=row.source_uri, note=note)
 
     def deprecate(self, doc_id: str, actor: str, note: str | None = None) -> None:
         require_actor(actor)
@@ -406,7 +399,7 @@ class HygieneRecords:
             self._review_values(
                 conn, doc_id, deprecated_at=utc_now(), deprecated_by=actor, note=note
             )
-            self._audit(conn, actor, "deprecate", doc_id, source_uri=row.source_uri, note=note)
+            audit(conn, actor, "deprecate", doc_id, source_uri=row.source_uri, note=note)
 
     def mark_distinct(self, doc_a: str, doc_b: str, actor: str) -> None:
         """Two documents are not duplicates of each other, whatever their similarity."""
@@ -430,7 +423,7 @@ class HygieneRecords:
                 )
             # Until the next scan, retrieval must stop folding one into the other.
             _unfold(conn, a, b)
-            self._audit(conn, actor, "not_duplicate", f"{a} {b}", doc_a=a, doc_b=b)
+            audit(conn, actor, "not_duplicate", f"{a} {b}", doc_a=a, doc_b=b)
 
     def resolve_conflict(self, conflict: str, resolution: str, actor: str) -> None:
         require_actor(actor)
@@ -459,7 +452,7 @@ class HygieneRecords:
                     .where(hygiene_documents.c.doc_id == doc_id, hygiene_documents.c.conflicts > 0)
                     .values(conflicts=hygiene_documents.c.conflicts - 1)
                 )
-            self._audit(
+            audit(
                 conn,
                 actor,
                 "resolve_conflict",
@@ -525,6 +518,15 @@ def _unfold(conn: Any, a: str, b: str) -> None:
 def require_actor(actor: str) -> None:
     if not actor or not actor.strip():
         raise QueryError("actor", "must name who acts (an e-mail or user name)")
+
+
+def audit(conn: Any, actor: str, action: str, subject: str, **detail: Any) -> None:
+    """One entry of the audit log (GET /hygiene/audit), inside the caller's transaction."""
+    conn.execute(
+        insert(hygiene_audit).values(
+            at=utc_now(), actor=actor, action=action, subject=subject, detail=detail
+        )
+    )
 
 
 class SnapshotCache:
