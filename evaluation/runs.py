@@ -141,7 +141,7 @@ class EvalRecords:
             query = query.where(eval_runs.c.golden_set == golden_set)
         with self._engine.connect() as conn:
             rows = [_run(dict(r._mapping), per_query=False) for r in conn.execute(query)]
-        # JSON null and SQL NULL differ by backend: keep the runs that found a regression.
+        # Runs stored before the column kept None as SQL NULL hold a JSON null: left out here.
         return [r for r in rows if r["regression"]]
 
     def runs(self, golden_set: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
@@ -161,7 +161,7 @@ class EvalRecords:
 
 def _run(row: Mapping[str, Any], per_query: bool) -> dict[str, Any]:
     found = {k: v for k, v in row.items() if per_query or k != "per_query"}
-    for name in ("started_at", "finished_at"):
+    for name in ("started_at", "finished_at", "accepted_at"):
         found[name] = rfc3339(as_utc(row[name])) if row[name] is not None else None
     return found
 

@@ -231,7 +231,8 @@ eval_runs = Table(
     Column("accepted_at", DateTime(timezone=True)),
     Column("accepted_by", Text),
     Column("baseline_run", Integer),  # the baseline it was compared with
-    Column("regression", JSON),  # metric -> {baseline, value, drop, p_value}; None: none
+    # metric -> {baseline, value, drop, p_value}; SQL NULL when none (so `IS NULL` finds them).
+    Column("regression", JSON(none_as_null=True)),
 )
 
 # Each /retrieve: what was asked (unless query text logging is off), what came back, how fast.

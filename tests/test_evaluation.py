@@ -98,7 +98,16 @@ def test_a_rerun_on_an_unchanged_index_shows_no_difference(served: Any) -> None:
     found = httpx.get(
         f"{url}/eval/compare", params={"a": first["run_id"], "b": second["run_id"]}
     ).json()
-    assert found["queries"] == 20
+    assert found["queries"] == 20 and found["skipped"] == []
+    assert set(found["metrics"]) == {
+        "ndcg@10",
+        "p@5",
+        "p@10",
+        "recall@10",
+        "mrr@10",
+        "context_precision",
+        "context_recall",
+    }
     for metric in found["metrics"].values():
         assert metric["difference"] == 0 and not metric["significant"]
 
@@ -195,6 +204,7 @@ def test_deleting_relevant_documents_is_a_regression_and_an_unchanged_rerun_is_n
             records.save_golden("sample", parse_records(QUERIES))
             first = evaluate_golden(runtime, "sample")
             assert first["accepted_by"] == "steward (first run)" and first["regression"] is None
+            assert first["accepted_at"].endswith("Z") and json.dumps(first)  # as the CLI prints
             again = evaluate_golden(runtime, "sample")
             assert again["baseline_run"] == first["run_id"] and not again["regression"]
 
@@ -222,6 +232,10 @@ def test_deleting_relevant_documents_is_a_regression_and_an_unchanged_rerun_is_n
             )
             after = evaluate_golden(runtime, "sample")
             assert after["baseline_run"] == broken["run_id"] and not after["regression"]
+            # Fine runs are not regressions, so they take no place in a listing's limit.
+            assert [r["run_id"] for r in records.regressions("sample", limit=1)] == [
+                broken["run_id"]
+            ]
             assert len(received) == 1
         finally:
             runtime.close()
@@ -262,6 +276,7 @@ def test_feedback_precision_disliked_documents_and_metrics(served: Any) -> None:
     assert 'steward_feedback_precision{source="handbook"} 0.250000' in text
     assert 'steward_sync_last_status{source="handbook"} 1' in text
     assert "# TYPE steward_hygiene_items gauge" in text
+    assert 'steward_hygiene_items{kind="unresolved_conflicts"} ' in text
 
 
 def test_query_text_is_not_logged_when_switched_off(
