@@ -285,8 +285,6 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
             conflicting_any.add(_key(row_i.doc_id, row_j.doc_id))
             if value.confidence >= VERSION_EVIDENCE:
                 conflicting.add(_key(row_i.doc_id, row_j.doc_id))
-    if settings.judge_url and found:
-        found = _judged(found, resolutions, settings)
     mark = lap("conflicts", mark)
 
     # Pairs of documents: copies, editions, or neither.
@@ -408,6 +406,9 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
             chunk_duplicates[fold] = (keep, pair.cosine)
 
     found = _onto_canonical(found, duplicate_of, texts, rows, resolutions)
+    if settings.judge_url and found:
+        # On the final ids: a veto on a conflict that moved onto a canonical copy stays known.
+        found = _judged(found, resolutions, settings)
     unresolved: dict[str, int] = defaultdict(int)
     for conflict in found.values():
         if conflict.resolution is None:
@@ -581,7 +582,12 @@ def _judged(
             )
     finally:
         judge.close()
-    log.info("the judge vetoed %d of %d conflicts", vetoed, len(found))
+    log.info(
+        "the judge vetoed %d of %d conflicts (%d questions failed and kept the conflict)",
+        vetoed,
+        len(found),
+        judge.failures,
+    )
     return judged
 
 

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 
 from connectors.filesystem import FilesystemConnector
@@ -29,18 +30,22 @@ def _judge_app(asked: list[str]) -> FastAPI:
     return app
 
 
-def _travel_kb(root: Path) -> Path:
+def _travel_kb(root: Path, with_copy: bool = False) -> Path:
     kb = root / "kb"
     for name in ("travel-policy.md", "travel-policy-2023.md"):
         (kb / "finance").mkdir(parents=True, exist_ok=True)
         shutil.copy(KB / "finance" / name, kb / "finance" / name)
+    if with_copy:  # its conflicts move onto the original, the canonical copy
+        (kb / "archive").mkdir()
+        shutil.copy(KB / "finance" / "travel-policy.md", kb / "archive" / "travel-policy-copy.md")
     return kb
 
 
+@pytest.mark.parametrize("with_copy", [False, True], ids=["plain", "with-a-copy"])
 def test_the_judge_vetoes_only_what_it_answers_no_to(
-    tmp_path: Path, hash_embedder: Any, make_settings: Any, serve_app: Any
+    tmp_path: Path, hash_embedder: Any, make_settings: Any, serve_app: Any, with_copy: bool
 ) -> None:
-    kb = _travel_kb(tmp_path)
+    kb = _travel_kb(tmp_path, with_copy)
     plain = open_runtime(make_settings(tmp_path / "plain"), embedder=hash_embedder)
     try:
         plain.pipeline.run(FilesystemConnector(kb, "finance"))
