@@ -394,6 +394,10 @@ def test_not_a_duplicate_holds_through_a_third_copy(
         again = scan(runtime)
         together = _cluster_of(again, ids["close-a.md"]) or set()
         assert ids["close-b.md"] not in together
+        # The original still folds one of them: the scan clustered, it did not just give up.
+        kept = _cluster_of(again, ids["close.md"])
+        assert kept is not None and len(kept) == 2
+        assert len(kept & {ids["close-a.md"], ids["close-b.md"]}) == 1
         states = records.states()
         assert states[ids["close-a.md"]]["duplicate_of"] != ids["close-b.md"]
         assert states[ids["close-b.md"]]["duplicate_of"] != ids["close-a.md"]
