@@ -103,18 +103,15 @@ def select(
     first_slot_of_doc: dict[str, int] = {}
     waiting: dict[str, list[str]] = {}  # canonical doc -> copies seen before its first hit
 
-    def fold(slot: int | None, doc_id: str, into: str) -> None:
-        if slot is None:
-            waiting.setdefault(into, []).append(doc_id)
-        elif doc_id != picked_doc[slot] and doc_id not in folded[slot]:
+    def fold(slot: int, doc_id: str) -> None:
+        if doc_id != picked_doc[slot] and doc_id not in folded[slot]:
             folded[slot].append(doc_id)
 
-    for score, _, found, found_mark in scored:
-        candidate, mark = found, found_mark
+    for score, _, candidate, mark in scored:
         copy_of = mark.duplicate_of if mark is not None else None
         if copy_of and copy_of in best_of:
             if copy_of in first_slot_of_doc:
-                fold(first_slot_of_doc[copy_of], candidate.doc_id, copy_of)
+                fold(first_slot_of_doc[copy_of], candidate.doc_id)
                 continue
             waiting.setdefault(copy_of, []).append(candidate.doc_id)
             candidate, mark = best_of[copy_of]
@@ -123,8 +120,7 @@ def select(
         text_key = chunk_canonical.get(candidate.chunk_id, candidate.chunk_id)
         slot = slot_of_text.get(candidate.content_hash, slot_of_text.get(text_key))
         if slot is not None:
-            if picked_doc[slot] != doc_id:
-                fold(slot, doc_id, picked_doc[slot])
+            fold(slot, doc_id)
             continue
         slot = len(picked)
         picked.append(
