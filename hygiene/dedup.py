@@ -51,7 +51,14 @@ def similar_documents(
 ) -> list[SimilarPair]:
     """Pairs of documents whose shingle Jaccard is at least `threshold`, best first."""
     sets = {doc_id: shingles(text, shingle_words) for doc_id, text in texts.items()}
-    sets = {doc_id: s for doc_id, s in sets.items() if s}
+    return similar_sets(sets, permutations, threshold)
+
+
+def similar_sets(
+    shingled: Mapping[str, set[str]], permutations: int, threshold: float
+) -> list[SimilarPair]:
+    """`similar_documents` over shingle sets already made (the scan reuses them)."""
+    sets = {doc_id: s for doc_id, s in shingled.items() if s}
     ids = sorted(sets)
     if len(ids) < 2:
         return []

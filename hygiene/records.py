@@ -329,9 +329,7 @@ class HygieneRecords:
 
     def copies_of(self, doc_id: str) -> list[str]:
         """The documents the last scan folded into this one."""
-        query = select(hygiene_documents.c.doc_id).where(
-            hygiene_documents.c.duplicate_of == doc_id
-        )
+        query = select(hygiene_documents.c.doc_id).where(hygiene_documents.c.duplicate_of == doc_id)
         with self._engine.connect() as conn:
             return sorted(str(d) for (d,) in conn.execute(query))
 

@@ -40,7 +40,7 @@ from hygiene.dedup import (
     jaccard,
     shingles,
     similar_chunks,
-    similar_documents,
+    similar_sets,
     words,
 )
 from hygiene.judge import LlmJudge
@@ -115,6 +115,7 @@ class _Chunks:
     owners: list[str]
     payloads: list[ChunkPayload]
     vectors: np.ndarray
+    of_doc: dict[str, list[int]]  # document -> positions of its chunks
 
 
 def _read(runtime: Runtime, rows: Mapping[str, DocumentRow]) -> tuple[dict[str, str], _Chunks]:
@@ -142,7 +143,10 @@ def _read(runtime: Runtime, rows: Mapping[str, DocumentRow]) -> tuple[dict[str, 
     array = np.asarray(matrix, dtype=np.float32).reshape(len(matrix), -1)
     if len(array):
         array /= np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
-    return texts, _Chunks(ids, owners, payloads, array)
+    of_doc: dict[str, list[int]] = defaultdict(list)
+    for n, owner in enumerate(owners):
+        of_doc[owner].append(n)
+    return texts, _Chunks(ids, owners, payloads, array, dict(of_doc))
 
 
 def _source_config(runtime: Runtime, rows: Mapping[str, DocumentRow]) -> dict[str, dict[str, Any]]:
@@ -196,10 +200,10 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
         states[doc_id], expires[doc_id] = review_state(row, reviews.get(doc_id), interval, now)
 
     report("documents", 0, len(rows))
-    pairs = similar_documents(
-        texts, settings.shingle_words, settings.permutations, settings.version_jaccard
-    )
-    pairs += _same_subject_pairs(rows, texts, {(p.a, p.b) for p in pairs}, settings)
+    # Each document's shingles, made once: LSH, same-subject pairs, containment, clusters.
+    sets = {doc_id: shingles(text, settings.shingle_words) for doc_id, text in texts.items()}
+    pairs = similar_sets(sets, settings.permutations, settings.version_jaccard)
+    pairs += _same_subject_pairs(rows, sets, {(p.a, p.b) for p in pairs}, settings)
     mark = lap("documents", mark)
 
     report("chunks", 0, len(chunks.ids))
@@ -213,9 +217,7 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
 
     # Conflicts: similar chunks of different documents, and the chunks of similar documents.
     position = {chunk_id: n for n, chunk_id in enumerate(chunks.ids)}
-    of_doc: dict[str, list[int]] = defaultdict(list)
-    for n, owner in enumerate(chunks.owners):
-        of_doc[owner].append(n)
+    of_doc = chunks.of_doc
     candidates: set[tuple[int, int]] = set()
     for pair in chunk_pairs:
         if pair.cosine >= settings.conflict_cosine:
@@ -299,7 +301,6 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
 
     similarity: dict[tuple[str, str], float] = {}
     newer_versions: dict[str, list[str]] = defaultdict(list)
-    sets: dict[str, set[str]] = {}
     for doc_pair in pairs:
         a, b = rows[doc_pair.a], rows[doc_pair.b]
         key = _key(a.doc_id, b.doc_id)
@@ -308,9 +309,6 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
         if key not in conflicting and key not in distinct:
             copies = doc_pair.jaccard >= settings.duplicate_jaccard
             if not copies:
-                for doc_id in key:
-                    if doc_id not in sets:
-                        sets[doc_id] = shingles(texts[doc_id], settings.shingle_words)
                 small, large = sorted((sets[key[0]], sets[key[1]]), key=len)
                 shared = len(small & large) / max(1, len(small))
                 copies = shared >= CONTAINMENT and len(small) >= MIN_SIZE_RATIO * len(large)
@@ -371,8 +369,7 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
                 continue
             jac = similarity.get(_key(member, canonical))
             if jac is None:  # joined through a third copy
-                size = settings.shingle_words
-                jac = jaccard(shingles(texts[member], size), shingles(texts[canonical], size))
+                jac = jaccard(sets[member], sets[canonical])
             listed.append((member, round(jac, 4)))
             duplicate_of[member] = (canonical, jac)
         for member in members:
@@ -482,9 +479,7 @@ def _topic_pairs(
     for n, payload in enumerate(chunks.payloads):
         for word in set(words(payload.text)):
             postings[word].add(n)
-    of_doc: dict[str, list[int]] = defaultdict(list)
-    for n, owner in enumerate(chunks.owners):
-        of_doc[owner].append(n)
+    of_doc = chunks.of_doc
     found: set[tuple[int, int]] = set()
     for doc_id, row in rows.items():
         terms = sorted({t for t in words(row.title) if len(t) >= 4 and t not in _GENERIC})
@@ -503,10 +498,8 @@ def _topic_pairs(
         own = of_doc[doc_id]
         scores = chunks.vectors[own] @ chunks.vectors[mentions].T
         best = [
-            (float(scores[r, c]), own[r], other)
-            for r in range(len(own))
-            for c, other in enumerate(mentions)
-            if scores[r, c] >= settings.topic_cosine
+            (float(scores[r, c]), own[r], mentions[c])
+            for r, c in zip(*np.nonzero(scores >= settings.topic_cosine), strict=True)
         ]
         best.sort(reverse=True)
         for _, mine, other in best[:_TOPIC_PAIRS_PER_DOCUMENT]:
@@ -520,7 +513,7 @@ _MAX_SUBJECT_GROUP = 20
 
 def _same_subject_pairs(
     rows: Mapping[str, DocumentRow],
-    texts: Mapping[str, str],
+    sets: Mapping[str, set[str]],
     known: set[tuple[str, str]],
     settings: HygieneSettings,
 ) -> list[SimilarPair]:
@@ -535,7 +528,6 @@ def _same_subject_pairs(
             if name:
                 groups[name].add(doc_id)
     found: list[SimilarPair] = []
-    sets: dict[str, set[str]] = {}
     for members in groups.values():
         if len(members) < 2 or len(members) > _MAX_SUBJECT_GROUP:
             continue
@@ -545,9 +537,6 @@ def _same_subject_pairs(
                 if (a, b) in known or rows[a].updated_at == rows[b].updated_at:
                     continue
                 known.add((a, b))
-                for doc_id in (a, b):
-                    if doc_id not in sets:
-                        sets[doc_id] = shingles(texts[doc_id], settings.shingle_words)
                 value = jaccard(sets[a], sets[b])
                 if value >= settings.subject_jaccard:
                     found.append(SimilarPair(a, b, value))
