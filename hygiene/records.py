@@ -85,7 +85,6 @@ class DocumentState:
     duplicate_of: str | None
     similarity: float | None
     superseded_by: str | None
-    conflicts: int
 
 
 class HygieneRecords:
@@ -145,7 +144,8 @@ class HygieneRecords:
                         "similarity": s.similarity,
                         "superseded_by": s.superseded_by,
                         "superseded_since": since,
-                        "conflicts": s.conflicts,
+                        # Counted from the stored conflicts, resolutions included, below.
+                        "conflicts": 0,
                         "scanned_at": now,
                     }
                 )
@@ -217,7 +217,8 @@ class HygieneRecords:
             )
 
     def _reapply_decisions(self, conn: Any) -> None:
-        """Decisions taken while a scan ran win over what the scan computed before them."""
+        """Decisions taken while a scan ran win over what the scan computed before them; each
+        document's count of open conflicts is made here, from the stored conflicts."""
         for a, b in conn.execute(select(hygiene_distinct.c.doc_a, hygiene_distinct.c.doc_b)).all():
             _unfold(conn, a, b)
         conn.execute(

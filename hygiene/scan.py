@@ -406,11 +406,6 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
     if settings.judge_url and found:
         # On the final ids: a veto on a conflict that moved onto a canonical copy stays known.
         found = _judged(found, resolutions, settings)
-    unresolved: dict[str, int] = defaultdict(int)
-    for conflict in found.values():
-        if conflict.resolution is None:
-            unresolved[conflict.a_doc] += 1
-            unresolved[conflict.b_doc] += 1
     results = [
         DocumentState(
             doc_id=doc_id,
@@ -419,7 +414,6 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
             duplicate_of=duplicate_of[doc_id][0] if doc_id in duplicate_of else None,
             similarity=round(duplicate_of[doc_id][1], 4) if doc_id in duplicate_of else None,
             superseded_by=superseded_by.get(doc_id),
-            conflicts=unresolved.get(doc_id, 0),
         )
         for doc_id in sorted(rows)
     ]
