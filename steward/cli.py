@@ -418,10 +418,16 @@ def hygiene_scan(
         out.print(_scan_summary(summary))
 
 
-def _catalog(settings: Settings) -> Any:
+@contextmanager
+def _catalog(settings: Settings) -> Iterator[Any]:
+    """The home's catalog, closed on the way out."""
     from steward.catalog import Catalog
 
-    return Catalog(settings.home.catalog_url(settings.catalog))
+    catalog = Catalog(settings.home.catalog_url(settings.catalog))
+    try:
+        yield catalog
+    finally:
+        catalog.close()
 
 
 @hygiene_app.command("report")
@@ -436,8 +442,7 @@ def hygiene_report(
 
     settings = _settings()
     with _errors():
-        catalog = _catalog(settings)
-        try:
+        with _catalog(settings) as catalog:
             filters = report.Filters(source, owner)
             found: dict[str, Any] = {
                 "scan": HygieneRecords(catalog).last_scan(),
@@ -445,8 +450,6 @@ def hygiene_report(
                 "stale": report.stale(catalog, filters),
                 "conflicts": report.conflicts(catalog, filters),
             }
-        finally:
-            catalog.close()
     if as_json:
         sys.stdout.write(json.dumps(found, default=str) + "\n")
         return
@@ -493,13 +496,10 @@ def hygiene_report(
 def _act(do: Any) -> None:
     settings = _settings()
     with _errors():
-        catalog = _catalog(settings)
-        try:
+        with _catalog(settings) as catalog:
             from hygiene.records import HygieneRecords
 
             do(HygieneRecords(catalog))
-        finally:
-            catalog.close()
 
 
 Actor = Annotated[str, typer.Option(help="Who acts (recorded in the audit log).")]
@@ -559,11 +559,8 @@ def golden_add(
     settings = _settings()
     with _errors():
         queries = load_golden(path)
-        catalog = _catalog(settings)
-        try:
+        with _catalog(settings) as catalog:
             EvalRecords(catalog).save_golden(name or path.stem, queries)
-        finally:
-            catalog.close()
     out.print(f"golden set {escape(name or path.stem)}: {len(queries)} queries")
 
 
@@ -599,11 +596,8 @@ def eval_run(
         try:
             runtime = open_runtime(settings)
         except IndexLockedError:
-            catalog = _catalog(settings)
-            try:
+            with _catalog(settings) as catalog:
                 names = golden_set or [s["name"] for s in EvalRecords(catalog).golden_sets()]
-            finally:
-                catalog.close()
             done = [
                 _query_over_http(settings, {"golden_set": n}, "/eval/runs", 3600) for n in names
             ]
@@ -636,11 +630,11 @@ def eval_runs(
 
     settings = _settings()
     with _errors():
-        catalog = _catalog(settings)
-        try:
+        with _catalog(settings) as catalog:
             found = EvalRecords(catalog).runs(golden_set)
-        finally:
-            catalog.close()
+    if not found:
+        out.print("no evaluation runs yet: [bold]steward eval run[/]")
+        return
     rows = [
         (f"{r['run_id']} {r['golden_set']} {r['started_at']} {r['trigger']}", r["metrics"] or {})
         for r in found
@@ -655,11 +649,8 @@ def eval_compare(run_a: int, run_b: int) -> None:
 
     settings = _settings()
     with _errors():
-        catalog = _catalog(settings)
-        try:
+        with _catalog(settings) as catalog:
             found = compare(catalog, run_a, run_b)
-        finally:
-            catalog.close()
     table = Table(title=f"run {run_b} against run {run_a} ({found['queries']} queries)")
     for name in ("metric", "a", "b", "b - a", "p", "significant"):
         table.add_column(name)
@@ -680,18 +671,15 @@ def eval_compare(run_a: int, run_b: int) -> None:
 @eval_app.command("accept")
 def eval_accept(
     run_id: int,
-    actor: Annotated[str, typer.Option(help="Who accepts (recorded in the audit log).")],
+    actor: Actor,
 ) -> None:
     """Make a run the baseline its golden set's next runs are compared with."""
     from evaluation.runs import EvalRecords
 
     settings = _settings()
     with _errors():
-        catalog = _catalog(settings)
-        try:
+        with _catalog(settings) as catalog:
             EvalRecords(catalog).accept(run_id, actor)
-        finally:
-            catalog.close()
     out.print(f"run {run_id} is the baseline")
 
 
