@@ -19,6 +19,12 @@ from steward.settings import load_settings
 from steward.sources import load_evaluation, load_sources
 
 
+def _crontab(expression: str) -> crontab:
+    """Celery's crontab from a five-field cron expression (minute hour day month weekday)."""
+    minute, hour, day, month, weekday = expression.split()
+    return crontab(minute, hour, weekday, day, month)
+
+
 def beat_schedule(sources_file: Path) -> dict[str, dict[str, Any]]:
     """One entry per source with a schedule in steward.yaml; none without the file."""
     if not sources_file.exists():
@@ -26,18 +32,16 @@ def beat_schedule(sources_file: Path) -> dict[str, dict[str, Any]]:
     schedule: dict[str, dict[str, Any]] = {}
     for name, config in load_sources(sources_file).items():
         if config.schedule:
-            minute, hour, day, month, weekday = config.schedule.split()
             schedule[f"sync {name}"] = {
                 "task": "steward.sync_source",
-                "schedule": crontab(minute, hour, weekday, day, month),
+                "schedule": _crontab(config.schedule),
                 "args": (name,),
             }
     evaluation = load_evaluation(sources_file)
     if evaluation is not None:
-        minute, hour, day, month, weekday = evaluation.schedule.split()
         schedule["evaluate"] = {
             "task": "steward.evaluate_all",
-            "schedule": crontab(minute, hour, weekday, day, month),
+            "schedule": _crontab(evaluation.schedule),
             "args": (evaluation.probes,),
         }
     return schedule

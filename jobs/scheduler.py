@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,19 +37,24 @@ class EmbeddedScheduler:
     def __init__(
         self, runtime: Runtime, sources_file: Path, clock: Callable[[], datetime] = utc_now
     ) -> None:
-        self._runtime = runtime
         self._clock = clock
-        self._crons = {
-            name: config.schedule
+        # name -> (cron, what to run): each scheduled source, and the evaluation entry.
+        self._jobs: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
+            name: (config.schedule, partial(sync_source, runtime, name))
             for name, config in load_sources(sources_file).items()
             if config.schedule
         }
-        self._evaluation = load_evaluation(sources_file)
-        if self._evaluation is not None:
-            self._crons[EVALUATION] = self._evaluation.schedule
+        evaluation = load_evaluation(sources_file)
+        if evaluation is not None:
+
+            def evaluate() -> dict[str, Any]:
+                runs = evaluate_all(runtime, "schedule", evaluation.probes)
+                return {"source": EVALUATION, "status": "ok", "evaluation": runs}
+
+            self._jobs[EVALUATION] = (evaluation.schedule, evaluate)
         now = clock()
         self._next = {
-            name: croniter(cron, now).get_next(datetime) for name, cron in self._crons.items()
+            name: croniter(cron, now).get_next(datetime) for name, (cron, _) in self._jobs.items()
         }
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -63,19 +69,15 @@ class EmbeddedScheduler:
         for name, when in sorted(self._next.items(), key=lambda item: item[1]):
             if when > now:
                 continue
+            cron, job = self._jobs[name]
             try:
-                if name == EVALUATION:
-                    probes = self._evaluation is not None and self._evaluation.probes
-                    runs = evaluate_all(self._runtime, "schedule", probes)
-                    summary = {"source": EVALUATION, "status": "ok", "evaluation": runs}
-                else:
-                    summary = sync_source(self._runtime, name)
+                summary = job()
                 log.info("scheduled %s: %s", name, summary["status"])
             except StewardError as error:
                 summary = {"source": name, "status": "failed", "error": str(error)}
-                log.error("scheduled sync of %s failed: %s", name, error)
+                log.error("scheduled %s failed: %s", name, error)
             summaries.append(summary)
-            self._next[name] = croniter(self._crons[name], now).get_next(datetime)
+            self._next[name] = croniter(cron, now).get_next(datetime)
         return summaries
 
     def start(self) -> None:

@@ -28,17 +28,26 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.base import Connector
 from steward.domain import DocumentRef, RawDocument
 from steward.errors import ConfigError
 
 
+def _five_fields(value: str) -> str:
+    if len(value.split()) != 5:
+        raise ValueError("must be a five-field cron expression, e.g. '*/30 * * * *'")
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_five_fields)]
+
+
 class _Common(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    schedule: str | None = Field(None, description="cron expression, UTC")
+    schedule: Cron | None = Field(None, description="cron expression, UTC")
     owner: str | None = None
     acl: list[str] = Field(default_factory=list)
     # Days until a document is due for review; STEWARD_HYGIENE_REVIEW_INTERVAL_DAYS when unset.
@@ -46,13 +55,6 @@ class _Common(BaseModel):
     review_interval_days: int | None = Field(None, ge=1)
     # Which copy of a duplicated text is canonical: the higher priority wins (then recency).
     priority: int = 0
-
-    @field_validator("schedule")
-    @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        if value is not None and len(value.split()) != 5:
-            raise ValueError("must be a five-field cron expression, e.g. '*/30 * * * *'")
-        return value
 
 
 class FilesystemSource(_Common):
@@ -94,15 +96,8 @@ class EvaluationSchedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schedule: str = Field(..., description="cron expression, UTC")
+    schedule: Cron = Field(..., description="cron expression, UTC")
     probes: bool = True  # run the probe set too (built on first use)
-
-    @field_validator("schedule")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError("must be a five-field cron expression, e.g. '0 3 * * *'")
-        return value
 
 
 class SourcesFile(BaseModel):
