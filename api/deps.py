@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from retrieval.search import Retriever
 from steward.runtime import Runtime
@@ -22,3 +22,6 @@ def get_retriever(request: Request) -> Retriever:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
+
+# A listing's page size.
+Limit = Annotated[int, Query(ge=1, le=500)]

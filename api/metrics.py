@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from evaluation.feedback import FeedbackRecords
+from evaluation.probes import PROBE_SET
 from evaluation.runs import EvalRecords
 from hygiene.records import HygieneRecords
 from steward.catalog import Catalog
@@ -64,25 +65,25 @@ def render(metrics: ServiceMetrics, catalog: Catalog) -> str:
     records = EvalRecords(catalog)
     family("steward_eval_score", "gauge", "Latest evaluation run's metrics per golden set.")
     family_regressed: list[str] = []
-    for golden in records.golden_sets():
-        latest = records.runs(golden["name"], limit=1)
-        if latest and latest[0]["status"] == "ok":
-            for metric, value in (latest[0]["metrics"] or {}).items():
-                lines.append(
-                    f'steward_eval_score{{golden_set="{_label(golden["name"])}",'
-                    f'metric="{metric}"}} {value}'
-                )
-            family_regressed.append(
-                f'steward_eval_regression{{golden_set="{_label(golden["name"])}"}} '
-                f"{1 if latest[0]['regression'] else 0}"
-            )
+    latest: dict[str, dict[str, Any]] = {}
+    for name in records.names():
+        newest = records.runs(name, limit=1)
+        if newest and newest[0]["status"] == "ok":
+            latest[name] = newest[0]
+    for name, run in latest.items():
+        label = f'golden_set="{_label(name)}"'
+        for metric, value in (run["metrics"] or {}).items():
+            lines.append(f'steward_eval_score{{{label},metric="{metric}"}} {value}')
+        family_regressed.append(
+            f"steward_eval_regression{{{label}}} {1 if run['regression'] else 0}"
+        )
     family("steward_eval_regression", "gauge", "1 when the latest run regressed.")
     lines.extend(family_regressed)
 
     family("steward_probe_hit_rate", "gauge", "Share of probes finding their own document.")
-    probes = records.runs("probes", limit=1)
-    if probes and probes[0]["status"] == "ok":
-        lines.append(f"steward_probe_hit_rate {(probes[0]['metrics'] or {}).get('recall@10', 0)}")
+    if PROBE_SET in latest:
+        hit_rate = (latest[PROBE_SET]["metrics"] or {}).get("recall@10", 0)
+        lines.append(f"steward_probe_hit_rate {hit_rate}")
     family("steward_sync_last_status", "gauge", "Each source's last ingest run (1 ok, 0 not).")
     family_documents: list[str] = []
     for source in catalog.sources():

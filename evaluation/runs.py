@@ -29,6 +29,7 @@ from evaluation.context import (
 )
 from evaluation.golden import GoldenQuery, as_records, parse_records
 from evaluation.metrics import MEASURES, means, per_query, ranked_run
+from evaluation.probes import PROBE_SET, build_probes
 from hygiene.records import audit, require_actor
 from steward.catalog import Catalog, eval_runs, golden_sets
 from steward.domain import as_utc, rfc3339, utc_now
@@ -67,6 +68,11 @@ class EvalRecords:
         if row is None:
             raise NotFoundError("golden set", name)
         return parse_records(list(row.queries), name)
+
+    def names(self) -> list[str]:
+        """The golden sets' names, without reading their queries."""
+        with self._engine.connect() as conn:
+            return list(conn.scalars(select(golden_sets.c.name).order_by(golden_sets.c.name)))
 
     def golden_sets(self) -> list[dict[str, Any]]:
         with self._engine.connect() as conn:
@@ -131,36 +137,33 @@ class EvalRecords:
             )
 
     def regressions(self, golden_set: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        query = (
-            select(eval_runs)
-            .where(eval_runs.c.regression.is_not(None))
-            .order_by(eval_runs.c.run_id.desc())
-            .limit(limit)
-        )
-        if golden_set is not None:
-            query = query.where(eval_runs.c.golden_set == golden_set)
-        with self._engine.connect() as conn:
-            rows = [_run(dict(r._mapping), per_query=False) for r in conn.execute(query)]
+        """Runs that regressed, newest first."""
+        found = self._listed(golden_set, limit, eval_runs.c.regression.is_not(None))
         # Runs stored before the column kept None as SQL NULL hold a JSON null: left out here.
-        return [r for r in rows if r["regression"]]
+        return [r for r in found if r["regression"]]
 
     def runs(self, golden_set: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        query = select(eval_runs).order_by(eval_runs.c.run_id.desc()).limit(limit)
+        """Runs, newest first, without their per-query scores."""
+        return self._listed(golden_set, limit)
+
+    def _listed(self, golden_set: str | None, limit: int, *where: Any) -> list[dict[str, Any]]:
+        columns = [c for c in eval_runs.c if c.name != "per_query"]
+        query = select(*columns).where(*where).order_by(eval_runs.c.run_id.desc()).limit(limit)
         if golden_set is not None:
             query = query.where(eval_runs.c.golden_set == golden_set)
         with self._engine.connect() as conn:
-            return [_run(dict(r._mapping), per_query=False) for r in conn.execute(query)]
+            return [_run(dict(r._mapping)) for r in conn.execute(query)]
 
     def run(self, run_id: int) -> dict[str, Any]:
         with self._engine.connect() as conn:
             row = conn.execute(select(eval_runs).where(eval_runs.c.run_id == run_id)).first()
         if row is None:
             raise NotFoundError("evaluation run", str(run_id))
-        return _run(dict(row._mapping), per_query=True)
+        return _run(dict(row._mapping))
 
 
-def _run(row: Mapping[str, Any], per_query: bool) -> dict[str, Any]:
-    found = {k: v for k, v in row.items() if per_query or k != "per_query"}
+def _run(row: Mapping[str, Any]) -> dict[str, Any]:
+    found = dict(row)
     for name in ("started_at", "finished_at", "accepted_at"):
         found[name] = rfc3339(as_utc(row[name])) if row[name] is not None else None
     return found
@@ -392,10 +395,8 @@ def probe_run(
     runtime: Runtime, size: int = 50, rebuild: bool = False, trigger: str = "manual"
 ) -> dict[str, Any]:
     """Run the probe set, building it first when there is none (or when asked to)."""
-    from evaluation.probes import PROBE_SET, build_probes
-
     records = EvalRecords(runtime.catalog)
-    known = {s["name"] for s in records.golden_sets()}
+    known = set(records.names())
     if rebuild or PROBE_SET not in known:
         probes = build_probes(runtime, size)
         if not probes:
@@ -409,10 +410,8 @@ def evaluate_all(runtime: Runtime, trigger: str, probes: bool = False) -> list[d
 
     A failing set is logged and stored as failed; the others still run.
     """
-    from evaluation.probes import PROBE_SET
-
     records = EvalRecords(runtime.catalog)
-    names = [s["name"] for s in records.golden_sets()]
+    names = records.names()
     found: list[dict[str, Any]] = []
     for name in names if not probes else [n for n in names if n != PROBE_SET]:
         try:

@@ -597,14 +597,14 @@ def eval_run(
             runtime = open_runtime(settings)
         except IndexLockedError:
             with _catalog(settings) as catalog:
-                names = golden_set or [s["name"] for s in EvalRecords(catalog).golden_sets()]
+                names = golden_set or EvalRecords(catalog).names()
             done = [
                 _query_over_http(settings, {"golden_set": n}, "/eval/runs", 3600) for n in names
             ]
         else:
             try:
                 records = EvalRecords(runtime.catalog)
-                names = golden_set or [s["name"] for s in records.golden_sets()]
+                names = golden_set or records.names()
                 done = [evaluate_golden(runtime, n, "manual") for n in names]
             finally:
                 runtime.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import RuntimeDep
-from api.schemas import DocumentChunk, DocumentResponse, ErrorResponse
+from api.schemas import NOT_FOUND, DocumentChunk, DocumentResponse
 from hygiene import report
 from steward.domain import rfc3339
 from steward.errors import NotFoundError
@@ -16,7 +16,7 @@ router = APIRouter(tags=["documents"])
 @router.get(
     "/documents/{doc_id}",
     response_model=DocumentResponse,
-    responses={404: {"model": ErrorResponse}},
+    responses=NOT_FOUND,
 )
 def get_document(doc_id: str, runtime: RuntimeDep) -> DocumentResponse:
     """A document's catalog record, its chunks in reading order and its hygiene state."""

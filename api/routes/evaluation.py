@@ -8,14 +8,13 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import RuntimeDep
-from api.schemas import ErrorResponse
+from api.deps import Limit, RuntimeDep
+from api.schemas import NOT_FOUND
 from evaluation.feedback import FeedbackRecords
 from evaluation.golden import parse_records
 from evaluation.runs import EvalRecords, compare, evaluate_golden, probe_run
 
 router = APIRouter(tags=["evaluation"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
 
 class GoldenSetBody(BaseModel):
@@ -58,7 +57,7 @@ async def run(body: RunBody, runtime: RuntimeDep) -> dict[str, Any]:
 def runs(
     runtime: RuntimeDep,
     golden_set: Annotated[str | None, Query(min_length=1)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Limit = 50,
 ) -> list[dict[str, Any]]:
     """Runs, newest first, with the index state each measured."""
     return EvalRecords(runtime.catalog).runs(golden_set, limit)
@@ -93,7 +92,7 @@ def accept(run_id: int, body: AcceptBody, runtime: RuntimeDep) -> None:
 def regressions(
     runtime: RuntimeDep,
     golden_set: Annotated[str | None, Query(min_length=1)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Limit = 50,
 ) -> list[dict[str, Any]]:
     """Runs that fell significantly below their baseline, by more than the margin."""
     return EvalRecords(runtime.catalog).regressions(golden_set, limit)

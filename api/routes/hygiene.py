@@ -7,13 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import RuntimeDep
+from api.deps import Limit, RuntimeDep
 from api.schemas import (
+    NOT_FOUND,
     Action,
     AuditPage,
     ConflictPage,
     DuplicatePage,
-    ErrorResponse,
     NotDuplicate,
     Resolve,
     ScanResponse,
@@ -26,11 +26,9 @@ from steward.domain import rfc3339
 
 router = APIRouter(tags=["hygiene"])
 
-Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
 Source = Annotated[str | None, Query(min_length=1, description="Only this source.")]
 Owner = Annotated[str | None, Query(min_length=1, description="Only documents of this owner.")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
 
 @router.get("/hygiene/duplicates", response_model=DuplicatePage)
