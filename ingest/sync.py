@@ -54,12 +54,8 @@ def scan_after_ingest(runtime: Runtime, summary: dict[str, Any]) -> dict[str, An
 
     if not runtime.settings.hygiene.scan_after_sync:
         return None
-    changes = sum(
-        int(summary.get(name) or 0)
-        for name in ("new", "changed", "metadata_only", "moved", "deleted")
-    )
     last = HygieneRecords(runtime.catalog).last_scan()
-    if last is not None and changes == 0:
+    if last is not None and not _changed(summary):
         if utc_now() - as_utc(last["finished_at"]) < RESCAN_AFTER:
             return None
     try:
@@ -71,13 +67,22 @@ def scan_after_ingest(runtime: Runtime, summary: dict[str, Any]) -> dict[str, An
     return found
 
 
-def evaluate_after_sync(runtime: Runtime) -> list[dict[str, Any]]:
-    """Run every golden set after a good sync; a short summary of each run.
+def _changed(summary: dict[str, Any]) -> bool:
+    """Whether an ingest run changed the index."""
+    names = ("new", "changed", "metadata_only", "moved", "deleted")
+    return any(int(summary.get(name) or 0) for name in names)
+
+
+def evaluate_after_sync(runtime: Runtime, summary: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Run every golden set after a sync that changed the index or rescanned it; a short
+    summary of each run, or None when nothing changed (the scheduled evaluation still runs).
 
     A failed evaluation is logged (and stored as failed) and never fails the sync.
     """
     from evaluation.runs import evaluate_all
 
+    if not _changed(summary) and summary.get("hygiene") is None:
+        return None
     return evaluate_all(runtime, "sync")
 
 
@@ -111,7 +116,7 @@ def sync_source(
     result = summary.as_dict()
     if summary.status == "ok":
         result["hygiene"] = scan_after_ingest(runtime, result)
-        result["evaluation"] = evaluate_after_sync(runtime)
+        result["evaluation"] = evaluate_after_sync(runtime, result)
         for hook in list(_hooks):
             try:
                 hook(runtime, result)

@@ -357,6 +357,10 @@ def test_a_sync_scans_and_runs_every_golden_set(declared) -> None:
     assert [(r["run_id"], r["trigger"], r["status"]) for r in stored] == [
         (run["run_id"], "sync", "ok")
     ]
+    # A resync that changes nothing (and needs no rescan yet) measures nothing new.
+    again = sync_source(live, "kb")
+    assert (again["hygiene"], again["evaluation"]) == (None, None)
+    assert len(EvalRecords(live.catalog).runs("parking")) == 1
 
 
 def test_the_evaluation_schedule_runs_every_golden_set_and_the_probes(declared) -> None:
