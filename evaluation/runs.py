@@ -100,6 +100,15 @@ class EvalRecords:
                 .values(finished_at=utc_now(), **values)
             )
 
+    def compared(self, run_id: int, baseline_run: int, regression: dict[str, Any] | None) -> None:
+        """Record which baseline a run was compared with, and what regressed."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(eval_runs)
+                .where(eval_runs.c.run_id == run_id)
+                .values(baseline_run=baseline_run, regression=regression)
+            )
+
     def baseline(self, golden_set: str) -> dict[str, Any] | None:
         """The newest accepted run of a golden set."""
         with self._engine.connect() as conn:
@@ -310,12 +319,7 @@ def _judge_against_baseline(runtime: Runtime, records: EvalRecords, run_id: int,
             ", ".join(found["skipped"]),
             baseline["run_id"],
         )
-    with records._engine.begin() as conn:
-        conn.execute(
-            update(eval_runs)
-            .where(eval_runs.c.run_id == run_id)
-            .values(baseline_run=baseline["run_id"], regression=fallen or None)
-        )
+    records.compared(run_id, baseline["run_id"], fallen or None)
     if not fallen:
         return
     log.warning(
