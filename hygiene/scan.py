@@ -280,9 +280,7 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
                 b_value=value.b_value,
                 confidence=round(value.confidence, 3),
                 newer=newer,
-                resolution=known.resolution if known else None,
-                resolved_by=known.resolved_by if known else None,
-                resolved_at=known.resolved_at if known else None,
+                **_resolution_of(known),
             )
             conflicting_any.add(_key(row_i.doc_id, row_j.doc_id))
             if value.confidence >= VERSION_EVIDENCE:
@@ -574,6 +572,17 @@ def _judged(
     return judged
 
 
+def _resolution_of(known: Conflict | None) -> dict[str, Any]:
+    """A conflict seen before keeps its owner's (or the judge's) resolution under the same id."""
+    if known is None:
+        return {"resolution": None, "resolved_by": None, "resolved_at": None}
+    return {
+        "resolution": known.resolution,
+        "resolved_by": known.resolved_by,
+        "resolved_at": known.resolved_at,
+    }
+
+
 def _onto_canonical(
     found: dict[str, Conflict],
     duplicate_of: Mapping[str, tuple[str, float]],
@@ -615,9 +624,7 @@ def _onto_canonical(
                 a_doc=a_doc,
                 b_doc=b_doc,
                 newer=newer,
-                resolution=known.resolution if known else None,
-                resolved_by=known.resolved_by if known else None,
-                resolved_at=known.resolved_at if known else None,
+                **_resolution_of(known),
             ),
         )
     return moved
