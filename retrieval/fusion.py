@@ -57,3 +57,58 @@ def rrf(dense: Ranked, sparse: Ranked, dense_weight: float, k: int = 60) -> list
         return {ident: 1.0 / (k + rank) for rank, (ident, _) in enumerate(ranked, start=1)}
 
     return _combine([(ranks(dense), 2 * dense_weight), (ranks(sparse), 2 * (1.0 - dense_weight))])
+
+
+def lexical_anchors(sparse: Ranked, gap: float, depth: int) -> list[str]:
+    """The sparse hits that stand clearly above the rest of the BM25 list, best first.
+
+    BM25 scores carry the index's own IDF, so a query term that few chunks contain (an error
+    code, a ticket number, an unfamiliar name) lifts the chunks that have it far above every
+    other match. The anchors are the hits before the largest score drop among the first
+    `depth`, when that drop is a factor of at least `gap`; a list that ends within `depth`
+    ends with an infinite drop (nothing else matched). Empty when no drop is large enough.
+    """
+    if gap <= 0 or not sparse or sparse[0][1] <= 0:
+        return []
+    best, cut = 0.0, 0
+    for at in range(min(depth, len(sparse))):
+        following = sparse[at + 1][1] if at + 1 < len(sparse) else 0.0
+        ratio = sparse[at][1] / following if following > 0 else float("inf")
+        if ratio > best:
+            best, cut = ratio, at + 1
+    return [ident for ident, _ in sparse[:cut]] if best >= gap else []
+
+
+def anchored(fused: Ranked, anchors: Sequence[str]) -> list[tuple[str, float]]:
+    """`fused` with the anchors lifted above every other hit, keeping the list's order.
+
+    The lift only just clears the best other hit, so the hygiene factors applied to fused
+    scores afterwards (retrieval.ranking) can still demote a superseded or deprecated anchor
+    below a current page.
+    """
+    wanted = set(anchors)
+    lifted = [(i, s) for i, s in fused if i in wanted]
+    rest = [(i, s) for i, s in fused if i not in wanted]
+    if not lifted or not rest:
+        return list(fused)
+    scores = [s for _, s in fused]
+    top_rest = max(s for _, s in rest)
+    step = 0.05 * ((max(scores) - min(scores)) or 1.0) / len(lifted)
+    count = len(lifted)
+    return [(i, top_rest + step * (count - k)) for k, (i, _) in enumerate(lifted)] + rest
+
+
+def guarantee(fused: Ranked, ident: str, place: int) -> list[tuple[str, float]]:
+    """`fused` with `ident` moved up to position `place` (1-based) when it ranks below it.
+
+    Its score becomes the mean of its new neighbours', so the order survives a re-sort.
+    """
+    order = [i for i, _ in fused]
+    if place < 1 or ident not in order or order.index(ident) < place:
+        return list(fused)
+    moved = [(i, s) for i, s in fused if i != ident]
+    at = place - 1
+    above = moved[at - 1][1] if at > 0 else moved[0][1]
+    below = moved[at][1]
+    moved.insert(at, (ident, (above + below) / 2))
+    return moved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,9 +10,17 @@ from typing import Literal
 
 from ingest.embed import Embedder
 from retrieval import fusion, ranking
+from retrieval.query import boost_terms, identifier_tokens, normalize, quoted_phrases
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
-from steward.domain import Candidate, HygieneSnapshot, ScoredChunk, SearchFilters, utc_now
+from steward.domain import (
+    Candidate,
+    HygieneSnapshot,
+    ScoredChunk,
+    SearchFilters,
+    SparseVector,
+    utc_now,
+)
 from steward.errors import QueryError
 from steward.settings import HygieneSettings, RetrievalSettings
 
@@ -68,9 +77,13 @@ class Retriever:
             vector = self.embedder.embed_query(text).tolist()
             ranked = self.store.search_dense(vector, depth, filters)
         elif mode == "sparse":
-            ranked = self.store.search_sparse(self.sparse.encode_query(text), depth, filters)
+            ranked = self.store.search_sparse(self._sparse_query(text), depth, filters)
         else:
             ranked = self._hybrid(text, depth, filters)
+        phrases = quoted_phrases(text)
+        identifiers = identifier_tokens(text) if self.settings.exact_identifiers else []
+        if phrases or identifiers:
+            ranked = self._exact_first(ranked, phrases, identifiers)
         snapshot = self.marks() if self.marks is not None else None
         picked = ranking.select(ranked, top_k, snapshot, self.hygiene, utc_now())
         # Payloads for the winners only.
@@ -90,9 +103,54 @@ class Retriever:
         ]
         return RetrievalResult(hits=hits, took_ms=(time.perf_counter() - started) * 1000)
 
+    def _sparse_query(self, text: str) -> SparseVector:
+        """The BM25 query, identifier-shaped words weighted up (retrieval.query)."""
+        vector = self.sparse.encode_query(text)
+        boost = self.settings.identifier_boost
+        identifiers = identifier_tokens(text) if boost != 1.0 else []
+        if not identifiers:
+            return vector
+        terms = [self.sparse.encode_query(word) for word in identifiers]
+        return boost_terms(vector, terms, boost)
+
+    def _exact_first(
+        self, ranked: list[Candidate], phrases: list[str], identifiers: list[str]
+    ) -> list[Candidate]:
+        """Candidates whose text holds the query's exact strings first, each group in order.
+
+        Exact: every quoted phrase, and at least one identifier-shaped word as a whole word;
+        those holding more of the identifiers go first. Nothing moves when no text holds them.
+        """
+        texts = self.store.fetch([c.chunk_id for c in ranked])
+        patterns = [
+            re.compile(rf"(?<![\w]){re.escape(word)}(?![\w])", re.IGNORECASE)
+            for word in dict.fromkeys(identifiers)
+        ]
+        held: dict[str, int] = {}
+        for chunk_id, payload in texts.items():
+            body = payload.title + "\n" + payload.text
+            if phrases and not all(p in normalize(body) for p in phrases):
+                continue
+            count = sum(1 for pattern in patterns if pattern.search(body))
+            if count or not patterns:
+                held[chunk_id] = count
+        if not held:
+            return ranked
+        first = sorted((c for c in ranked if c.chunk_id in held), key=lambda c: -held[c.chunk_id])
+        rest = [c for c in ranked if c.chunk_id not in held]
+        fused = fusion.anchored(
+            [(c.chunk_id, c.score) for c in first] + [(c.chunk_id, c.score) for c in rest],
+            [c.chunk_id for c in first],
+        )
+        by_id = {c.chunk_id: c for c in ranked}
+        return [
+            Candidate(ident, score, by_id[ident].content_hash, by_id[ident].doc_id)
+            for ident, score in fused
+        ]
+
     def _hybrid(self, text: str, depth: int, filters: SearchFilters | None) -> list[Candidate]:
         dense = self.store.search_dense(self.embedder.embed_query(text).tolist(), depth, filters)
-        sparse = self.store.search_sparse(self.sparse.encode_query(text), depth, filters)
+        sparse = self.store.search_sparse(self._sparse_query(text), depth, filters)
         found = {c.chunk_id: c for c in (*dense, *sparse)}
         dense_ranked = [(c.chunk_id, c.score) for c in dense]
         sparse_ranked = [(c.chunk_id, c.score) for c in sparse]
@@ -103,6 +161,13 @@ class Retriever:
             fused = fusion.dbsf(dense_ranked, sparse_ranked, weight)
         else:
             fused = fusion.weighted(dense_ranked, sparse_ranked, weight)
+        anchors = fusion.lexical_anchors(
+            sparse_ranked, self.settings.anchor_gap, self.settings.anchor_depth
+        )
+        if anchors:
+            fused = sorted(fusion.anchored(fused, anchors), key=lambda item: (-item[1], item[0]))
+        if sparse_ranked and self.settings.sparse_place:
+            fused = fusion.guarantee(fused, sparse_ranked[0][0], self.settings.sparse_place)
         return [
             Candidate(ident, score, found[ident].content_hash, found[ident].doc_id)
             for ident, score in fused
