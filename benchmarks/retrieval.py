@@ -1,9 +1,12 @@
 """Retrieval benchmark on msmarco-5k: Steward against the common demo stack and BM25.
 
 Each system runs in its own subprocess (so peak RSS is its own), in one invocation, on the same
-machine; compare ratios, not absolute seconds. Prints a table and writes JSON.
+machine; compare ratios, not absolute seconds. Then the exact-match benchmark
+(benchmarks/exact_match.py) on msmarco-5k and on every `--corpus` given. Prints both tables and
+writes JSON.
 
     python benchmarks/retrieval.py [--data ../shared/datasets/msmarco-5k] [--out FILE]
+        [--corpus NAME=FOLDER@QUESTIONS.jsonl ...] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -23,6 +25,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks import exact_match  # noqa: E402
+from benchmarks.phases import _fmt, run_phase  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "msmarco-5k"
 QUERY_ROUNDS = 3  # each judged query is timed this many times
@@ -271,34 +276,11 @@ def phase_bm25(data: Path) -> dict[str, Any]:
 PHASES = {"embed": phase_embed, "steward": phase_steward, "demo": phase_demo, "bm25": phase_bm25}
 
 
-def run_phase(script: str, name: str, *args: str) -> dict[str, Any]:
-    """`script --phase name *args` in a fresh process (its own memory and warm-up); its JSON.
-
-    A phase that fails returns {"error": ...} so the other phases still report.
-    """
-    print(f"running {name} ...", file=sys.stderr, flush=True)
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        target = Path(handle.name)
-    try:
-        command = [sys.executable, script, "--phase", name, *args, "--out", str(target)]
-        done = subprocess.run(command, check=False)
-        if done.returncode != 0:
-            return {"error": f"phase {name} exited with {done.returncode} (see its stderr)"}
-        result: dict[str, Any] = json.loads(target.read_text())
-        return result
-    finally:
-        target.unlink(missing_ok=True)
-
-
 def _run_phase(name: str, data: Path) -> dict[str, Any]:
     result = run_phase(__file__, name, "--data", str(data))
     if "error" in result:
         raise SystemExit(result["error"])
     return result
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def report(results: dict[str, Any]) -> str:
@@ -351,18 +333,39 @@ def main() -> None:
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "retrieval.json"
     )
     parser.add_argument("--phase", choices=sorted(PHASES))
-    parser.add_argument("--only", nargs="*", choices=sorted(PHASES), help="Run only these phases.")
+    parser.add_argument(
+        "--only", nargs="*", choices=[*sorted(PHASES), "exact"], help="Run only these phases."
+    )
+    parser.add_argument(
+        "--corpus",
+        action="append",
+        default=[],
+        help="More corpora for the exact-match table: NAME=PATH[@QUESTIONS.jsonl]",
+    )
+    parser.add_argument("--keep", type=Path, help="Keep the exact-match indexes here (reused).")
     args = parser.parse_args()
     if not (args.data / "corpus.jsonl").exists():
         parser.error(f"no BEIR dataset at {args.data} (corpus.jsonl missing)")
     if args.phase:
         args.out.write_text(json.dumps(PHASES[args.phase](args.data)))
         return
-    names = args.only or ["embed", "steward", "demo", "bm25"]
-    results = {name: _run_phase(name, args.data) for name in names}
+    names = args.only or ["embed", "steward", "demo", "bm25", "exact"]
+    try:
+        corpora = [exact_match.Corpus.parse(f"msmarco={args.data}")] + [
+            exact_match.Corpus.parse(spec) for spec in args.corpus
+        ]
+    except ValueError as error:
+        parser.error(str(error))
+    results: dict[str, Any] = {n: _run_phase(n, args.data) for n in names if n in PHASES}
+    if "exact" in names:
+        results["exact_match"] = exact_match.run_all(corpora, args.keep)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
-    if set(results) == set(PHASES):
+    if "exact_match" in results:
+        print("exact matches (planted page first / in the top 10) and natural queries (nDCG@10):")
+        print(exact_match.report(results["exact_match"], exact_match.SHOWN))
+        print()
+    if set(PHASES) <= set(results):
         print(report(results))
         print("\nfusion grid (hybrid, nDCG@10):")
         for g in sorted(results["steward"]["fusion_grid"], key=lambda g: -g["ndcg@10"])[:12]:
@@ -370,8 +373,6 @@ def main() -> None:
                 f"  {g['fusion']:>8} w={g['dense_weight']:.2f} candidates={g['candidates']:>3}  "
                 f"nDCG@10 {g['ndcg@10']:.3f}  R@10 {g['recall@10']:.3f}  MRR@10 {g['mrr@10']:.3f}"
             )
-    else:
-        print(json.dumps(results, indent=2))
     print(f"\nwritten to {args.out}")
 
 
