@@ -12,7 +12,11 @@ Every fusion candidate is scored from the same dense and sparse candidate lists 
 searched once per side), through Steward's own Retriever and ranking. Prints a table, writes JSON.
 
     python benchmarks/exact_match.py --corpus msmarco=../shared/datasets/msmarco-5k \
-        --corpus fastapi=/path/to/fastapi/docs/en/docs@questions-fastapi.jsonl
+        --corpus fastapi-docs=FASTAPI_DOCS@benchmarks/queries/fastapi-docs.jsonl
+
+A folder corpus is read as Steward reads it (its Markdown pages, hidden folders skipped); a
+questions file's page paths are relative to that folder, and a page it judges that is not in
+the index stops the run.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ BEFORE = {
     "anchor_gap": 0.0,
     "exact_identifiers": False,
     "sparse_place": 0,
+    "quoted_phrases": False,
 }
 # The rows the printed table shows (the JSON has every fusion candidate).
 SHOWN = (
@@ -298,17 +303,15 @@ def _build(corpus: Corpus, into: Path) -> tuple[Any, list[Planted]]:
 
     from connectors.filesystem import FilesystemConnector
 
-    pages = sorted(
-        str(p.relative_to(corpus.path)) for p in corpus.path.rglob("*.md") if p.is_file()
-    )
     shutil.copytree(corpus.path, into / "pages")
-    planted = plant(pages, PLANTED_PAGES)
+    connector = FilesystemConnector(into / "pages", corpus.name, include=("**/*.md",))
+    planted = plant(sorted(ref.source_uri for ref in connector.list()), PLANTED_PAGES)
     for item in planted:
         page = into / "pages" / item.doc_id
         page.write_text(
             _insert(page.read_text(encoding="utf-8"), item.sentence, rng), encoding="utf-8"
         )
-    return FilesystemConnector(into / "pages", corpus.name, include=("**/*.md",)), planted
+    return connector, planted
 
 
 # -- fusion candidates -----------------------------------------------------------------------
@@ -440,6 +443,10 @@ def phase_corpus(spec: str, keep: Path | None = None) -> dict[str, Any]:
         ingest_s = time.perf_counter() - started
         if summary.status != "ok":
             raise SystemExit(f"{corpus.name}: ingest ended {summary.status}")
+        indexed = {p.source_uri for p in runtime.store.source_chunks(corpus.name).values()}
+        unknown = sorted({d for judged in qrels.values() for d in judged} - indexed)
+        if unknown and not corpus.is_beir:
+            raise SystemExit(f"{corpus.name}: judged pages not in the index: {unknown[:5]}")
         store, embedder = CachedStore(runtime.store), CachedEmbedder(runtime.embedder)
 
         def ranker(config: RetrievalSettings, mode: str) -> Callable[[str], list[str]]:
@@ -463,9 +470,10 @@ def phase_corpus(spec: str, keep: Path | None = None) -> dict[str, Any]:
             return row
 
         default = settings.retrieval
+        plain = default.model_copy(update=BEFORE)
         rows = [
-            measure("dense alone", default, "dense"),
-            measure("sparse alone (BM25)", default, "sparse"),
+            measure("dense alone", plain, "dense"),
+            measure("sparse alone (BM25)", plain, "sparse"),
             measure("default", default, "hybrid"),
         ]
         for label, fields in candidates():

@@ -61,17 +61,21 @@ def build_probes(runtime: Runtime, size: int = 50, seed: int = 0) -> list[Golden
     rare_wanted = size // 2
     sentences: list[GoldenQuery] = []
     rare: list[GoldenQuery] = []
+    used: set[str] = set()
     for chunk_id, payload in chunks:
-        judged = [Judgement(grade=1, doc_id=payload.doc_id)]
-        if len(rare) < rare_wanted:
-            words = _rare_text(words_of[chunk_id], frequency)
-            if words is not None:
-                rare.append(GoldenQuery(f"probe-rare-{chunk_id[:8]}", words, judged))
-                continue
-        if len(sentences) < size - rare_wanted:
-            text = _probe_text(payload.text)
-            if text is not None:
-                sentences.append(GoldenQuery(f"probe-{chunk_id[:8]}", text, judged))
+        if len(rare) == rare_wanted:
+            break
+        words = _rare_text(words_of[chunk_id], frequency)
+        if words is not None:
+            judged = [Judgement(grade=1, doc_id=payload.doc_id)]
+            rare.append(GoldenQuery(f"probe-rare-{chunk_id[:8]}", words, judged))
+            used.add(chunk_id)
+    # Sentences fill the rest, also what rare words could not (a corpus of common words).
+    for chunk_id, payload in chunks:
         if len(sentences) + len(rare) == size:
             break
+        text = _probe_text(payload.text) if chunk_id not in used else None
+        if text is not None:
+            judged = [Judgement(grade=1, doc_id=payload.doc_id)]
+            sentences.append(GoldenQuery(f"probe-{chunk_id[:8]}", text, judged))
     return sentences + rare

@@ -11,6 +11,7 @@ import statistics
 from collections.abc import Sequence
 
 Ranked = Sequence[tuple[str, float]]
+LIFT = 0.2  # anchors' margin over the best other hit, in units of the fused score range
 
 
 def _minmax(ranked: Ranked) -> dict[str, float]:
@@ -82,20 +83,21 @@ def lexical_anchors(sparse: Ranked, gap: float, depth: int) -> list[str]:
 def anchored(fused: Ranked, anchors: Sequence[str]) -> list[tuple[str, float]]:
     """`fused` with the anchors lifted above every other hit, keeping the list's order.
 
-    The lift only just clears the best other hit, so the hygiene factors applied to fused
-    scores afterwards (retrieval.ranking) can still demote a superseded or deprecated anchor
-    below a current page.
+    Every anchor lands in a narrow band LIFT above the best other hit (in units of the list's
+    score range), so once retrieval.ranking min-max normalises the scores the best other hit
+    sits near 0.83: an expired anchor (x0.97) or a freshness fade (at most 2 %) stays above
+    it, a superseded (x0.5) or deprecated (x0.3) anchor falls below it.
     """
     wanted = set(anchors)
-    lifted = [(i, s) for i, s in fused if i in wanted]
-    rest = [(i, s) for i, s in fused if i not in wanted]
-    if not lifted or not rest:
+    lifted = [i for i, _ in fused if i in wanted]
+    if not lifted:
         return list(fused)
+    rest = [(i, s) for i, s in fused if i not in wanted]
     scores = [s for _, s in fused]
-    top_rest = max(s for _, s in rest)
-    step = 0.05 * ((max(scores) - min(scores)) or 1.0) / len(lifted)
-    count = len(lifted)
-    return [(i, top_rest + step * (count - k)) for k, (i, _) in enumerate(lifted)] + rest
+    span = (max(scores) - min(scores)) or abs(max(scores)) or 1.0
+    base = (max(s for _, s in rest) if rest else max(scores)) + LIFT * span
+    step = 0.01 * span / len(lifted)
+    return [(i, base + step * (len(lifted) - k)) for k, i in enumerate(lifted)] + rest
 
 
 def guarantee(fused: Ranked, ident: str, place: int) -> list[tuple[str, float]]:

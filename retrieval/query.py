@@ -10,18 +10,28 @@ text for it to rank above those without it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
-from steward.domain import SparseVector
+from retrieval import fusion
+from steward.domain import Candidate, ChunkPayload, SparseVector
 
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
-_EDGE_PUNCTUATION = "\"'“”‘’()[]{}<>,;:!?."
+_EDGE_PUNCTUATION = "\"'“”‘’()[]{}<>,;:!?.`*/—–"
 _HAS_DIGIT = re.compile(r"\d")
 _HAS_LETTER = re.compile(r"[^\W\d_]")
-# Digit groups joined by separators: 7.31.905, 2024-11-05, 10/4.
-_DIGIT_GROUPS = re.compile(r"\d+(?:[._\-/:]\d+)+")
+# Three or more digit groups joined by separators: 7.31.905, 2024-11-05, 192.168.1.1 (two
+# groups are mostly decimals, ranges and times: 3.5, 10-12, 10:30).
+_DIGIT_GROUPS = re.compile(r"\d+(?:[._\-/]\d+){2,}")
 # Inner capitals or underscores: HTTPException, allowCredentials, allow_credentials.
 _CODE_NAME = re.compile(r"[a-z][A-Z]|[A-Z]{2,}[a-z]|[A-Za-z0-9]_[A-Za-z0-9]")
+# A number with a short suffix is a measure, an ordinal, a decade or a time: 16GB, 21st,
+# 1990s, 10am, 5km.
+_MEASURE = re.compile(r"\d+(?:[.,]\d+)?[^\W\d_]{1,3}", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"['’]s$")
+# An identifier held by more candidates than this (or a tenth of them) is a common word.
+RARE_HOLDERS = 5
+MAX_IDENTIFIERS = 8  # per query; a pasted log line should not become hundreds of patterns
 
 
 def quoted_phrases(text: str) -> list[str]:
@@ -39,17 +49,24 @@ def normalize(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def _bare(token: str) -> str:
+    return _POSSESSIVE.sub("", token.strip(_EDGE_PUNCTUATION)).strip(_EDGE_PUNCTUATION)
+
+
 def is_identifier(token: str) -> bool:
     """Whether a word looks like a code, an identifier or a version rather than a word.
 
-    Letters mixed with digits (QX-4821-ZE17, 0x87EC75F0, E404), digit groups joined by
-    separators (7.31.905) and code names (HTTPException, allow_credentials), four characters
-    or more. Plain numbers (years, counts), short codes and ordinary words are not.
+    Letters mixed with digits (QX-4821-ZE17, 0x87EC75F0, E404), three or more digit groups
+    (7.31.905) and code names (HTTPException, allow_credentials), four characters or more.
+    Plain numbers, decimals, measures (16GB, 1990s, 21st), plural acronyms (APIs), short codes
+    and ordinary words are not.
     """
-    word = token.strip(_EDGE_PUNCTUATION)
+    word = _bare(token)
     # Short codes (P1, 4G, v2) are common words of a corpus, not something to match exactly:
     # with them, "first response time for a P1 ticket" put the escalation page above the SLA.
-    if len(word) < 4:
+    if len(word) < 4 or _MEASURE.fullmatch(word):
+        return False
+    if word.endswith("s") and word[:-1].isupper():
         return False
     if _HAS_DIGIT.search(word) and _HAS_LETTER.search(word):
         return True
@@ -57,8 +74,15 @@ def is_identifier(token: str) -> bool:
 
 
 def identifier_tokens(text: str) -> list[str]:
-    """The query's identifier-shaped words, in order, without surrounding punctuation."""
-    return [w.strip(_EDGE_PUNCTUATION) for w in text.split() if is_identifier(w)]
+    """The query's identifier-shaped words (at most MAX_IDENTIFIERS), bare, each once."""
+    found = dict.fromkeys(_bare(w) for w in text.split() if is_identifier(w))
+    return list(found)[:MAX_IDENTIFIERS]
+
+
+def identifier_pattern(identifiers: Sequence[str]) -> re.Pattern[str]:
+    """Any of the identifiers as a whole word, any case (7.31.905 is not in 7.31.905.2)."""
+    alternatives = "|".join(re.escape(w) for w in sorted(identifiers, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.\-])(?:{alternatives})(?![\w]|[.\-]\w)", re.IGNORECASE)
 
 
 def boost_terms(vector: SparseVector, terms: Sequence[SparseVector], factor: float) -> SparseVector:
@@ -71,3 +95,48 @@ def boost_terms(vector: SparseVector, terms: Sequence[SparseVector], factor: flo
         for index, value in zip(vector.indices, vector.values, strict=True)
     ]
     return SparseVector(indices=list(vector.indices), values=values)
+
+
+def exact_first(
+    ranked: list[Candidate],
+    payloads: Mapping[str, ChunkPayload],
+    phrases: list[str],
+    identifiers: list[str],
+) -> list[Candidate]:
+    """Candidates whose text holds the query's exact strings first, each group in order.
+
+    Exact: every quoted phrase, and the query's identifier-shaped words as whole words,
+    those holding more of them first. A word that many candidates hold (a tenth of them,
+    at least RARE_HOLDERS) is a common word of this corpus, not a code: it lifts nothing.
+    Nothing moves when no text holds them.
+    """
+    held: dict[str, set[str]] = {}
+    pattern = identifier_pattern(identifiers) if identifiers else None
+    for candidate in ranked:
+        payload = payloads.get(candidate.chunk_id)
+        if payload is None:
+            continue
+        body = payload.title + "\n" + payload.text
+        if phrases and not all(p in normalize(body) for p in phrases):
+            continue
+        held[candidate.chunk_id] = (
+            {m.group(0).lower() for m in pattern.finditer(body)} if pattern else set()
+        )
+    if pattern is not None:
+        holders = Counter(word for words in held.values() for word in words)
+        common = max(RARE_HOLDERS, len(ranked) // 10)
+        rare = {word for word, count in holders.items() if count <= common}
+        # With a quoted phrase, its holders stay first whether or not they hold a code.
+        held = {i: w & rare for i, w in held.items() if (w & rare) or phrases}
+    if not held:
+        return ranked
+    first = sorted((c for c in ranked if c.chunk_id in held), key=lambda c: -len(held[c.chunk_id]))
+    rest = [c for c in ranked if c.chunk_id not in held]
+    fused = fusion.anchored(
+        [(c.chunk_id, c.score) for c in (*first, *rest)], [c.chunk_id for c in first]
+    )
+    by_id = {c.chunk_id: c for c in ranked}
+    return [
+        Candidate(ident, score, by_id[ident].content_hash, by_id[ident].doc_id)
+        for ident, score in fused
+    ]

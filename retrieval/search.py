@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,11 +9,12 @@ from typing import Literal
 
 from ingest.embed import Embedder
 from retrieval import fusion, ranking
-from retrieval.query import boost_terms, identifier_tokens, normalize, quoted_phrases
+from retrieval.query import boost_terms, exact_first, identifier_tokens, quoted_phrases
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
 from steward.domain import (
     Candidate,
+    ChunkPayload,
     HygieneSnapshot,
     ScoredChunk,
     SearchFilters,
@@ -80,14 +80,18 @@ class Retriever:
             ranked = self.store.search_sparse(self._sparse_query(text), depth, filters)
         else:
             ranked = self._hybrid(text, depth, filters)
-        phrases = quoted_phrases(text)
+        phrases = quoted_phrases(text) if self.settings.quoted_phrases else []
         identifiers = identifier_tokens(text) if self.settings.exact_identifiers else []
+        payloads: dict[str, ChunkPayload] = {}
         if phrases or identifiers:
-            ranked = self._exact_first(ranked, phrases, identifiers)
+            payloads = self.store.fetch([c.chunk_id for c in ranked])
+            ranked = exact_first(ranked, payloads, phrases, identifiers)
         snapshot = self.marks() if self.marks is not None else None
         picked = ranking.select(ranked, top_k, snapshot, self.hygiene, utc_now())
-        # Payloads for the winners only.
-        payloads = self.store.fetch([p.chunk_id for p in picked])
+        # Payloads for the winners only (already there when the exact rules read them all).
+        missing = [p.chunk_id for p in picked if p.chunk_id not in payloads]
+        if missing:
+            payloads.update(self.store.fetch(missing))
         hits = [
             ScoredChunk(
                 chunk_id=p.chunk_id,
@@ -112,41 +116,6 @@ class Retriever:
             return vector
         terms = [self.sparse.encode_query(word) for word in identifiers]
         return boost_terms(vector, terms, boost)
-
-    def _exact_first(
-        self, ranked: list[Candidate], phrases: list[str], identifiers: list[str]
-    ) -> list[Candidate]:
-        """Candidates whose text holds the query's exact strings first, each group in order.
-
-        Exact: every quoted phrase, and at least one identifier-shaped word as a whole word;
-        those holding more of the identifiers go first. Nothing moves when no text holds them.
-        """
-        texts = self.store.fetch([c.chunk_id for c in ranked])
-        patterns = [
-            re.compile(rf"(?<![\w]){re.escape(word)}(?![\w])", re.IGNORECASE)
-            for word in dict.fromkeys(identifiers)
-        ]
-        held: dict[str, int] = {}
-        for chunk_id, payload in texts.items():
-            body = payload.title + "\n" + payload.text
-            if phrases and not all(p in normalize(body) for p in phrases):
-                continue
-            count = sum(1 for pattern in patterns if pattern.search(body))
-            if count or not patterns:
-                held[chunk_id] = count
-        if not held:
-            return ranked
-        first = sorted((c for c in ranked if c.chunk_id in held), key=lambda c: -held[c.chunk_id])
-        rest = [c for c in ranked if c.chunk_id not in held]
-        fused = fusion.anchored(
-            [(c.chunk_id, c.score) for c in first] + [(c.chunk_id, c.score) for c in rest],
-            [c.chunk_id for c in first],
-        )
-        by_id = {c.chunk_id: c for c in ranked}
-        return [
-            Candidate(ident, score, by_id[ident].content_hash, by_id[ident].doc_id)
-            for ident, score in fused
-        ]
 
     def _hybrid(self, text: str, depth: int, filters: SearchFilters | None) -> list[Candidate]:
         dense = self.store.search_dense(self.embedder.embed_query(text).tolist(), depth, filters)

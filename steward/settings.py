@@ -138,6 +138,15 @@ class RetrievalSettings(BaseSettings):
     # The best BM25 hit ranks no lower than this in hybrid mode (0: no guaranteed place).
     # 3 put every planted page in the top 10 even without anchors but cost msmarco-5k 0.004.
     sparse_place: int = Field(0, ge=0, le=100)
+    # A "quoted phrase" in a query ranks the results holding it first, in every mode.
+    quoted_phrases: bool = True
+
+    @field_validator("anchor_gap")
+    @classmethod
+    def _gap_is_a_drop(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("must be 0 (off) or at least 1 (a drop between two BM25 scores)")
+        return value
 
 
 class HygieneSettings(BaseSettings):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -20,9 +21,12 @@ from api.app import create_app
 from connectors.filesystem import FilesystemConnector
 from evaluation.probes import build_probes
 from retrieval import fusion
-from retrieval.query import identifier_tokens, is_identifier, quoted_phrases
+from retrieval.query import exact_first, identifier_tokens, is_identifier, quoted_phrases
+from retrieval.ranking import select
 from retrieval.search import Retriever
+from steward.domain import Candidate, ChunkPayload, DocumentMark, HygieneSnapshot, ReviewState
 from steward.runtime import Runtime, open_runtime
+from steward.settings import HygieneSettings
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample-kb"
 
@@ -161,7 +165,30 @@ def test_identifier_shaped_words(word: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "word", ["policy", "2024", "30", "Thaddeus", "don't", "e-mail", "a", "U.S.", "P1", "4G"]
+    "word",
+    [
+        "policy",
+        "2024",
+        "30",
+        "Thaddeus",
+        "don't",
+        "e-mail",
+        "a",
+        "U.S.",
+        "P1",
+        "4G",
+        "1990s",
+        "21st",
+        "10am",
+        "10:30",
+        "3.14",
+        "555-1234",
+        "APIs",
+        "URLs",
+        "16GB",
+        "b2b",
+        "H2O",
+    ],
 )
 def test_ordinary_words_are_not_identifiers(word: str) -> None:
     assert not is_identifier(word)
@@ -193,6 +220,47 @@ def test_anchored_hits_rise_above_the_rest_in_their_order() -> None:
     lifted = fusion.anchored(fused, ["b", "a"])
     assert [i for i, _ in sorted(lifted, key=lambda p: -p[1])] == ["a", "b", "x", "y"]
     assert fusion.anchored(fused, ["zzz"]) == fused
+
+
+def test_an_anchor_is_still_demoted_when_superseded_and_only_nudged_when_expired() -> None:
+    fused = fusion.anchored([("best", 0.9), ("other", 0.5), ("anchor", 0.1)], ["anchor"])
+    ranked = [Candidate(i, s, f"hash-{i}", f"doc-{i}") for i, s in fused]
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def first(state: ReviewState, superseded_by: str | None = None) -> str:
+        marks = {"doc-anchor": DocumentMark(now, state=state, superseded_by=superseded_by)}
+        picked = select(ranked, 3, HygieneSnapshot(marks, {}, 1), HygieneSettings(), now)
+        return picked[0].chunk_id
+
+    assert first(ReviewState.UNVERIFIED) == "anchor"
+    assert first(ReviewState.EXPIRED) == "anchor"
+    assert first(ReviewState.UNVERIFIED, superseded_by="doc-best") == "best"
+    assert first(ReviewState.DEPRECATED) == "best"
+
+
+def chunk(text: str) -> ChunkPayload:
+    return ChunkPayload("d", "s", "u", "", "", text, "2026-01-01", "2026-01-01", "h", None, [])
+
+
+def test_exact_first_lifts_rare_codes_and_leaves_common_ones() -> None:
+    texts = {f"c{n}": f"filler page {n} about BW-200 robots" for n in range(40)}
+    texts["c30"] = "the BW-200 dock reports QX-4821-ZE17 when the charger is unplugged"
+    texts["c35"] = "QX-4821-ZE17 is also listed here, without the robot"
+    ranked = [Candidate(i, 1.0 - n / 100, f"h{i}", f"doc-{i}") for n, i in enumerate(texts)]
+    payloads = {i: chunk(t) for i, t in texts.items()}
+
+    def order(identifiers: list[str], phrases: list[str] = []) -> list[str]:  # noqa: B006
+        moved = exact_first(ranked, payloads, phrases, identifiers)
+        return [c.chunk_id for c in sorted(moved, key=lambda c: -c.score)]
+
+    # The rare code lifts its two holders; the one holding both words comes first.
+    assert order(["QX-4821-ZE17", "BW-200"])[:3] == ["c30", "c35", "c0"]
+    # BW-200 is in every candidate: a common word here, it moves nothing.
+    assert order(["BW-200"]) == list(texts)
+    # A quoted phrase lifts its holders even with a common code beside it.
+    assert order(["BW-200"], ["charger is unplugged"])[0] == "c30"
+    # Nothing holds the phrase: nothing moves.
+    assert order([], ["no page says this"]) == list(texts)
 
 
 def test_a_guaranteed_place_moves_a_hit_up_and_never_down() -> None:
