@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -206,26 +207,28 @@ def queries_for(planted: Sequence[Planted], seed: int = SEED) -> list[ExactQuery
 
 
 def _insert(text: str, sentence: str, rng: random.Random) -> str:
-    """The sentence as a paragraph after a random paragraph of plain prose.
+    """The sentence at the end of a random paragraph of plain prose, on its line.
 
-    Never inside front matter, a code fence or an HTML block (parsers drop those), nor
-    before the first paragraph; a text of one paragraph gets it at its end.
+    Never inside front matter, a code fence or an HTML block (parsers drop those), and never
+    as a line of its own: the templates differ only in their planted value, and ingest drops a
+    line that many pages repeat near their edges as boilerplate (values masked).
     """
     paragraphs = text.split("\n\n")
-    if len(paragraphs) == 1:
-        return text.rstrip() + " " + sentence
     places = []
-    fences = 0
-    for at in range(1, len(paragraphs)):
-        before = paragraphs[at - 1].lstrip()
-        fences += before.count("```")
-        after = paragraphs[at].lstrip()
-        if fences % 2 == 0 and before[:1].isalnum() and (after[:1].isalnum() or after[:1] == "#"):
+    fences = html = 0
+    for at, paragraph in enumerate(paragraphs):
+        stripped = paragraph.lstrip()
+        prose = fences % 2 == 0 and html == 0 and stripped[:1].isalnum()
+        if prose and at > 0 or len(paragraphs) == 1:
             places.append(at)
+        fences += paragraph.count("```")
+        html += len(re.findall(r"<(?:details|div)\b", paragraph))
+        html = max(0, html - len(re.findall(r"</(?:details|div)>", paragraph)))
     if not places:
         return text.rstrip() + "\n\n" + sentence + "\n"
     at = rng.choice(places)
-    return "\n\n".join([*paragraphs[:at], sentence, *paragraphs[at:]])
+    paragraphs[at] = paragraphs[at].rstrip() + " " + sentence
+    return "\n\n".join(paragraphs)
 
 
 # -- corpora ---------------------------------------------------------------------------------

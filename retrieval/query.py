@@ -106,9 +106,9 @@ def exact_first(
     """Candidates whose text holds the query's exact strings first, each group in order.
 
     Exact: every quoted phrase, and the query's identifier-shaped words as whole words,
-    those holding more of them first. A word that many candidates hold (a tenth of them,
-    at least RARE_HOLDERS) is a common word of this corpus, not a code: it lifts nothing.
-    Nothing moves when no text holds them.
+    those holding more of them first. Only candidates in `payloads` (those read) can move. A
+    word that many of them hold (more than a tenth, and than RARE_HOLDERS) is a common word
+    of this corpus, not a code: it lifts nothing. Nothing moves when no text holds them.
     """
     held: dict[str, set[str]] = {}
     pattern = identifier_pattern(identifiers) if identifiers else None
@@ -124,7 +124,7 @@ def exact_first(
         )
     if pattern is not None:
         holders = Counter(word for words in held.values() for word in words)
-        common = max(RARE_HOLDERS, len(ranked) // 10)
+        common = max(RARE_HOLDERS, len(payloads) // 10)
         rare = {word for word, count in holders.items() if count <= common}
         # With a quoted phrase, its holders stay first whether or not they hold a code.
         held = {i: w & rare for i, w in held.items() if (w & rare) or phrases}
