@@ -44,6 +44,7 @@ from benchmarks.phases import _fmt, run_phase  # noqa: E402
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "msmarco-5k"
 # The fusion defaults before exact matching (dense-weighted RRF alone), for comparison.
 BEFORE = {
+    "confident_cosine": 0.0,
     "identifier_boost": 1.0,
     "anchor_gap": 0.0,
     "exact_identifiers": False,
@@ -64,7 +65,10 @@ SHOWN = (
     "rrf w=0.95 boost=3 exact=1 gap=2 place=0",
     "rrf w=0.95 boost=3 exact=1 gap=1.3 place=3",
     "rrf w=0.8 boost=3 exact=1 gap=1.3 place=0",
-    "rrf w=0.9 boost=3 exact=1 gap=1.3 place=0",
+    "default, one weight",
+    "default, below cosine 0.7 w=0.5",
+    "default, below cosine 0.75 w=0.3",
+    "default, below cosine 0.65 w=0.5",
 )
 PLANTED_PAGES = 60
 SEED = 7
@@ -342,6 +346,7 @@ def candidates() -> list[tuple[str, dict[str, Any]]]:
                 fields = {
                     "fusion": "rrf",
                     "dense_weight": weight,
+                    "confident_cosine": 0.0,  # one weight: these rows compare the rules
                     "identifier_boost": boost,
                     "exact_identifiers": exact,
                     "anchor_gap": gap,
@@ -351,6 +356,15 @@ def candidates() -> list[tuple[str, dict[str, Any]]]:
                     f"rrf w={weight} boost={boost:g} exact={int(exact)} gap={gap:g} place={place}"
                 )
                 grid.append((label, fields))
+    for cosine in (0.0, 0.65, 0.7, 0.75):
+        for unsure in (0.2, 0.3, 0.5) if cosine else (0.5,):
+            fields = {"confident_cosine": cosine, "unsure_dense_weight": unsure}
+            label = (
+                f"default, below cosine {cosine:g} w={unsure:g}"
+                if cosine
+                else "default, one weight"
+            )
+            grid.append((label, fields))
     return grid
 
 

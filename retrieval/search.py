@@ -133,6 +133,10 @@ class Retriever:
         dense_ranked = [(c.chunk_id, c.score) for c in dense]
         sparse_ranked = [(c.chunk_id, c.score) for c in sparse]
         weight = self.settings.dense_weight
+        if dense and dense[0].score < self.settings.confident_cosine:
+            # The model's best match is weak (unknown names, terms, a corpus unlike its
+            # training): the words themselves deserve more say.
+            weight = self.settings.unsure_dense_weight
         if self.settings.fusion == "rrf":
             fused = fusion.rrf(dense_ranked, sparse_ranked, weight, self.settings.rrf_k)
         elif self.settings.fusion == "dbsf":

@@ -138,6 +138,15 @@ class RetrievalSettings(BaseSettings):
     # The best BM25 hit ranks no lower than this in hybrid mode (0: no guaranteed place).
     # 3 put every planted page in the top 10 even without anchors but cost msmarco-5k 0.004.
     sparse_place: int = Field(0, ge=0, le=100)
+    # When the best dense match is weaker than this cosine, the dense side weighs
+    # unsure_dense_weight instead: the model found no passage that restates the query
+    # (unknown terms, names, a corpus unlike its training data), and the words deserve an
+    # equal say. Chosen on msmarco-5k and the FastAPI docs (benchmarks/exact_match.py):
+    # 0.75 / 0.5 gave nDCG@10 0.811 / 0.903 against 0.806 / 0.852 without it (30 % / 75 % of
+    # their questions fall below), planted pages unchanged; 0.65 and 0.7 gained less, weights
+    # 0.2-0.3 lost on the docs. Tied to the embedding model: re-measure after changing it.
+    confident_cosine: float = Field(0.75, ge=0, le=1)
+    unsure_dense_weight: float = Field(0.5, ge=0, le=1)
     # A "quoted phrase" in a query ranks the results holding it first, in every mode.
     quoted_phrases: bool = True
 

@@ -50,7 +50,13 @@ QUERIES = [
     ("what changed in 7.31.905?", "engineering/on-call.md"),
 ]
 # The fusion defaults before exact matching: hybrid was dense retrieval in practice.
-BEFORE = {"identifier_boost": 1.0, "anchor_gap": 0.0, "exact_identifiers": False, "sparse_place": 0}
+BEFORE = {
+    "confident_cosine": 0.0,
+    "identifier_boost": 1.0,
+    "anchor_gap": 0.0,
+    "exact_identifiers": False,
+    "sparse_place": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +110,24 @@ def test_the_fusion_before_exact_matching_loses_them(planted_kb: Runtime) -> Non
     firsts = [before.retrieve(q).hits[0].payload.source_uri == p for q, p in unquoted]
     # Most of these fail without the exact-match rules; the default test above needs all.
     assert sum(firsts) <= len(unquoted) // 2, firsts
+
+
+def test_a_weak_best_dense_match_gives_the_words_an_equal_say(planted_kb: Runtime) -> None:
+    def ranking(**fields: object) -> list[str]:
+        settings = planted_kb.settings.retrieval.model_copy(update=fields)
+        retriever = Retriever(
+            planted_kb.store,
+            planted_kb.embedder,
+            planted_kb.sparse,
+            settings,
+            planted_kb.settings.hygiene,
+            planted_kb.hygiene,
+        )
+        return [h.chunk_id for h in retriever.retrieve("laptop returns after leaving").hits]
+
+    unsure = ranking(confident_cosine=1.0, unsure_dense_weight=0.5)
+    assert unsure == ranking(confident_cosine=0.0, dense_weight=0.5)
+    assert ranking(confident_cosine=0.0) != unsure  # the weight matters for this query
 
 
 def test_the_sample_questions_still_find_their_pages(base_url: str) -> None:
