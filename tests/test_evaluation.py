@@ -127,8 +127,13 @@ def test_judged_documents_that_are_gone_are_reported_not_dropped(served: Any) ->
     httpx.post(f"{url}/eval/golden-sets", json={"name": "gone", "queries": queries})
     stored = httpx.post(f"{url}/eval/runs", json={"golden_set": "gone"}, timeout=60).json()
     assert {m["source_uri"] for m in stored["missing"]} == {"support/deleted-page.md", "gone.md"}
-    # Gone documents still count as relevant: the knowledge was lost, the scores say so.
-    assert stored["index_state"]["scored_queries"] == 2 and stored["metrics"]["mrr@10"] == 0.5
+    # Gone documents still count as relevant: the knowledge was lost, the scores say so. The
+    # office query finds nothing relevant and still counts: MRR is the refund query's half.
+    answer = httpx.post(f"{url}/retrieve", json={"query": queries[0]["query"], "top_k": 10})
+    ranked = list(dict.fromkeys(hit["source_uri"] for hit in answer.json()["results"]))
+    reciprocal = 1 / (ranked.index("support/refund-policy.md") + 1)
+    assert stored["index_state"]["scored_queries"] == 2
+    assert stored["metrics"]["mrr@10"] == pytest.approx(reciprocal / 2)
 
 
 def test_bad_golden_sets_and_runs_are_refused_by_name(served: Any) -> None:
