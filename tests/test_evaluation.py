@@ -392,7 +392,10 @@ def test_serving_a_mismatched_embedding_model_is_a_regression(
         p_value, _ = paired_student_t_test(
             [a["per_query"][q][metric] for q in shared], [b["per_query"][q][metric] for q in shared]
         )
-        assert m["p_value"] == pytest.approx(p_value, abs=1e-6) and m["significant"]
+        assert m["p_value"] == pytest.approx(p_value, abs=1e-6)
+    # Retrieval no longer collapses with the dense side (the words get an equal say when the
+    # model is unsure), so not every metric falls significantly; the ranking ones do.
+    assert found["metrics"]["ndcg@10"]["significant"] and found["metrics"]["mrr@10"]["significant"]
 
 
 def _judge_app(fail: bool = False) -> Any:

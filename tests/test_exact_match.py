@@ -83,6 +83,19 @@ def base_url(planted_kb: Runtime, serve_app) -> Iterator[str]:
         yield url
 
 
+def retriever_with(runtime: Runtime, **fields: object) -> Retriever:
+    """The runtime's retriever with some retrieval settings changed."""
+    settings = runtime.settings.retrieval.model_copy(update=fields)
+    return Retriever(
+        runtime.store,
+        runtime.embedder,
+        runtime.sparse,
+        settings,
+        runtime.settings.hygiene,
+        runtime.hygiene,
+    )
+
+
 def first_uris(base_url: str, query: str, **body: object) -> list[str]:
     response = httpx.post(f"{base_url}/retrieve", json={"query": query, **body}, timeout=30)
     assert response.status_code == 200, response.text
@@ -97,15 +110,7 @@ def test_the_planted_page_comes_first_in_the_default_mode(
 
 
 def test_the_fusion_before_exact_matching_loses_them(planted_kb: Runtime) -> None:
-    settings = planted_kb.settings.retrieval.model_copy(update=BEFORE)
-    before = Retriever(
-        planted_kb.store,
-        planted_kb.embedder,
-        planted_kb.sparse,
-        settings,
-        planted_kb.settings.hygiene,
-        planted_kb.hygiene,
-    )
+    before = retriever_with(planted_kb, **BEFORE)
     unquoted = [(q, p) for q, p in QUERIES if '"' not in q]
     firsts = [before.retrieve(q).hits[0].payload.source_uri == p for q, p in unquoted]
     # Most of these fail without the exact-match rules; the default test above needs all.
@@ -114,15 +119,7 @@ def test_the_fusion_before_exact_matching_loses_them(planted_kb: Runtime) -> Non
 
 def test_a_weak_best_dense_match_gives_the_words_an_equal_say(planted_kb: Runtime) -> None:
     def ranking(**fields: object) -> list[str]:
-        settings = planted_kb.settings.retrieval.model_copy(update=fields)
-        retriever = Retriever(
-            planted_kb.store,
-            planted_kb.embedder,
-            planted_kb.sparse,
-            settings,
-            planted_kb.settings.hygiene,
-            planted_kb.hygiene,
-        )
+        retriever = retriever_with(planted_kb, **fields)
         return [h.chunk_id for h in retriever.retrieve("laptop returns after leaving").hits]
 
     unsure = ranking(confident_cosine=1.0, unsure_dense_weight=0.5)

@@ -166,13 +166,15 @@ def test_the_current_edition_answers_first_for_every_sample_query(sample: Any) -
 
 def test_a_superseded_edition_ranks_below_its_successor_and_is_flagged(sample: Any) -> None:
     runtime, _ = sample
-    # Deep enough to reach the old edition: in the top 10 it no longer appears at all.
+    # Deep enough to reach the old edition wherever it falls. (With the words given an equal
+    # say when the model is unsure, it can stay in the top 10 of this 47-page KB, below.)
     hits = runtime.retriever.retrieve("What's the minimum password length?", top_k=100).hits
     uris = [h.payload.source_uri for h in hits]
-    assert "it/security/password-policy-old.md" not in uris[:10]
+    assert uris[0] == "it/security/password-policy.md"
     current = uris.index("it/security/password-policy.md")
     old = uris.index("it/security/password-policy-old.md")
     assert old > current
+    assert hits[old].score < 0.6 * hits[current].score  # demoted, not only ranked lower
     assert "superseded" in hits[old].flags and "stale" in hits[old].flags
     assert hits[old].superseded_by == _ids(runtime)["it/security/password-policy.md"]
     assert all(0.0 <= h.score <= 1.0 for h in hits)
