@@ -40,17 +40,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.phases import _fmt, run_phase  # noqa: E402
+from steward.settings import EXACT_RULES_OFF  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "msmarco-5k"
 # The fusion defaults before exact matching (dense-weighted RRF alone), for comparison.
-BEFORE = {
-    "confident_cosine": 0.0,
-    "identifier_boost": 1.0,
-    "anchor_gap": 0.0,
-    "exact_identifiers": False,
-    "sparse_place": 0,
-    "quoted_phrases": False,
-}
+BEFORE = EXACT_RULES_OFF
 # The rows the printed table shows (the JSON has every fusion candidate).
 SHOWN = (
     "dense alone",
@@ -522,8 +516,8 @@ def phase_corpus(spec: str, keep: Path | None = None) -> dict[str, Any]:
         runtime.close()
         return {
             "corpus": corpus.name,
-            "documents": summary.documents if hasattr(summary, "documents") else None,
-            "chunks": summary.chunks,
+            "documents": summary.listed,
+            "chunks": runtime.store.count(),
             "planted": len(planted),
             "exact_queries": len(exact),
             "natural_queries": len(natural),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from retrieval import fusion
 from steward.domain import Candidate, ChunkPayload, SparseVector
@@ -136,7 +137,4 @@ def exact_first(
         [(c.chunk_id, c.score) for c in (*first, *rest)], [c.chunk_id for c in first]
     )
     by_id = {c.chunk_id: c for c in ranked}
-    return [
-        Candidate(ident, score, by_id[ident].content_hash, by_id[ident].doc_id)
-        for ident, score in fused
-    ]
+    return [replace(by_id[ident], score=score) for ident, score in fused]

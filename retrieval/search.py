@@ -74,16 +74,18 @@ class Retriever:
         # Room for identical texts that collapse into one slot.
         depth = max(self.settings.candidates, top_k * 2)
 
+        found_identifiers = identifier_tokens(text)
         lexical: list[Candidate] = []  # the BM25 list, where exact strings are found
         if mode == "dense":
             vector = self.embedder.embed_query(text).tolist()
             ranked = self.store.search_dense(vector, depth, filters)
         elif mode == "sparse":
-            ranked = lexical = self.store.search_sparse(self._sparse_query(text), depth, filters)
+            sparse_query = self._sparse_query(text, found_identifiers)
+            ranked = lexical = self.store.search_sparse(sparse_query, depth, filters)
         else:
-            ranked, lexical = self._hybrid(text, depth, filters)
+            ranked, lexical = self._hybrid(text, found_identifiers, depth, filters)
         phrases = quoted_phrases(text) if self.settings.quoted_phrases else []
-        identifiers = identifier_tokens(text) if self.settings.exact_identifiers else []
+        identifiers = found_identifiers if self.settings.exact_identifiers else []
         payloads: dict[str, ChunkPayload] = {}
         if phrases or identifiers:
             # A quoted phrase is an explicit request: every candidate is read. An identifier,
@@ -113,22 +115,21 @@ class Retriever:
         ]
         return RetrievalResult(hits=hits, took_ms=(time.perf_counter() - started) * 1000)
 
-    def _sparse_query(self, text: str) -> SparseVector:
-        """The BM25 query, identifier-shaped words weighted up (retrieval.query)."""
+    def _sparse_query(self, text: str, identifiers: list[str]) -> SparseVector:
+        """The BM25 query, its identifier-shaped words weighted up (retrieval.query)."""
         vector = self.sparse.encode_query(text)
         boost = self.settings.identifier_boost
-        identifiers = identifier_tokens(text) if boost != 1.0 else []
-        if not identifiers:
+        if not identifiers or boost == 1.0:
             return vector
         terms = [self.sparse.encode_query(word) for word in identifiers]
         return boost_terms(vector, terms, boost)
 
     def _hybrid(
-        self, text: str, depth: int, filters: SearchFilters | None
+        self, text: str, identifiers: list[str], depth: int, filters: SearchFilters | None
     ) -> tuple[list[Candidate], list[Candidate]]:
         """The fused candidates, and the BM25 list they came from."""
         dense = self.store.search_dense(self.embedder.embed_query(text).tolist(), depth, filters)
-        sparse = self.store.search_sparse(self._sparse_query(text), depth, filters)
+        sparse = self.store.search_sparse(self._sparse_query(text, identifiers), depth, filters)
         found = {c.chunk_id: c for c in (*dense, *sparse)}
         dense_ranked = [(c.chunk_id, c.score) for c in dense]
         sparse_ranked = [(c.chunk_id, c.score) for c in sparse]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
@@ -156,6 +156,18 @@ class RetrievalSettings(BaseSettings):
         if 0 < value < 1:
             raise ValueError("must be 0 (off) or at least 1 (a drop between two BM25 scores)")
         return value
+
+
+# Retrieval as it was before exact matching (dense-weighted RRF alone, one weight):
+# benchmarks/exact_match.py and tests/test_exact_match.py compare the default against it.
+EXACT_RULES_OFF: dict[str, Any] = {
+    "confident_cosine": 0.0,
+    "identifier_boost": 1.0,
+    "anchor_gap": 0.0,
+    "exact_identifiers": False,
+    "sparse_place": 0,
+    "quoted_phrases": False,
+}
 
 
 class HygieneSettings(BaseSettings):

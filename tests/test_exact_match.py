@@ -26,7 +26,7 @@ from retrieval.ranking import select
 from retrieval.search import Retriever
 from steward.domain import Candidate, ChunkPayload, DocumentMark, HygieneSnapshot, ReviewState
 from steward.runtime import Runtime, open_runtime
-from steward.settings import HygieneSettings
+from steward.settings import EXACT_RULES_OFF, HygieneSettings
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample-kb"
 
@@ -50,13 +50,7 @@ QUERIES = [
     ("what changed in 7.31.905?", "engineering/on-call.md"),
 ]
 # The fusion defaults before exact matching: hybrid was dense retrieval in practice.
-BEFORE = {
-    "confident_cosine": 0.0,
-    "identifier_boost": 1.0,
-    "anchor_gap": 0.0,
-    "exact_identifiers": False,
-    "sparse_place": 0,
-}
+BEFORE = EXACT_RULES_OFF
 
 
 @pytest.fixture(scope="module")
