@@ -402,8 +402,9 @@ class Statements:
     other page that states the current value in the same words.
     """
 
-    def __init__(self, texts: dict[str, str]) -> None:
+    def __init__(self, texts: dict[str, str], titles: dict[str, str] | None = None) -> None:
         self.texts = texts
+        self.titles = titles or {}
         self.words = {
             doc_id: f" {' '.join(WORD.findall(t.lower()))} " for doc_id, t in texts.items()
         }
@@ -420,9 +421,19 @@ class Statements:
         for wording, stated in self.by_wording.items():
             if PLACEHOLDER in wording.split() and 1 < len(stated) <= 50:
                 for a, b in combinations(sorted(stated), 2):
-                    if stated[a] != stated[b]:
+                    if stated[a] != stated[b] and not self._names_subjects(a, b, stated):
                         pairs.add((a, b))
         return sorted(pairs)
+
+    def _names_subjects(self, a: str, b: str, stated: dict[str, tuple[str, ...]]) -> bool:
+        """Whether every value that differs is written in its own page's title: "The 2010
+        ... football team" against "The 2012 ...", two seasons, not a disagreement."""
+        named_a, named_b = (
+            {re.sub(r"[$,\s]", "", v) for v in NUMBERISH.findall(self.titles.get(d, ""))}
+            for d in (a, b)
+        )
+        differ = [(x, y) for x, y in zip(stated[a], stated[b], strict=False) if x != y]
+        return bool(differ) and all(x in named_a and y in named_b for x, y in differ)
 
     def echoes(self, doc_id: str, at: tuple[int, int]) -> list[str]:
         """Other passages stating what `doc_id` states around `at`: the same sentence, or the
@@ -531,7 +542,7 @@ def generate(beir_dir: Path, out_dir: Path, seed: int = 7) -> dict[str, Any]:
     rng.shuffle(judged)
     rng.shuffle(unjudged)
     natural = natural_near_duplicates(body)
-    statements = Statements(body)
+    statements = Statements(body, title)
     natural_conflicts = statements.conflicts()
     used = {doc_id for a, b, _ in natural for doc_id in (a, b)}
 

@@ -129,6 +129,7 @@ class Statement:
     negations: int
     key: str | None  # a table row's first cell
     metadata: bool  # "Last updated 2026-09-02": about the page, not a fact in it
+    asserts: bool  # a statement of fact: not a question, a heading or a bare label
     claims: tuple[Claim, ...]
     slots: tuple[Slot, ...]
 
@@ -613,6 +614,26 @@ _PAGE_METADATA = re.compile(
     r"(?:updated|modified|edited|reviewed|revised|published|printed|exported|generated)\b"
 )
 _COPYRIGHT = re.compile(r"\s*(?:©|\(c\)|copyright\b)", re.IGNORECASE)
+# Numbering before a list item's text, where extraction left it as words: "7 7 Based on ...".
+_NUMBERING = re.compile(r"\s*(?:\d{1,3}[.)]?\s+){1,3}(?=[^\W\d_])")
+# A question asks; "What is RegTech?" and "What is SaaS?" state nothing that could disagree.
+_QUESTION = re.compile(r"\?[\s*_\"'’”)\]]*\Z")
+_TERMINAL = re.compile(r"[.!?:;,][\s*_\"'’”)\]]*\Z")
+_HEADING_WORDS = 8
+
+
+def _is_heading(clean: str) -> bool:
+    """A line that names a section rather than states something: short, unpunctuated, with
+    every longer word capitalized ("Release Schedule", "Market Overview 2025")."""
+    if "\n" in clean.strip() or _TERMINAL.search(clean) or ":" in clean:
+        return False
+    tokens = clean.split()
+    if not tokens or len(tokens) > _HEADING_WORDS:
+        return False
+    words = [t for t in tokens if t[:1].isalpha()]
+    return bool(words) and all(t[:1].isupper() for t in words if len(t) > 3)
+
+
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 _MARKUP = re.compile(r"\*\*|__|`")
 
@@ -702,6 +723,10 @@ def _statement(span: str) -> Statement:
     bold = [m.span() for m in _BOLD.finditer(span)] if "**" in span or "__" in span else []
     # Markup becomes spaces so that offsets into the cleaned text still fit the span.
     clean = _MARKUP.sub(lambda m: " " * len(m.group()), span) if bold or "`" in span else span
+    numbering = _NUMBERING.match(clean)
+    if numbering:
+        # Spaces keep the offsets into the cleaned text fitting the span.
+        clean = " " * numbering.end() + clean[numbering.end() :]
     key: str | None = None
     if clean.startswith("|"):
         cells = [c.strip() for c in clean.strip().strip("|").split("|")]
@@ -753,6 +778,7 @@ def _statement(span: str) -> Statement:
         key=key,
         metadata=(len(tokens) <= 8 and bool(_PAGE_METADATA.match(" ".join(tokens))))
         or bool(_COPYRIGHT.match(clean)),
+        asserts=not (_QUESTION.search(clean) or (key is None and _is_heading(clean))),
         claims=_claims(tokens, words.clauses, content, phrase),
         slots=_slots(words, content, names, products),
     )
@@ -942,13 +968,15 @@ def compare(a: Analysed, b: Analysed) -> list[ValueConflict]:
     for i, statement_a in enumerate(a.statements):
         # A statement the other text states word for word is agreed on; its near matches there
         # are other facts ("Book flights 14 days ahead" next to "Book hotels 7 days ahead").
-        if statement_a.norm in b_norms or statement_a.metadata:
+        if statement_a.norm in b_norms or statement_a.metadata or not statement_a.asserts:
             continue
         candidates = {j for word in statement_a.content for j in b.by_word.get(word, ())}
         pairs.extend(
             (i, j)
             for j in sorted(candidates)
-            if b.statements[j].norm not in a_norms and not b.statements[j].metadata
+            if b.statements[j].norm not in a_norms
+            and not b.statements[j].metadata
+            and b.statements[j].asserts
         )
     found: dict[tuple[int, int], ValueConflict] = {}
     for i, j in pairs:

@@ -31,6 +31,35 @@ def shingles(text: str, size: int) -> set[str]:
     return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
 
 
+# A paragraph this short, standing in this many different texts, is a header, a footer or a
+# template line ("Confidential - internal use only", "Exported from Confluence on ..."), not
+# what a page says; identical copies count as one text, so a page and its copies never reach it.
+BOILERPLATE_CHARS = 200
+BOILERPLATE_TEXTS = 3
+
+
+def _line_key(line: str) -> str:
+    return re.sub(r"\d+", "0", " ".join(line.casefold().split()))
+
+
+def boilerplate_lines(texts: Mapping[str, str]) -> set[str]:
+    """Keys of the short paragraphs found in at least BOILERPLATE_TEXTS different texts."""
+    seen: dict[str, int] = {}
+    for text in set(texts.values()):
+        for key in {_line_key(line) for line in text.splitlines()}:
+            if key and len(key) <= BOILERPLATE_CHARS:
+                seen[key] = seen.get(key, 0) + 1
+    return {key for key, count in seen.items() if count >= BOILERPLATE_TEXTS}
+
+
+def without_lines(text: str, lines: set[str]) -> str:
+    """The text without the given paragraphs; the whole text when nothing else would be left."""
+    if not lines:
+        return text
+    kept = [line for line in text.splitlines() if _line_key(line) not in lines]
+    return "\n".join(kept) if any(line.strip() for line in kept) else text
+
+
 def jaccard(a: set[str], b: set[str]) -> float:
     if not a and not b:
         return 1.0

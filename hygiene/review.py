@@ -72,6 +72,65 @@ def stem(key: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
+_NAME_TOKEN = re.compile(r"[0-9a-z]+(?:[.][0-9a-z]+)*")
+
+
+def numbers(text: str) -> frozenset[str]:
+    """The tokens of a title or file stem that hold a digit: years, versions, seasons, ids."""
+    return frozenset(t for t in _NAME_TOKEN.findall(text.lower()) if any(c.isdigit() for c in t))
+
+
+def named_apart(a: DocumentRow, b: DocumentRow) -> bool:
+    """Titles (or file names) naming different years, versions or numbers, each one its own.
+
+    "2011-12 Coastal Carolina ... season" against "2012-13 ...", "Python 3.9 Release Schedule"
+    against "Python 3.10 ...": each names one the other lacks, so each may be a subject of its
+    own (a season, a release, a yearly report) rather than an edition; only text kept in common
+    says otherwise ("Travel policy 2024" edited into "Travel policy 2025"). A name that only
+    adds a year or "v1" ("travel-policy-2023.md" beside "travel-policy.md") is an edition mark.
+    """
+    return bool(_apart(a, b)[0])
+
+
+def _apart(a: DocumentRow, b: DocumentRow) -> tuple[frozenset[str], frozenset[str]]:
+    """The numbers each name has and the other lacks (titles first, else file stems)."""
+    for x, y in ((a.title, b.title), (stem(a.key), stem(b.key))):
+        first, second = numbers(x), numbers(y)
+        if first - second and second - first:
+            return first - second, second - first
+    return frozenset(), frozenset()
+
+
+def _order(tokens: frozenset[str]) -> tuple[int, ...]:
+    return max(tuple(int(p) for p in re.findall(r"\d+", t)) for t in tokens)
+
+
+def distinct_subjects(a: DocumentRow, b: DocumentRow, a_text: str, b_text: str) -> bool:
+    """Pages named apart that cannot be one edition of the other.
+
+    Each page's text states a number its name has ("The 2010 ... team represented ...",
+    "the release schedule for Python 3.9"): the number names what the page is about. Or the
+    page updated last names the earlier year or version: the 1901 season rewritten after the
+    1963 one does not replace it.
+    """
+    own_a, own_b = _apart(a, b)
+    if not own_a:
+        return False
+    if own_a & numbers(a_text) and own_b & numbers(b_text):
+        return True
+    if a.updated_at == b.updated_at:
+        return False
+    newer, older = (own_a, own_b) if a.updated_at > b.updated_at else (own_b, own_a)
+    return _order(newer) < _order(older)
+
+
+def names_subject(value: str, title: str) -> bool:
+    """A value that is written in its page's title names the page's subject: "2010" in "2010
+    Coastal Carolina Chanticleers football team", "3.9" in "Python 3.9 Release Schedule"."""
+    tokens = numbers(value)
+    return bool(tokens) and tokens <= numbers(title)
+
+
 def same_subject(a: DocumentRow, b: DocumentRow) -> bool:
     """Same title or same file stem once edition words (years, "old", "v2") are dropped."""
     title_a, title_b = subject(a.title), subject(b.title)

@@ -37,15 +37,26 @@ import numpy as np
 from hygiene import conflicts as conflict_rules
 from hygiene.dedup import (
     SimilarPair,
+    boilerplate_lines,
     jaccard,
     shingles,
     similar_chunks,
     similar_sets,
+    without_lines,
     words,
 )
 from hygiene.judge import LlmJudge
 from hygiene.records import Conflict, DocumentState, HygieneRecords, Review, conflict_id
-from hygiene.review import copy_marked, review_state, same_subject, stem, subject
+from hygiene.review import (
+    copy_marked,
+    distinct_subjects,
+    named_apart,
+    names_subject,
+    review_state,
+    same_subject,
+    stem,
+    subject,
+)
 from steward.catalog import DocumentRow
 from steward.domain import ChunkPayload, ReviewState, utc_now
 from steward.runtime import Runtime
@@ -201,9 +212,15 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
 
     report("documents", 0, len(rows))
     # Each document's shingles, made once: LSH, same-subject pairs, containment, clusters.
-    sets = {doc_id: shingles(text, settings.shingle_words) for doc_id, text in texts.items()}
+    # Headers and footers repeated across pages are set aside first, or a one-sentence page
+    # and its copy wrapped in an export's boilerplate would share too little to be copies.
+    common = boilerplate_lines(texts)
+    sets = {
+        doc_id: shingles(without_lines(text, common), settings.shingle_words)
+        for doc_id, text in texts.items()
+    }
     pairs = similar_sets(sets, settings.permutations, settings.version_jaccard)
-    pairs += _same_subject_pairs(rows, sets, {(p.a, p.b) for p in pairs}, settings)
+    pairs += _same_subject_pairs(rows, texts, sets, {(p.a, p.b) for p in pairs}, settings)
     mark = lap("documents", mark)
 
     report("chunks", 0, len(chunks.ids))
@@ -256,9 +273,17 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
         if (row_i.updated_at, row_i.key) > (row_j.updated_at, row_j.key):
             first, second, row_i, row_j, i, j = second, first, row_j, row_i, j, i
         newer = "b" if row_j.updated_at > row_i.updated_at else None
-        related = _key(row_i.doc_id, row_j.doc_id) in similar or same_subject(row_i, row_j)
+        related = _key(row_i.doc_id, row_j.doc_id) in similar or (
+            same_subject(row_i, row_j) and not named_apart(row_i, row_j)
+        )
         topic = (min(i, j), max(i, j)) in topical
         for value in conflict_rules.compare(analysed(i, first), analysed(j, second)):
+            if names_subject(value.a_value, row_i.title) and names_subject(
+                value.b_value, row_j.title
+            ):
+                # "The 2010 ... team represented" against "The 2012 ...": the values that
+                # differ are the ones that name each page's subject.
+                continue
             if not related and value.confidence < settings.unrelated_conflict_confidence:
                 # Two pages on different subjects share a sentence pattern more often than they
                 # disagree; only a confident value, or a tool named where the other page's
@@ -314,6 +339,11 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
         # another; otherwise they are pages on one subject (a paraphrase, an FAQ and a policy).
         edition = doc_pair.jaccard >= settings.version_jaccard or key in conflicting_any
         versions = a.updated_at != b.updated_at and same_subject(a, b)
+        if versions and named_apart(a, b):
+            # Seasons, releases and yearly reports share a template, not their text.
+            versions = doc_pair.jaccard >= settings.named_edition_jaccard and not (
+                distinct_subjects(a, b, texts[a.doc_id], texts[b.doc_id])
+            )
         if copies and versions and _rewords(texts[a.doc_id], texts[b.doc_id]):
             # Words replaced in place (not headers, footers or headings added or dropped) are
             # an edit: an older edition, not a copy.
@@ -505,6 +535,7 @@ _MAX_SUBJECT_GROUP = 20
 
 def _same_subject_pairs(
     rows: Mapping[str, DocumentRow],
+    texts: Mapping[str, str],
     sets: Mapping[str, set[str]],
     known: set[tuple[str, str]],
     settings: HygieneSettings,
@@ -530,7 +561,12 @@ def _same_subject_pairs(
                     continue
                 known.add((a, b))
                 value = jaccard(sets[a], sets[b])
-                if value >= settings.subject_jaccard:
+                floor = settings.subject_jaccard
+                if named_apart(rows[a], rows[b]):
+                    if distinct_subjects(rows[a], rows[b], texts[a], texts[b]):
+                        continue
+                    floor = settings.named_edition_jaccard
+                if value >= floor:
                     found.append(SimilarPair(a, b, value))
     return found
 

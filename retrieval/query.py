@@ -35,6 +35,16 @@ RARE_HOLDERS = 5
 MAX_IDENTIFIERS = 8  # per query; a pasted log line should not become hundreds of patterns
 
 
+# A year (1990-2099), a dotted version (3.9, 2.7.18) or a v-number (v2): what names an
+# edition, a season or a release in a title.
+_EDITION_NAME = re.compile(r"(?<![\w.])(?:(?:19|20)\d\d|v?\d+(?:\.\d+)+|v\d+)(?![\w]|\.\d)", re.I)
+
+
+def edition_names(text: str) -> frozenset[str]:
+    """The years and versions a query or a title names, lower-cased: "2024", "3.9", "v2"."""
+    return frozenset(m.group().lower() for m in _EDITION_NAME.finditer(text))
+
+
 def quoted_phrases(text: str) -> list[str]:
     """The phrases the query puts in double quotes, normalised (case, spaces), none empty."""
     phrases = []

@@ -32,8 +32,14 @@ class Picked:
     duplicates: tuple[str, ...]
 
 
-def factor(mark: DocumentMark | None, settings: HygieneSettings, now: datetime) -> float:
-    """The product of the bounded hygiene factors of one document (1 without a mark)."""
+def factor(
+    mark: DocumentMark | None, settings: HygieneSettings, now: datetime, named: bool = False
+) -> float:
+    """The product of the bounded hygiene factors of one document (1 without a mark).
+
+    `named`: the query names the document's year or version ("travel policy 2024"), so being
+    superseded by a later edition does not count against it.
+    """
     if mark is None:
         return 1.0
     age_days = max(0.0, (now - mark.updated_at).total_seconds() / 86400)
@@ -43,7 +49,7 @@ def factor(mark: DocumentMark | None, settings: HygieneSettings, now: datetime) 
         value *= settings.deprecated_factor
     elif mark.state is ReviewState.EXPIRED:
         value *= settings.expired_factor
-    if mark.superseded_by:
+    if mark.superseded_by and not named:
         value *= settings.superseded_factor
     return value
 
@@ -71,8 +77,13 @@ def select(
     snapshot: HygieneSnapshot | None,
     settings: HygieneSettings,
     now: datetime,
+    named: frozenset[str] = frozenset(),
 ) -> list[Picked]:
-    """The top_k results of a candidate list (best first), re-ranked and de-duplicated."""
+    """The top_k results of a candidate list (best first), re-ranked and de-duplicated.
+
+    `named`: documents whose title names a year or version the query names; they keep their
+    place (and stay shown) though superseded.
+    """
     if not ranked:
         return []
     marks = snapshot.documents if snapshot is not None else {}
@@ -85,10 +96,11 @@ def select(
         if mark is not None:
             if mark.duplicate_of and settings.duplicates == "hide":
                 continue
-            if mark.superseded_by and settings.hide_superseded:
+            if mark.superseded_by and settings.hide_superseded and candidate.doc_id not in named:
                 continue
         norm = (candidate.score - low) / span if span > 0 else 1.0
-        scored.append((norm * factor(mark, settings, now), order, candidate, mark))
+        weight = factor(mark, settings, now, candidate.doc_id in named)
+        scored.append((norm * weight, order, candidate, mark))
     scored.sort(key=lambda item: (-item[0], item[1]))
     # Each document's best candidate: a copy ranked above its canonical document brings that
     # document up to its own place instead of waiting for it (or hiding the best hit).

@@ -9,7 +9,13 @@ from typing import Literal
 
 from ingest.embed import Embedder
 from retrieval import fusion, ranking
-from retrieval.query import boost_terms, exact_first, identifier_tokens, quoted_phrases
+from retrieval.query import (
+    boost_terms,
+    edition_names,
+    exact_first,
+    identifier_tokens,
+    quoted_phrases,
+)
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
 from steward.domain import (
@@ -95,7 +101,8 @@ class Retriever:
             payloads = self.store.fetch([c.chunk_id for c in pool])
             ranked = exact_first(ranked, payloads, phrases, identifiers)
         snapshot = self.marks() if self.marks is not None else None
-        picked = ranking.select(ranked, top_k, snapshot, self.hygiene, utc_now())
+        named = self._named_editions(text, ranked, snapshot, payloads)
+        picked = ranking.select(ranked, top_k, snapshot, self.hygiene, utc_now(), named)
         # Payloads for the winners only (already there when the exact rules read them all).
         missing = [p.chunk_id for p in picked if p.chunk_id not in payloads]
         if missing:
@@ -114,6 +121,32 @@ class Retriever:
             if p.chunk_id in payloads  # deleted between the search and the fetch
         ]
         return RetrievalResult(hits=hits, took_ms=(time.perf_counter() - started) * 1000)
+
+    def _named_editions(
+        self,
+        text: str,
+        ranked: list[Candidate],
+        snapshot: HygieneSnapshot | None,
+        payloads: dict[str, ChunkPayload],
+    ) -> frozenset[str]:
+        """Superseded candidates whose title names a year or version the query names.
+
+        "travel policy 2024" asks for the 2024 edition, superseded or not. Only superseded
+        candidates' payloads are read, and only when the query names a year or version.
+        """
+        names = edition_names(text)
+        if not names or snapshot is None:
+            return frozenset()
+        marks = snapshot.documents
+        stale = [c for c in ranked if (m := marks.get(c.doc_id)) is not None and m.superseded_by]
+        missing = [c.chunk_id for c in stale if c.chunk_id not in payloads]
+        if missing:
+            payloads.update(self.store.fetch(missing))
+        return frozenset(
+            c.doc_id
+            for c in stale
+            if c.chunk_id in payloads and names & edition_names(payloads[c.chunk_id].title)
+        )
 
     def _sparse_query(self, text: str, identifiers: list[str]) -> SparseVector:
         """The BM25 query, its identifier-shaped words weighted up (retrieval.query)."""

@@ -187,6 +187,10 @@ class HygieneSettings(BaseSettings):
     version_jaccard: float = Field(0.5, gt=0, le=1)
     # Documents with the same title or file stem are editions from this overlap on (rewrites).
     subject_jaccard: float = Field(0.2, gt=0, le=1)
+    # Titles that name different years or versions ("2011-12 season", "Python 3.10") are
+    # distinct subjects (seasons, releases, yearly reports) unless they share this much text:
+    # an edition keeps most of its text, pages built on one template differ in their facts.
+    named_edition_jaccard: float = Field(0.5, gt=0, le=1)
     # Chunks of different documents this similar (cosine of embeddings) are one text.
     chunk_duplicate_cosine: float = Field(0.97, gt=0, le=1)
     # Chunk pairs at least this similar are compared for conflicting values.
