@@ -614,8 +614,9 @@ _PAGE_METADATA = re.compile(
     r"(?:updated|modified|edited|reviewed|revised|published|printed|exported|generated)\b"
 )
 _COPYRIGHT = re.compile(r"\s*(?:©|\(c\)|copyright\b)", re.IGNORECASE)
-# Numbering before a list item's text, where extraction left it as words: "7 7 Based on ...".
-_NUMBERING = re.compile(r"\s*(?:\d{1,3}[.)]?\s+){1,3}(?=[^\W\d_])")
+# Numbering before a list item's text, where extraction left it as words: "7 7 Based on ...",
+# "3) Based on". One bare number is a value ("30 days after purchase ...").
+_NUMBERING = re.compile(r"\s*(?:\d{1,3}[.)]\s+|(?:\d{1,3}[.)]?\s+){2,3})(?=[^\W\d_])")
 # A question asks; "What is RegTech?" and "What is SaaS?" state nothing that could disagree.
 _QUESTION = re.compile(r"\?[\s*_\"'’”)\]]*\Z")
 _TERMINAL = re.compile(r"[.!?:;,][\s*_\"'’”)\]]*\Z")

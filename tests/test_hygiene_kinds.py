@@ -213,6 +213,9 @@ def test_questions_headings_and_list_numbers_are_not_statements() -> None:
     numbered_a = "1 1 Based on the survey results the team expanded the pilot."
     numbered_b = "7 7 Based on the survey results the team expanded the pilot."
     assert compare_texts(numbered_a, numbered_b) == []
+    # A sentence that opens with its value keeps it.
+    opening = compare_texts("30 days is the refund window.", "14 days is the refund window.")
+    assert [(c.a_value, c.b_value) for c in opening] == [("30 days", "14 days")]
     # A statement keeps its values when numbered as a list item.
     found = compare_texts(
         "1. Passwords expire after 90 days.", "2. Passwords expire after 60 days."
