@@ -69,7 +69,7 @@ class StoreBackend(Protocol):
     def payloads(
         self, filters: SearchFilters, fields: Sequence[str] | None = None
     ) -> dict[str, dict[str, Any]]:
-        """The stored payload of every chunk the filters let through, by chunk id, in id order.
+        """The stored payload of every chunk the filters let through, by chunk id.
 
         Only the named fields when `fields` is given: listing a large source's document ids
         reads a fourth of the time its whole payloads take.

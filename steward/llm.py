@@ -1,9 +1,9 @@
 """The one LLM client: openai's SDK against an OpenAI-compatible endpoint (`LlmSettings`).
 
 The conflict judge (hygiene/judge.py) asks one short question at a time through `LlmClient`;
-the judge of context precision (evaluation/context.py) hands `async_openai` to ragas, which
-calls the endpoint through an openai client of its own choosing. Both are built the same way.
-openai is imported on first use: it takes about two seconds.
+the judge of context precision (evaluation/context.py) hands the client `async_openai` builds to
+ragas, which takes an openai client and calls the endpoint through it. Both are built from one
+settings group the same way. openai is imported on first use: it takes about two seconds.
 """
 
 from __future__ import annotations
