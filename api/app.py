@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.metrics import ServiceMetrics
+from api.metrics import CatalogCollector, ServiceMetrics
 from api.routes import documents, evaluation, health, hygiene, metrics, retrieve
 from jobs.scheduler import EmbeddedScheduler
 from steward import __version__
@@ -43,9 +43,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.scheduler = scheduler
         if scheduler is not None:
             scheduler.start()
+        catalog_state = CatalogCollector(live.catalog)
+        service_metrics.registry.register(catalog_state)
         try:
             yield
         finally:
+            service_metrics.registry.unregister(catalog_state)
             if scheduler is not None:
                 scheduler.stop()
             if owned:
@@ -58,7 +61,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     errors.install(app)
-    app.state.metrics = ServiceMetrics()
+    service_metrics = ServiceMetrics()
+    app.state.metrics = service_metrics
     app.include_router(retrieve.router)
     app.include_router(documents.router)
     app.include_router(hygiene.router)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from api.metrics import ServiceMetrics
 from retrieval.search import Retriever
 from steward.runtime import Runtime
 
@@ -20,8 +21,14 @@ def get_retriever(request: Request) -> Retriever:
     return retriever
 
 
+def get_metrics(request: Request) -> ServiceMetrics:
+    metrics: ServiceMetrics = request.app.state.metrics
+    return metrics
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 
 # A listing's page size.
 Limit = Annotated[int, Query(ge=1, le=500)]

@@ -1,15 +1,18 @@
-"""GET /metrics in the Prometheus text format: this process's counters, and the catalog's state.
+"""GET /metrics through prometheus_client: this process's counters, and the catalog's state.
 
-Counted here (per process): `/retrieve` latency as a histogram, requests and zero-result
-answers. Read from the catalog at scrape time: the latest evaluation scores per golden set and
-regressions, each source's last sync, hygiene items of the last scan, feedback precision.
+Counted here (per app, on the app's own registry): `/retrieve` latency as a histogram and the
+answers with no result. Read from the catalog at scrape time by `CatalogCollector`: the latest
+evaluation scores per golden set and regressions, each source's last sync, hygiene items of the
+last scan, feedback precision.
 """
 
 from __future__ import annotations
 
-import bisect
-import threading
+from collections.abc import Iterator
 from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from evaluation.feedback import FeedbackRecords
 from evaluation.probes import PROBE_SET
@@ -21,96 +24,108 @@ BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class ServiceMetrics:
-    """What this process counts itself; one instance per app."""
+    """What this process counts itself; one instance, and one registry, per app.
+
+    Not the global registry: two apps in one process (the tests start many) would clash there.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.buckets = [0] * (len(BUCKETS_S) + 1)
-        self.latency_sum = 0.0
-        self.retrieves = 0
-        self.zero_results = 0
+        self.registry = CollectorRegistry()
+        self._latency = Histogram(
+            "steward_retrieve_latency_seconds",
+            "POST /retrieve latency.",
+            buckets=BUCKETS_S,
+            registry=self.registry,
+        )
+        self._zero_results = Counter(
+            "steward_retrieve_zero_results", "Answers with no result.", registry=self.registry
+        )
 
     def observe_retrieve(self, seconds: float, results: int) -> None:
-        with self._lock:
-            self.buckets[bisect.bisect_left(BUCKETS_S, seconds)] += 1
-            self.latency_sum += seconds
-            self.retrieves += 1
-            self.zero_results += 0 if results else 1
+        self._latency.observe(seconds)
+        if not results:
+            self._zero_results.inc()
 
 
-def _label(value: Any) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+class CatalogCollector:
+    """The catalog's state, read when Prometheus scrapes (a prometheus_client collector)."""
 
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
 
-def render(metrics: ServiceMetrics, catalog: Catalog) -> str:
-    lines: list[str] = []
+    def describe(self) -> Iterator[Metric]:
+        """The families without samples: the registry checks names without reading the catalog."""
+        return iter(_families())
 
-    def family(name: str, kind: str, text: str) -> None:
-        lines.extend([f"# HELP {name} {text}", f"# TYPE {name} {kind}"])
+    def collect(self) -> Iterator[Metric]:
+        catalog = self._catalog
+        score, regression, probe, status, documents, hygiene, precision = _families()
 
-    family("steward_retrieve_latency_seconds", "histogram", "POST /retrieve latency.")
-    with metrics._lock:
-        buckets, total, count = list(metrics.buckets), metrics.latency_sum, metrics.retrieves
-        zero = metrics.zero_results
-    running = 0
-    for bound, hits in zip(BUCKETS_S, buckets, strict=False):
-        running += hits
-        lines.append(f'steward_retrieve_latency_seconds_bucket{{le="{bound}"}} {running}')
-    lines.append(f'steward_retrieve_latency_seconds_bucket{{le="+Inf"}} {count}')
-    lines.append(f"steward_retrieve_latency_seconds_sum {total:.6f}")
-    lines.append(f"steward_retrieve_latency_seconds_count {count}")
-    family("steward_retrieve_zero_results_total", "counter", "Answers with no result.")
-    lines.append(f"steward_retrieve_zero_results_total {zero}")
+        records = EvalRecords(catalog)
+        latest: dict[str, dict[str, Any]] = {}
+        for name in records.names():
+            newest = records.runs(name, limit=1)
+            if newest and newest[0]["status"] == "ok":
+                latest[name] = newest[0]
+        for name, run in latest.items():
+            for metric, value in (run["metrics"] or {}).items():
+                score.add_metric([name, metric], value)
+            regression.add_metric([name], 1 if run["regression"] else 0)
+        if PROBE_SET in latest:
+            probe.add_metric([], (latest[PROBE_SET]["metrics"] or {}).get("recall@10", 0))
 
-    records = EvalRecords(catalog)
-    family("steward_eval_score", "gauge", "Latest evaluation run's metrics per golden set.")
-    family_regressed: list[str] = []
-    latest: dict[str, dict[str, Any]] = {}
-    for name in records.names():
-        newest = records.runs(name, limit=1)
-        if newest and newest[0]["status"] == "ok":
-            latest[name] = newest[0]
-    for name, run in latest.items():
-        label = f'golden_set="{_label(name)}"'
-        for metric, value in (run["metrics"] or {}).items():
-            lines.append(f'steward_eval_score{{{label},metric="{metric}"}} {value}')
-        family_regressed.append(
-            f"steward_eval_regression{{{label}}} {1 if run['regression'] else 0}"
-        )
-    family("steward_eval_regression", "gauge", "1 when the latest run regressed.")
-    lines.extend(family_regressed)
-
-    family("steward_probe_hit_rate", "gauge", "Share of probes finding their own document.")
-    if PROBE_SET in latest:
-        hit_rate = (latest[PROBE_SET]["metrics"] or {}).get("recall@10", 0)
-        lines.append(f"steward_probe_hit_rate {hit_rate}")
-    family("steward_sync_last_status", "gauge", "Each source's last ingest run (1 ok, 0 not).")
-    family_documents: list[str] = []
-    for source in catalog.sources():
-        last = catalog.last_run(source)
-        if last is not None:
-            ok = 1 if last["status"] == "ok" else 0
-            lines.append(f'steward_sync_last_status{{source="{_label(source)}"}} {ok}')
+        for source in catalog.sources():
+            last = catalog.last_run(source)
+            if last is None:
+                continue
+            status.add_metric([source], 1 if last["status"] == "ok" else 0)
             summary = last.get("summary") or {}
             for what in ("new", "changed", "deleted", "skipped"):
                 value = summary.get(what, 0)
-                value = len(value) if isinstance(value, list) else int(value or 0)
-                labels = f'source="{_label(source)}",what="{what}"'
-                family_documents.append(f"steward_sync_last_documents{{{labels}}} {value}")
-    family("steward_sync_last_documents", "gauge", "Documents by outcome in each last sync.")
-    lines.extend(family_documents)
+                documents.add_metric(
+                    [source, what], len(value) if isinstance(value, list) else int(value or 0)
+                )
 
-    family("steward_hygiene_items", "gauge", "Findings of the last hygiene scan.")
-    scan = HygieneRecords(catalog).last_scan()
-    summary = (scan or {}).get("summary") or {}
-    for kind in ("duplicates", "superseded", "unresolved_conflicts", "chunk_duplicates"):
-        lines.append(f'steward_hygiene_items{{kind="{kind}"}} {int(summary.get(kind, 0))}')
-    for state, count in (summary.get("states") or {}).items():
-        lines.append(f'steward_hygiene_items{{kind="state_{_label(state)}"}} {int(count)}')
+        scan = HygieneRecords(catalog).last_scan()
+        found = (scan or {}).get("summary") or {}
+        for kind in ("duplicates", "superseded", "unresolved_conflicts", "chunk_duplicates"):
+            hygiene.add_metric([kind], int(found.get(kind, 0)))
+        for state, count in (found.get("states") or {}).items():
+            hygiene.add_metric([f"state_{state}"], int(count))
 
-    family("steward_feedback_precision", "gauge", "Share of judged results that were relevant.")
-    for source, found in FeedbackRecords(catalog).precision_by_source().items():
-        lines.append(
-            f'steward_feedback_precision{{source="{_label(source)}"}} {found["precision"]:.6f}'
-        )
-    return "\n".join(lines) + "\n"
+        for source, judged in FeedbackRecords(catalog).precision_by_source().items():
+            precision.add_metric([source], judged["precision"])
+
+        yield from (score, regression, probe, status, documents, hygiene, precision)
+
+
+def _families() -> tuple[GaugeMetricFamily, ...]:
+    return (
+        GaugeMetricFamily(
+            "steward_eval_score",
+            "Latest evaluation run's metrics per golden set.",
+            labels=["golden_set", "metric"],
+        ),
+        GaugeMetricFamily(
+            "steward_eval_regression", "1 when the latest run regressed.", labels=["golden_set"]
+        ),
+        GaugeMetricFamily("steward_probe_hit_rate", "Share of probes finding their own document."),
+        GaugeMetricFamily(
+            "steward_sync_last_status",
+            "Each source's last ingest run (1 ok, 0 not).",
+            labels=["source"],
+        ),
+        GaugeMetricFamily(
+            "steward_sync_last_documents",
+            "Documents by outcome in each last sync.",
+            labels=["source", "what"],
+        ),
+        GaugeMetricFamily(
+            "steward_hygiene_items", "Findings of the last hygiene scan.", labels=["kind"]
+        ),
+        GaugeMetricFamily(
+            "steward_feedback_precision",
+            "Share of judged results that were relevant.",
+            labels=["source"],
+        ),
+    )

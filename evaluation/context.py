@@ -23,7 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from steward.settings import EvaluationSettings
+from steward.llm import async_openai
+from steward.settings import ContextJudgeSettings
 
 # Unconditionally: ragas reports usage unless this is exactly "true" (a "1" would turn it on).
 os.environ["RAGAS_DO_NOT_TRACK"] = "true"
@@ -126,32 +127,24 @@ class Judged:
 
 
 def llm_context_precision(
-    settings: EvaluationSettings, queries: Sequence[Judged]
+    judge: ContextJudgeSettings, queries: Sequence[Judged]
 ) -> tuple[dict[str, float], list[str]]:
     """LLM-judged context precision per query id, and one error line per query that failed.
 
     A query that retrieved nothing scores 0 without asking. A failing endpoint (or a setting it
     refuses) fails the queries it was asked about, never the run: their scores are left out.
     """
-    if not settings.llm_url or not queries:
+    if not judge.url or not queries:
         return {}, []
     _ragas()
-    from openai import AsyncOpenAI
     from ragas.llms import llm_factory
     from ragas.metrics.collections import ContextPrecisionWithReference
 
     async def every() -> list[float | BaseException]:
-        client = AsyncOpenAI(
-            base_url=settings.llm_url,
-            api_key=settings.llm_api_key or "not-needed",
-            timeout=settings.llm_timeout_s,
-            max_retries=1,
-        )
+        client = async_openai(judge, max_retries=1)
         try:
-            metric = ContextPrecisionWithReference(
-                llm=llm_factory(settings.llm_model, client=client)
-            )
-            gate = asyncio.Semaphore(settings.llm_concurrency)
+            metric = ContextPrecisionWithReference(llm=llm_factory(judge.model, client=client))
+            gate = asyncio.Semaphore(judge.concurrency)
 
             async def one(query: Judged) -> float:
                 if not query.contexts:
@@ -180,7 +173,7 @@ def llm_context_precision(
     if errors:
         log.warning(
             "the LLM judge (%s) failed %d of %d queries; first: %s",
-            settings.llm_url,
+            judge.url,
             len(errors),
             len(queries),
             errors[0],

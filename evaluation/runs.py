@@ -240,14 +240,15 @@ def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dic
         overall = _measure(scored, run)
         llm_state: dict[str, Any] | None = None
         settings = runtime.settings
-        if settings.evaluation.llm_url:
-            llm_scores, errors = llm_context_precision(settings.evaluation, to_judge)
+        judge = settings.evaluation.llm
+        if judge.url:
+            llm_scores, errors = llm_context_precision(judge, to_judge)
             for query_id, value in llm_scores.items():
                 overall["per_query"].setdefault(query_id, {})[LLM_CONTEXT_PRECISION] = value
             if llm_scores:
                 overall["means"][LLM_CONTEXT_PRECISION] = sum(llm_scores.values()) / len(llm_scores)
             llm_state = {
-                "model": settings.evaluation.llm_model,
+                "model": judge.model,
                 "judged": len(llm_scores),
                 "without_reference": sum(1 for q in queries if not q.reference),
                 "failed": len(errors),

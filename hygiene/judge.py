@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 
-import httpx
+from steward.errors import LlmError
+from steward.llm import LlmClient
+from steward.settings import LlmSettings
 
 log = logging.getLogger("steward.hygiene.judge")
 
@@ -27,28 +29,20 @@ class LlmJudge:
     def __init__(
         self, url: str, model: str, api_key: str | None = None, timeout_s: float = 30.0
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s)
-        self._model = model
+        settings = LlmSettings(url=url, model=model, api_key=api_key, timeout_s=timeout_s)
+        # No retries: a failed question keeps its finding, and a scan asks many.
+        self._client = LlmClient(settings, max_retries=0)
         self.failures = 0
 
     def confirms(self, a_span: str, b_span: str) -> bool:
         """False only when the judge answered "no"; True on "yes" and on any failure."""
-        body = {
-            "model": self._model,
-            "temperature": 0,
-            "max_tokens": 3,
-            "messages": [{"role": "user", "content": PROMPT.format(a=a_span, b=b_span)}],
-        }
         try:
-            response = self._client.post("/chat/completions", json=body)
-            response.raise_for_status()
-            answer = str(response.json()["choices"][0]["message"]["content"]).strip().lower()
-        except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as error:
+            answer = self._client.ask(PROMPT.format(a=a_span, b=b_span), max_tokens=3)
+        except LlmError as error:
             self.failures += 1
             log.warning("conflict judge failed (%s); keeping the finding", error)
             return True
-        return not answer.startswith("no")
+        return not answer.strip().lower().startswith("no")
 
     def close(self) -> None:
         self._client.close()

@@ -22,6 +22,7 @@ from retrieval.store import (
     DENSE,
     KEYWORD_FIELDS,
     SPARSE,
+    StoreQueries,
     payload_from_dict,
     payload_to_dict,
 )
@@ -29,7 +30,6 @@ from steward.domain import (
     Candidate,
     ChunkPayload,
     IndexedChunk,
-    ScoredChunk,
     SearchFilters,
     SparseVector,
     rfc3339,
@@ -65,7 +65,7 @@ def _doc_condition(doc_id: str) -> Any:
     return qe.FieldCondition(key="doc_id", match=qe.MatchValue(doc_id))
 
 
-class EdgeStore:
+class EdgeStore(StoreQueries):
     """`VectorStore` over qdrant-edge; a lock file keeps a second process out."""
 
     def __init__(self, directory: Path) -> None:
@@ -225,7 +225,7 @@ class EdgeStore:
 
     def _scroll(
         self,
-        condition: qe.Filter,
+        condition: qe.Filter | None,
         with_payload: bool | list[str],
         with_vector: bool | list[str] = False,
     ) -> list[Any]:
@@ -248,21 +248,11 @@ class EdgeStore:
                     break
         return records
 
-    def document_chunks(self, doc_id: str) -> list[ScoredChunk]:
-        if self._shard is None:
-            return []
-        records = self._scroll(qe.Filter(must=[_doc_condition(doc_id)]), True)
-        chunks = [
-            ScoredChunk(chunk_id=str(r.id), score=0.0, payload=payload_from_dict(r.payload or {}))
-            for r in records
-        ]
-        return sorted(chunks, key=lambda c: c.payload.ordinal)
-
-    def source_chunks(self, source: str) -> dict[str, ChunkPayload]:
-        condition = qe.Filter(must=[qe.FieldCondition(key="source", match=qe.MatchValue(source))])
-        return {
-            str(r.id): payload_from_dict(r.payload or {}) for r in self._scroll(condition, True)
-        }
+    def payloads(
+        self, filters: SearchFilters, fields: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        records = self._scroll(_filter(filters), True if fields is None else list(fields))
+        return {str(r.id): dict(r.payload or {}) for r in records}
 
     def source_vectors(self, source: str) -> dict[str, list[float]]:
         if self._shard is None:
@@ -273,13 +263,6 @@ class EdgeStore:
             for r in self._scroll(condition, False, [DENSE])
             if r.vector and DENSE in r.vector
         }
-
-    def document_ids(self, source: str) -> set[str]:
-        if self._shard is None:
-            return set()
-        condition = qe.Filter(must=[qe.FieldCondition(key="source", match=qe.MatchValue(source))])
-        records = self._scroll(condition, ["doc_id"])
-        return {str(r.payload["doc_id"]) for r in records}
 
     def count(self, filters: SearchFilters | None = None) -> int:
         with self._lock:

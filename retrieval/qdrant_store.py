@@ -13,6 +13,7 @@ from retrieval.store import (
     DENSE,
     KEYWORD_FIELDS,
     SPARSE,
+    StoreQueries,
     payload_from_dict,
     payload_to_dict,
 )
@@ -20,7 +21,6 @@ from steward.domain import (
     Candidate,
     ChunkPayload,
     IndexedChunk,
-    ScoredChunk,
     SearchFilters,
     SparseVector,
 )
@@ -64,7 +64,7 @@ def _doc_condition(doc_id: str) -> models.FieldCondition:
     return models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))
 
 
-class QdrantStore:
+class QdrantStore(StoreQueries):
     """`VectorStore` over qdrant-client: a server URL, or ":memory:" in-process."""
 
     def __init__(self, url: str, collection: str, api_key: str | None = None) -> None:
@@ -212,7 +212,7 @@ class QdrantStore:
 
     def _scroll(
         self,
-        condition: models.Filter,
+        condition: models.Filter | None,
         with_payload: bool | list[str],
         with_vectors: bool | list[str] = False,
     ) -> list[Any]:
@@ -231,33 +231,13 @@ class QdrantStore:
             if offset is None:
                 return records
 
-    def document_chunks(self, doc_id: str) -> list[ScoredChunk]:
-        if not self._ready:
-            return []
-        records = self._scroll(models.Filter(must=[_doc_condition(doc_id)]), True)
-        chunks = [
-            ScoredChunk(chunk_id=str(r.id), score=0.0, payload=payload_from_dict(r.payload or {}))
-            for r in records
-        ]
-        return sorted(chunks, key=lambda c: c.payload.ordinal)
-
-    def source_chunks(self, source: str) -> dict[str, ChunkPayload]:
+    def payloads(
+        self, filters: SearchFilters, fields: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
         if not self._ready:
             return {}
-        condition = models.Filter(
-            must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
-        )
-        return {
-            str(r.id): payload_from_dict(r.payload or {}) for r in self._scroll(condition, True)
-        }
-
-    def document_ids(self, source: str) -> set[str]:
-        if not self._ready:
-            return set()
-        condition = models.Filter(
-            must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
-        )
-        return {str((r.payload or {})["doc_id"]) for r in self._scroll(condition, ["doc_id"])}
+        records = self._scroll(_filter(filters), True if fields is None else list(fields))
+        return {str(r.id): dict(r.payload or {}) for r in records}
 
     def source_vectors(self, source: str) -> dict[str, list[float]]:
         if not self._ready:

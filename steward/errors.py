@@ -7,6 +7,7 @@ StewardError
 ├── StoreError           the vector store failed or refused an operation
 │   └── IndexLockedError the embedded index is open in another process
 ├── CatalogError         the catalog is missing, locked or of another schema
+├── LlmError             an LLM endpoint failed or answered out of shape
 ├── NotFoundError        an id that does not exist
 └── QueryError           a query that cannot be answered as asked
 """
@@ -58,6 +59,15 @@ class IndexLockedError(StoreError):
 
 class CatalogError(StewardError):
     """The catalog cannot be opened or used."""
+
+
+class LlmError(StewardError):
+    """An LLM endpoint failed, or answered in a shape that is not a chat completion."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"LLM at {url}: {reason}")
+        self.url = url
+        self.reason = reason
 
 
 class NotFoundError(StewardError):

@@ -7,10 +7,11 @@ the environment variable (see `describe_validation_error`).
 from __future__ import annotations
 
 import re
+from itertools import takewhile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 
@@ -170,13 +171,41 @@ EXACT_RULES_OFF: dict[str, Any] = {
 }
 
 
+class LlmSettings(BaseModel):
+    """An OpenAI-compatible chat endpoint (".../v1") that a judge asks; off while `url` is unset.
+
+    One group for both LLM judges, each reading it under its own prefix (its endpoint, model and
+    switch stay its own): STEWARD_HYGIENE_JUDGE_URL, _MODEL, _API_KEY, _TIMEOUT_S for the
+    conflict judge, STEWARD_EVAL_LLM_... for the judge of context precision.
+    """
+
+    url: str | None = None
+    model: str = Field("gpt-4o-mini", min_length=1)
+    api_key: str | None = None
+    timeout_s: float = Field(30.0, gt=0)
+
+
+class ContextJudgeSettings(LlmSettings):
+    """The judge of context precision: one call per retrieved chunk, several at once."""
+
+    timeout_s: float = Field(60.0, gt=0)
+    concurrency: int = Field(4, ge=1, le=64)
+
+
 class HygieneSettings(BaseSettings):
     """Near-duplicate, staleness and conflict detection, and how retrieval treats what it finds.
 
     The detection defaults were chosen on the messy msmarco set (benchmarks/messy.py).
     """
 
-    model_config = SettingsConfigDict(env_prefix="STEWARD_HYGIENE_", extra="ignore")
+    # The judge's group is read as STEWARD_HYGIENE_ + JUDGE_ + URL: split once after the group's
+    # name, so the rest ("API_KEY", "TIMEOUT_S") names its field whole.
+    model_config = SettingsConfigDict(
+        env_prefix="STEWARD_HYGIENE_",
+        extra="ignore",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+    )
 
     # MinHash LSH over normalized word shingles; candidates are confirmed by exact Jaccard.
     shingle_words: int = Field(3, ge=1, le=10)
@@ -205,10 +234,7 @@ class HygieneSettings(BaseSettings):
     # or last changed (steward.yaml's review_interval_days overrides it per source).
     review_interval_days: int = Field(365, ge=1)
     # An OpenAI-compatible endpoint (".../v1") that may veto candidate conflicts; off when unset.
-    judge_url: str | None = None
-    judge_model: str = "gpt-4o-mini"
-    judge_api_key: str | None = None
-    judge_timeout_s: float = Field(30.0, gt=0)
+    judge: LlmSettings = Field(default_factory=LlmSettings)
     # Retrieval: non-canonical copies are folded into their canonical hit or hidden.
     duplicates: Literal["collapse", "hide"] = "collapse"
     hide_superseded: bool = False
@@ -224,6 +250,23 @@ class HygieneSettings(BaseSettings):
     freshness_half_life_days: float = Field(365.0, gt=0)
     # Run a scan after every successful sync.
     scan_after_sync: bool = True
+
+    # hygiene/scan.py reads the judge's settings by their old flat names.
+    @property
+    def judge_url(self) -> str | None:
+        return self.judge.url
+
+    @property
+    def judge_model(self) -> str:
+        return self.judge.model
+
+    @property
+    def judge_api_key(self) -> str | None:
+        return self.judge.api_key
+
+    @property
+    def judge_timeout_s(self) -> float:
+        return self.judge.timeout_s
 
 
 class JobsSettings(BaseSettings):
@@ -246,7 +289,13 @@ class JobsSettings(BaseSettings):
 class EvaluationSettings(BaseSettings):
     """Evaluation runs and regression alerts."""
 
-    model_config = SettingsConfigDict(env_prefix="STEWARD_EVAL_", extra="ignore")
+    # STEWARD_EVAL_ + LLM_ + TIMEOUT_S, as HygieneSettings reads its judge.
+    model_config = SettingsConfigDict(
+        env_prefix="STEWARD_EVAL_",
+        extra="ignore",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+    )
 
     # A run is a regression when a metric falls more than this below the accepted baseline...
     regression_margin: float = Field(0.02, ge=0, le=1)
@@ -257,11 +306,7 @@ class EvaluationSettings(BaseSettings):
     # ragas' LLM-judged context precision, added to runs when an OpenAI-compatible endpoint is
     # set (e.g. http://127.0.0.1:11434/v1); only golden queries with a `reference` answer are
     # judged. Each retrieved chunk is one LLM call.
-    llm_url: str | None = None
-    llm_model: str = Field("gpt-4o-mini", min_length=1)
-    llm_api_key: str | None = None
-    llm_timeout_s: float = Field(60.0, gt=0)
-    llm_concurrency: int = Field(4, ge=1, le=64)
+    llm: ContextJudgeSettings = Field(default_factory=ContextJudgeSettings)
 
 
 class ApiSettings(BaseSettings):
@@ -322,7 +367,9 @@ def describe_validation_error(error: ValidationError, cls: type[BaseSettings]) -
     prefix = _PREFIXES.get(cls, "STEWARD_")
     parts = []
     for item in error.errors():
-        field = str(item["loc"][0]) if item["loc"] else "?"
+        # A group's field is named by its path (judge, timeout_s); a list's index is not.
+        path = list(takewhile(lambda part: isinstance(part, str), item["loc"]))
+        field = "_".join(str(part) for part in path) or "?"
         parts.append(f"{prefix}{field.upper()}: {item['msg']}")
     return "invalid settings: " + "; ".join(parts)
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from croniter import CroniterError, croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.base import Connector
@@ -35,13 +36,19 @@ from steward.domain import DocumentRef, RawDocument
 from steward.errors import ConfigError
 
 
-def _five_fields(value: str) -> str:
+def _cron(value: str) -> str:
+    # Five fields: Celery's crontab takes exactly these (croniter also takes seconds, or @hourly).
     if len(value.split()) != 5:
         raise ValueError("must be a five-field cron expression, e.g. '*/30 * * * *'")
+    try:
+        # A time that never comes (February 31) fails only when the next run is looked for.
+        croniter(value).get_next()
+    except CroniterError as error:
+        raise ValueError(f"not a valid cron expression: {error}") from None
     return value
 
 
-Cron = Annotated[str, AfterValidator(_five_fields)]
+Cron = Annotated[str, AfterValidator(_cron)]
 
 
 class _Common(BaseModel):

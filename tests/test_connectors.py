@@ -268,6 +268,7 @@ def test_sources_file_resolves_paths_and_applies_defaults(tmp_path: Path, write)
         ("sources:\n  kb:\n    connector: ftp\n    path: x\n", "sources.kb"),
         ("sources:\n  kb:\n    connector: filesystem\n", "path"),
         ("sources:\n  kb:\n    connector: git\n    url: x\n    schedule: hourly\n", "schedule"),
+        ("sources:\n  kb:\n    connector: git\n    url: x\n    schedule: 61 * * * *\n", "schedule"),
         (
             "sources:\n  kb:\n    connector: sql\n    url: x\n    query: q\n    colour: red\n",
             "colour",

@@ -276,9 +276,9 @@ def test_feedback_precision_disliked_documents_and_metrics(served: Any) -> None:
         for line in text.splitlines()
         if line.startswith("steward_retrieve_latency_seconds_count")
     )
-    assert int(count.split()[1]) >= 1
+    assert float(count.split()[1]) >= 1  # prometheus_client writes every value as a float
     assert 'steward_eval_score{golden_set="sample",metric="ndcg@10"}' in text
-    assert 'steward_feedback_precision{source="handbook"} 0.250000' in text
+    assert 'steward_feedback_precision{source="handbook"} 0.25\n' in text
     assert 'steward_sync_last_status{source="handbook"} 1' in text
     assert "# TYPE steward_hygiene_items gauge" in text
     assert 'steward_hygiene_items{kind="unresolved_conflicts"} ' in text
@@ -477,7 +477,7 @@ def test_llm_judged_context_precision_is_added_when_an_endpoint_is_set(
     judge = _judge_app()
     with serve_app(judge) as url:
         runtime = open_runtime(
-            make_settings(tmp_path, evaluation={"llm_url": f"{url}/v1", "llm_model": "judge-1"}),
+            make_settings(tmp_path, evaluation={"llm": {"url": f"{url}/v1", "model": "judge-1"}}),
             embedder=hash_embedder,
         )
         try:
@@ -529,16 +529,20 @@ def test_llm_judged_context_precision_is_added_when_an_endpoint_is_set(
     assert "llm_context_precision" not in found["metrics"] and "ndcg@10" in found["metrics"]
 
 
-def test_a_query_that_retrieved_nothing_scores_zero_without_asking_the_judge() -> None:
+def test_a_query_that_retrieved_nothing_scores_zero_without_asking_the_judge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from evaluation.context import Judged, llm_context_precision
-    from steward.settings import EvaluationSettings
+    from steward.errors import ConfigError
+    from steward.settings import ContextJudgeSettings, load_settings
 
     # Nothing listens on port 9: asking would fail the query instead of scoring it.
-    settings = EvaluationSettings(llm_url="http://127.0.0.1:9/v1")
-    scores, errors = llm_context_precision(settings, [Judged("q", "a question?", "an answer", [])])
+    judge = ContextJudgeSettings(url="http://127.0.0.1:9/v1")
+    scores, errors = llm_context_precision(judge, [Judged("q", "a question?", "an answer", [])])
     assert (scores, errors) == ({"q": 0.0}, [])
-    with pytest.raises(ValueError, match="llm_model"):
-        EvaluationSettings(llm_model="")
+    monkeypatch.setenv("STEWARD_EVAL_LLM_MODEL", "")
+    with pytest.raises(ConfigError, match="STEWARD_EVAL_LLM_MODEL"):
+        load_settings()
 
 
 def test_a_failing_llm_judge_leaves_the_run_standing(
@@ -549,7 +553,8 @@ def test_a_failing_llm_judge_leaves_the_run_standing(
 
     with serve_app(_judge_app(fail=True)) as url:
         runtime = open_runtime(
-            make_settings(tmp_path, evaluation={"llm_url": f"{url}/v1"}), embedder=hash_embedder
+            make_settings(tmp_path, evaluation={"llm": {"url": f"{url}/v1"}}),
+            embedder=hash_embedder,
         )
         try:
             assert (

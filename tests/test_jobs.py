@@ -401,3 +401,16 @@ def test_a_bad_evaluation_schedule_is_refused_naming_it(tmp_path: Path) -> None:
     path.write_text(path.read_text() + "evaluation:\n  schedule: 'hourly'\n")
     with pytest.raises(ConfigError, match="evaluation.schedule: Value error, must be a five"):
         load_evaluation(path)
+
+
+@pytest.mark.parametrize("schedule", ["61 * * * *", "0 0 31 2 *"], ids=["minute-61", "feb-31"])
+def test_a_five_field_schedule_that_is_no_cron_time_is_refused_at_start(
+    tmp_path: Path, schedule: str
+) -> None:
+    """Five fields, so counting them let it through; croniter finds no such time."""
+    from steward.errors import ConfigError
+
+    path = sources_file(tmp_path, tmp_path / "kb", schedule=schedule)
+    named = r"steward\.yaml: sources\.kb\.filesystem\.schedule: Value error, not a valid cron"
+    with pytest.raises(ConfigError, match=named):
+        beat_schedule(path)  # what a Celery beat reads when it starts

@@ -26,6 +26,8 @@ BAD_VALUES = [
     ("STEWARD_INGEST_BATCH_DOCUMENTS", "lots"),
     ("STEWARD_INDEX_URL", "localhost:6333"),
     ("STEWARD_HOME", ""),
+    ("STEWARD_HYGIENE_JUDGE_TIMEOUT_S", "0"),
+    ("STEWARD_EVAL_LLM_CONCURRENCY", "many"),
 ]
 
 
@@ -52,6 +54,32 @@ def test_good_variables_are_applied(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert settings.ingest.exclude == ["**/draft-*"]
     assert (settings.index.backend, settings.index.url) == ("qdrant", ":memory:")
     assert settings.retrieval.mode == "dense"
+
+
+def test_both_llm_judges_read_one_group_under_their_own_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The variables users have set keep their meaning: each judge is switched on by its own."""
+    monkeypatch.setenv("STEWARD_HYGIENE_JUDGE_URL", "http://127.0.0.1:11434/v1")
+    monkeypatch.setenv("STEWARD_HYGIENE_JUDGE_API_KEY", "sk-conflicts")
+    monkeypatch.setenv("STEWARD_HYGIENE_JUDGE_TIMEOUT_S", "5")
+    monkeypatch.setenv("STEWARD_EVAL_LLM_MODEL", "judge-1")
+    monkeypatch.setenv("STEWARD_EVAL_LLM_CONCURRENCY", "2")
+    settings = load_settings()
+    conflicts, context = settings.hygiene.judge, settings.evaluation.llm
+    assert (conflicts.url, conflicts.model, conflicts.api_key, conflicts.timeout_s) == (
+        "http://127.0.0.1:11434/v1",
+        "gpt-4o-mini",
+        "sk-conflicts",
+        5.0,
+    )
+    assert (context.url, context.model, context.timeout_s, context.concurrency) == (
+        None,
+        "judge-1",
+        60.0,
+        2,
+    )
+    assert settings.hygiene.judge_url == conflicts.url  # the flat name hygiene/scan.py reads
 
 
 def test_a_list_variable_that_is_not_json_is_a_config_error(

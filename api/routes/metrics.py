@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
-from api.deps import RuntimeDep
-from api.metrics import render
+from api.deps import MetricsDep
 
 router = APIRouter(tags=["metrics"])
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(request: Request, runtime: RuntimeDep) -> PlainTextResponse:
+def metrics(service: MetricsDep) -> PlainTextResponse:
     """Retrieve latency and zero results, evaluation scores, syncs, hygiene items, feedback."""
-    return PlainTextResponse(
-        render(request.app.state.metrics, runtime.catalog),
-        media_type="text/plain; version=0.0.4",
-    )
+    # The 0.0.4 text format, as before prometheus_client made 1.0.0 its latest.
+    return PlainTextResponse(generate_latest(service.registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from api.deps import RetrieverDep, RuntimeDep
+from api.deps import MetricsDep, RetrieverDep, RuntimeDep
 from api.schemas import RetrievedChunk, RetrieveRequest, RetrieveResponse
 from evaluation.feedback import FeedbackRecords
 from steward.domain import SearchFilters
@@ -31,7 +31,7 @@ def retrieve(
     request: RetrieveRequest,
     retriever: RetrieverDep,
     runtime: RuntimeDep,
-    http: Request,
+    metrics: MetricsDep,
 ) -> RetrieveResponse:
     """The best chunks for a query: one slot per text, copies folded, stale knowledge demoted.
 
@@ -40,7 +40,7 @@ def retrieve(
     """
     result = retriever.retrieve(request.query, request.top_k, request.mode, _filters(request))
     query_id = str(uuid.uuid4())
-    http.app.state.metrics.observe_retrieve(result.took_ms / 1000, len(result.hits))
+    metrics.observe_retrieve(result.took_ms / 1000, len(result.hits))
     FeedbackRecords(runtime.catalog).log_query(
         query_id,
         request.query if runtime.settings.api.log_query_text else None,
