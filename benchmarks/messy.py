@@ -78,7 +78,7 @@ def phase_demo(data: Path, messy: Path) -> dict[str, Any]:
     from llama_index.vector_stores.qdrant import QdrantVectorStore
     from qdrant_client import QdrantClient
 
-    from ingest.embed import resolve_model_path
+    from retrieval.embed import resolve_model_path
 
     truth = _load_truth(messy)
     kb = messy / "kb"

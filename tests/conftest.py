@@ -20,7 +20,7 @@ import uvicorn
 import yaml
 from pydantic_settings import BaseSettings
 
-from ingest.embed import SentenceTransformerEmbedder
+from retrieval.embed import SentenceTransformerEmbedder
 from steward.runtime import Runtime, open_runtime
 from steward.settings import (
     ApiSettings,
