@@ -46,9 +46,9 @@ from hygiene.dedup import (
 from hygiene.judge import LlmJudge
 from hygiene.records import Conflict, DocumentState, HygieneRecords, Review, conflict_id
 from hygiene.review import copy_marked, review_state, same_subject, stem, subject
+from hygiene.runtime import Runtime
 from steward.catalog import DocumentRow
 from steward.domain import ChunkPayload, ReviewState, utc_now
-from steward.runtime import Runtime
 from steward.settings import HygieneSettings
 
 log = logging.getLogger("steward.hygiene")
