@@ -127,9 +127,9 @@ def phase_demo(data: Path, messy: Path) -> dict[str, Any]:
 
 def phase_steward(data: Path, messy: Path) -> dict[str, Any]:
     """Steward over the messy KB: ingest the folder, scan it, then retrieve."""
+    from app.runtime import open_runtime
     from connectors.filesystem import FilesystemConnector
     from hygiene.scan import scan
-    from steward.runtime import open_runtime
     from steward.settings import HomeSettings, Settings
 
     truth = _load_truth(messy)
@@ -193,10 +193,10 @@ def phase_steward(data: Path, messy: Path) -> dict[str, Any]:
 
 def phase_clean(data: Path, messy: Path) -> dict[str, Any]:
     """Steward over the clean corpus, default settings: the reference nDCG@10."""
+    from app.runtime import open_runtime
     from connectors.jsonl import JsonlConnector
     from evaluation.beir import load_beir
     from evaluation.metrics import evaluate, ranked_run
-    from steward.runtime import open_runtime
     from steward.settings import HomeSettings, Settings
 
     dataset = load_beir(data)

@@ -91,11 +91,11 @@ def phase_steward(data: Path) -> dict[str, Any]:
     import uvicorn
 
     from api.app import create_app
+    from app.runtime import open_runtime
     from connectors.jsonl import JsonlConnector
     from evaluation.beir import load_beir
     from evaluation.metrics import evaluate, ranked_run
     from retrieval.search import Retriever
-    from steward.runtime import open_runtime
     from steward.settings import HomeSettings, RetrievalSettings, Settings
 
     dataset = load_beir(data)

@@ -14,9 +14,9 @@ from celery import Celery
 from celery.schedules import crontab
 from celery.signals import worker_process_shutdown
 
+from app.sources import load_evaluation, load_sources
 from steward.errors import ConfigError
 from steward.settings import load_settings
-from steward.sources import load_evaluation, load_sources
 
 
 def _crontab(expression: str) -> crontab:

@@ -1,4 +1,4 @@
-"""Named, idempotent tasks that take ids: thin adapters over `ingest.sync`."""
+"""Named, idempotent tasks that take ids: thin adapters over `app.sync`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from redis.exceptions import LockError
 
+from app.runtime import Runtime, open_runtime
+from app.sources import load_sources
 from jobs.celery_app import app
 from steward.errors import CatalogError, SourceError, StoreError
-from steward.runtime import Runtime, open_runtime
 from steward.settings import load_settings
-from steward.sources import load_sources
 
 _runtime: Runtime | None = None
 
@@ -54,7 +54,7 @@ def close_runtime() -> None:
 )
 def sync_source(self: Any, name: str, allow_deletes: bool = False) -> dict[str, Any]:
     """Sync one source; a second sync of the same source waits for the first (lock)."""
-    from ingest.sync import sync_source as run_sync
+    from app.sync import sync_source as run_sync
 
     live = runtime()  # before taking the lock: loading the model takes seconds
     settings = live.settings
