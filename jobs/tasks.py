@@ -7,6 +7,7 @@ from typing import Any
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_shutdown
 from redis.exceptions import LockError
 
 from app.runtime import Runtime, open_runtime
@@ -41,6 +42,13 @@ def close_runtime() -> None:
     if _runtime is not None:
         _runtime.close()
         _runtime = None
+
+
+# Connected here, not in celery_app: the app lists this module in `include`, so every worker
+# imports it, and celery_app need not import its own tasks.
+@worker_process_shutdown.connect
+def _close_runtime(**_: Any) -> None:
+    close_runtime()
 
 
 @app.task(
