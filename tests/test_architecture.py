@@ -46,6 +46,12 @@ def test_the_contract_covers_every_installed_package() -> None:
     assert sorted(root_packages()) == sorted(name.rstrip("*") for name in installed)
 
 
+def test_the_image_copies_every_package() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    missing = [p for p in root_packages() if f"COPY {p} ./{p}\n" not in dockerfile]
+    assert missing == []
+
+
 @pytest.fixture
 def copy(tmp_path: Path) -> Path:
     """The packages and the contract, copied to be broken without touching the repository."""
