@@ -6,12 +6,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends git \
  && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY steward ./steward
-COPY ingest ./ingest
-COPY retrieval ./retrieval
-COPY evaluation ./evaluation
-COPY api ./api
 COPY connectors ./connectors
+COPY retrieval ./retrieval
+COPY ingest ./ingest
+COPY evaluation ./evaluation
+COPY hygiene ./hygiene
+COPY app ./app
 COPY jobs ./jobs
+COPY api ./api
+COPY cli ./cli
 # torch is pinned by pyproject.toml; to get a CPU-only build, point pip at a CPU wheel index at
 # build time: docker compose build --build-arg PIP_EXTRA_INDEX_URL=...
 ARG PIP_EXTRA_INDEX_URL=""

@@ -1,4 +1,5 @@
-# Steward: `make run` sets up and serves the bundled sample knowledge base; `make test` tests.
+# Steward: `make run` sets up and serves the bundled sample knowledge base; `make test` checks the
+# import contract (.importlinter), then tests.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -24,6 +25,7 @@ serve: install
 	$(BIN)/steward serve --port $(PORT)
 
 test: install
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest
 
 bench: install

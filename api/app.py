@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from api import errors
 from api.metrics import CatalogCollector, ServiceMetrics
 from api.routes import documents, evaluation, health, hygiene, metrics, retrieve
+from app.runtime import Runtime, open_runtime
 from jobs.scheduler import EmbeddedScheduler
 from steward import __version__
-from steward.runtime import Runtime, open_runtime
 from steward.settings import Settings, load_settings
 
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from api.metrics import ServiceMetrics
+from app.runtime import Runtime
 from retrieval.search import Retriever
-from steward.runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -43,10 +43,10 @@ def main() -> None:
     if not (args.data / "corpus.jsonl").exists():
         parser.error(f"no BEIR dataset at {args.data} (corpus.jsonl missing)")
 
+    from app.runtime import open_runtime
     from connectors.jsonl import JsonlConnector
     from evaluation.golden import load_golden
     from evaluation.runs import TOP_K, EvalRecords, evaluate_golden
-    from steward.runtime import open_runtime
     from steward.settings import HomeSettings, Settings
 
     work = Path(tempfile.mkdtemp(prefix="steward-eval-bench-"))

@@ -433,9 +433,9 @@ def phase_corpus(spec: str, keep: Path | None = None) -> dict[str, Any]:
     With `keep`, the planted corpus and its index stay in that folder, and a second run over
     it re-ingests nothing (the sync sees no change): for trying fusions without re-embedding.
     """
+    from app.runtime import open_runtime
     from evaluation.metrics import evaluate, ranked_run
     from retrieval.search import Retriever
-    from steward.runtime import open_runtime
     from steward.settings import HomeSettings, RetrievalSettings, Settings
 
     corpus = Corpus.parse(spec)

@@ -102,7 +102,7 @@ def phase_demo(data: Path, messy: Path, home: Path | None = None) -> dict[str, A
     from llama_index.vector_stores.qdrant import QdrantVectorStore
     from qdrant_client import QdrantClient
 
-    from ingest.embed import resolve_model_path
+    from retrieval.embed import resolve_model_path
 
     truth = _load_truth(messy)
     kb = messy / "kb"
@@ -182,9 +182,9 @@ def phase_steward(data: Path, messy: Path, home: Path | None = None) -> dict[str
     for rule in os.environ.get("STEWARD_BENCH_ABLATE", "").split(","):
         if rule:
             _off(rule)
+    from app.runtime import open_runtime
     from connectors.filesystem import FilesystemConnector
     from hygiene.scan import scan
-    from steward.runtime import open_runtime
     from steward.settings import HomeSettings, Settings
 
     truth = _load_truth(messy)
@@ -254,11 +254,11 @@ def phase_clean(data: Path, messy: Path, home: Path | None = None) -> dict[str, 
     relevant) into one slot; measured against an unscanned reference, that folding would count
     as a cost of the mess, though a clean knowledge base pays it as well.
     """
+    from app.runtime import open_runtime
     from connectors.jsonl import JsonlConnector
     from evaluation.beir import load_beir
     from evaluation.metrics import evaluate, ranked_run
     from hygiene.scan import scan
-    from steward.runtime import open_runtime
     from steward.settings import HomeSettings, Settings
 
     dataset = load_beir(data)

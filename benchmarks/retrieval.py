@@ -66,7 +66,7 @@ def _timed_queries(
 def phase_embed(data: Path) -> dict[str, Any]:
     """The floor: embedding the same texts Steward embeds, nothing else."""
     from evaluation.beir import load_beir
-    from ingest.embed import SentenceTransformerEmbedder
+    from retrieval.embed import SentenceTransformerEmbedder
     from steward.settings import EmbeddingSettings
 
     dataset = load_beir(data)
@@ -91,11 +91,11 @@ def phase_steward(data: Path) -> dict[str, Any]:
     import uvicorn
 
     from api.app import create_app
+    from app.runtime import open_runtime
     from connectors.jsonl import JsonlConnector
     from evaluation.beir import load_beir
     from evaluation.metrics import evaluate, ranked_run
     from retrieval.search import Retriever
-    from steward.runtime import open_runtime
     from steward.settings import HomeSettings, RetrievalSettings, Settings
 
     dataset = load_beir(data)
@@ -205,7 +205,7 @@ def phase_demo(data: Path) -> dict[str, Any]:
 
     from evaluation.beir import load_beir
     from evaluation.metrics import evaluate, ranked_run
-    from ingest.embed import resolve_model_path
+    from retrieval.embed import resolve_model_path
 
     dataset = load_beir(data)
     LISettings.embed_model = HuggingFaceEmbedding(

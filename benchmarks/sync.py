@@ -30,10 +30,10 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=5000)
     args = parser.parse_args()
 
+    from app.runtime import open_runtime
     from connectors.filesystem import FilesystemConnector
     from evaluation.beir import load_beir
     from ingest.check import check
-    from steward.runtime import open_runtime
     from steward.settings import HomeSettings, Settings
 
     dataset = load_beir(args.data)

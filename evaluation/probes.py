@@ -15,7 +15,7 @@ import re
 from collections import Counter
 
 from evaluation.golden import GoldenQuery, Judgement
-from steward.runtime import Runtime
+from evaluation.runtime import Runtime
 
 PROBE_SET = "probes"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")

@@ -30,11 +30,11 @@ from evaluation.context import (
 from evaluation.golden import GoldenQuery, as_records, parse_records
 from evaluation.metrics import MEASURES, means, per_query, ranked_run
 from evaluation.probes import PROBE_SET, build_probes
-from hygiene.records import audit, require_actor
+from evaluation.runtime import Runtime
+from steward.audit import audit, require_actor
 from steward.catalog import Catalog, eval_runs, golden_sets
 from steward.domain import as_utc, rfc3339, utc_now
 from steward.errors import NotFoundError, QueryError
-from steward.runtime import Runtime
 
 log = logging.getLogger("steward.evaluation")
 

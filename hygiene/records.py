@@ -1,8 +1,9 @@
-"""Hygiene records in the catalog: scan results, owners' decisions, conflicts and the audit log.
+"""Hygiene records in the catalog: scan results, owners' decisions and conflicts.
 
 Scan results (`hygiene_documents`, `hygiene_chunk_duplicates`) are replaced by every scan.
 Decisions (reviews, "not a duplicate" pairs, conflict resolutions) are only ever changed by an
-owner's action, each of which writes an audit entry in the same transaction.
+owner's action, each of which writes an entry of the audit log (`steward.audit`) in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
+from steward.audit import audit, entries, require_actor
 from steward.catalog import (
     Catalog,
     documents,
@@ -494,14 +496,7 @@ class HygieneRecords:
             ]
 
     def audit(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(hygiene_audit)
-                .order_by(hygiene_audit.c.entry_id.desc())
-                .limit(limit)
-                .offset(offset)
-            )
-            return [{**dict(r._mapping), "at": _utc(r.at)} for r in rows]
+        return entries(self._engine, limit, offset)
 
 
 def _unfold(conn: Any, a: str, b: str) -> None:
@@ -512,20 +507,6 @@ def _unfold(conn: Any, a: str, b: str) -> None:
             .where(hygiene_documents.c.doc_id == member, hygiene_documents.c.duplicate_of == other)
             .values(duplicate_of=None, similarity=None)
         )
-
-
-def require_actor(actor: str) -> None:
-    if not actor or not actor.strip():
-        raise QueryError("actor", "must name who acts (an e-mail or user name)")
-
-
-def audit(conn: Any, actor: str, action: str, subject: str, **detail: Any) -> None:
-    """One entry of the audit log (GET /hygiene/audit), inside the caller's transaction."""
-    conn.execute(
-        insert(hygiene_audit).values(
-            at=utc_now(), actor=actor, action=action, subject=subject, detail=detail
-        )
-    )
 
 
 class SnapshotCache:

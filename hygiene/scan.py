@@ -57,9 +57,9 @@ from hygiene.review import (
     stem,
     subject,
 )
+from hygiene.runtime import Runtime
 from steward.catalog import DocumentRow
 from steward.domain import ChunkPayload, ReviewState, utc_now
-from steward.runtime import Runtime
 from steward.settings import HygieneSettings
 
 log = logging.getLogger("steward.hygiene")

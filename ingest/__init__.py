@@ -1,1 +1,1 @@
-"""Ingestion: parse, normalize, chunk, deduplicate, embed and index documents."""
+"""Ingestion: parse, normalize, chunk, deduplicate, embed (retrieval.embed) and index documents."""

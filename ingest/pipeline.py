@@ -20,9 +20,9 @@ import numpy as np
 
 from connectors.base import Connector
 from ingest.chunk import ChunkBudget, chunk_document
-from ingest.embed import Embedder
 from ingest.normalize import boilerplate_keys, edge_line_keys, strip_boilerplate
 from ingest.parse import parse
+from retrieval.embed import Embedder
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
 from steward.catalog import Catalog, DocumentRow

@@ -12,11 +12,10 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import worker_process_shutdown
 
+from app.sources import load_evaluation, load_sources
 from steward.errors import ConfigError
 from steward.settings import load_settings
-from steward.sources import load_evaluation, load_sources
 
 
 def _crontab(expression: str) -> crontab:
@@ -75,10 +74,3 @@ try:
     app = create_celery()
 except ConfigError as error:  # a worker must not start on bad settings
     raise SystemExit(f"steward jobs: {error}") from None
-
-
-@worker_process_shutdown.connect
-def _close_runtime(**_: Any) -> None:
-    from jobs import tasks
-
-    tasks.close_runtime()

@@ -16,12 +16,12 @@ from typing import Any
 
 from croniter import croniter
 
+from app.runtime import Runtime
+from app.sources import load_evaluation, load_sources
+from app.sync import sync_source
 from evaluation.runs import evaluate_all
-from ingest.sync import sync_source
 from steward.domain import utc_now
 from steward.errors import StewardError
-from steward.runtime import Runtime
-from steward.sources import load_evaluation, load_sources
 
 log = logging.getLogger("steward.scheduler")
 

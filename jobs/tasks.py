@@ -1,4 +1,4 @@
-"""Named, idempotent tasks that take ids: thin adapters over `ingest.sync`."""
+"""Named, idempotent tasks that take ids: thin adapters over `app.sync`."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Any
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_shutdown
 from redis.exceptions import LockError
 
+from app.runtime import Runtime, open_runtime
+from app.sources import load_sources
 from jobs.celery_app import app
 from steward.errors import CatalogError, SourceError, StoreError
-from steward.runtime import Runtime, open_runtime
 from steward.settings import load_settings
-from steward.sources import load_sources
 
 _runtime: Runtime | None = None
 
@@ -43,6 +44,13 @@ def close_runtime() -> None:
         _runtime = None
 
 
+# Connected here, not in celery_app: the app lists this module in `include`, so every worker
+# imports it, and celery_app need not import its own tasks.
+@worker_process_shutdown.connect
+def _close_runtime(**_: Any) -> None:
+    close_runtime()
+
+
 @app.task(
     name="steward.sync_source",
     bind=True,
@@ -54,7 +62,7 @@ def close_runtime() -> None:
 )
 def sync_source(self: Any, name: str, allow_deletes: bool = False) -> dict[str, Any]:
     """Sync one source; a second sync of the same source waits for the first (lock)."""
-    from ingest.sync import sync_source as run_sync
+    from app.sync import sync_source as run_sync
 
     live = runtime()  # before taking the lock: loading the model takes seconds
     settings = live.settings

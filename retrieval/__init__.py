@@ -1,1 +1,1 @@
-"""Retrieval: the vector stores, the sparse encoder, fusion and the retriever."""
+"""Retrieval: the vector stores, the dense and sparse encoders, fusion and the retriever."""

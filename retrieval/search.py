@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from ingest.embed import Embedder
 from retrieval import fusion, ranking
+from retrieval.embed import Embedder
 from retrieval.query import (
     boost_terms,
     edition_names,

@@ -1,3 +1,6 @@
-"""Steward: the shared home of settings, domain types, errors and the catalog."""
+"""Steward's kernel: settings, domain types, errors, the catalog (database, migrations), audit.
+
+It imports nothing of ours; every other package may import it (see Architecture in README).
+"""
 
 __version__ = "0.1.0"

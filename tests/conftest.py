@@ -20,8 +20,8 @@ import uvicorn
 import yaml
 from pydantic_settings import BaseSettings
 
-from ingest.embed import SentenceTransformerEmbedder
-from steward.runtime import Runtime, open_runtime
+from app.runtime import Runtime, open_runtime
+from retrieval.embed import SentenceTransformerEmbedder
 from steward.settings import (
     ApiSettings,
     CatalogSettings,

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from api.app import create_app
+from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
 from ingest.pipeline import document_id
 from steward.errors import StoreError
-from steward.runtime import Runtime, open_runtime
 
 MODES = ["hybrid", "dense", "sparse"]
 FIELDS = set(

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from app.runtime import Runtime
 from connectors.filesystem import FilesystemConnector
 from connectors.jsonl import JsonlConnector
 from ingest.pipeline import document_id
 from steward.domain import DocumentRef, RawDocument
-from steward.runtime import Runtime
 
 SOURCE = "kb"
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from app.runtime import Runtime
 from connectors.filesystem import FilesystemConnector
 from ingest.check import check
 from ingest.pipeline import document_id
 from steward.domain import IndexedChunk, SparseVector
-from steward.runtime import Runtime
 
 SOURCE = "kb"
 STEWARD = Path(sys.executable).with_name("steward")

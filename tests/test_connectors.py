@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from app.runtime import Runtime
+from app.sources import FilesystemSource, build_connector, load_sources
 from connectors.git import GitConnector
 from connectors.sql import SqlConnector
 from ingest.check import check
 from ingest.pipeline import document_id
 from steward.errors import ConfigError
-from steward.runtime import Runtime
-from steward.sources import FilesystemSource, build_connector, load_sources
 
 STEWARD = Path(sys.executable).with_name("steward")
 
@@ -316,7 +316,7 @@ def test_steward_sync_runs_every_declared_source(repo: Repo, tmp_path: Path, wri
 def test_sql_incremental_sync_lists_rows_updated_since_the_last_good_run(
     pages, postgres_url: str, open_home, hash_embedder, tmp_path: Path
 ) -> None:
-    from ingest.sync import sync_source
+    from app.sync import sync_source
 
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "steward.yaml").write_text(

@@ -14,10 +14,10 @@ import pytest
 from ranx import Qrels, Run
 from ranx import evaluate as ranx_evaluate
 
+from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
 from evaluation.golden import load_golden
 from steward.errors import QueryError
-from steward.runtime import Runtime, open_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 KB = ROOT / "examples" / "sample-kb"

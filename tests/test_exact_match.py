@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
 from evaluation.probes import build_probes
 from retrieval import fusion
@@ -25,7 +26,6 @@ from retrieval.query import exact_first, identifier_tokens, is_identifier, quote
 from retrieval.ranking import select
 from retrieval.search import Retriever
 from steward.domain import Candidate, ChunkPayload, DocumentMark, HygieneSnapshot, ReviewState
-from steward.runtime import Runtime, open_runtime
 from steward.settings import EXACT_RULES_OFF, HygieneSettings
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample-kb"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
 from connectors.jsonl import JsonlConnector
 from ingest.chunk import ChunkBudget, chunk_document
 from ingest.parse import parse
 from ingest.pipeline import document_id
 from steward.domain import DocumentRef, ElementKind, RawDocument
-from steward.runtime import Runtime, open_runtime
 
 SOURCE = "kb"
 

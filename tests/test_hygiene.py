@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
 from hygiene.records import HygieneRecords
 from hygiene.scan import ScanReport, scan
-from steward.runtime import Runtime, open_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 KB = ROOT / "examples" / "sample-kb"

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
 from hygiene.conflicts import compare_texts
 from hygiene.dedup import boilerplate_lines, without_lines
 from hygiene.review import distinct_subjects, named_apart, names_subject
 from hygiene.scan import ScanReport, scan
 from steward.catalog import DocumentRow
-from steward.runtime import Runtime, open_runtime
 
 SEASON = (
     "The {year} Coastal Carolina Chanticleers football team represented Coastal Carolina "

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
 from ingest.check import check
-from steward.runtime import Runtime, open_runtime
 
 SOURCE = "kb"
 STEWARD = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "steward"

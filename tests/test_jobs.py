@@ -16,11 +16,11 @@ import redis
 from celery import Celery
 from sqlalchemy import create_engine, text
 
+from app.runtime import open_runtime
 from connectors.filesystem import FilesystemConnector
 from ingest.check import check
 from jobs.celery_app import beat_schedule
 from jobs.scheduler import EmbeddedScheduler
-from steward.runtime import open_runtime
 from steward.settings import CatalogSettings, HomeSettings, Settings
 
 CELERY = Path(sys.executable).with_name("celery")
@@ -314,7 +314,7 @@ def test_redis_down_leaves_retrieval_up_and_workers_recover(
 
 
 def test_after_sync_hooks_run_after_successful_syncs_only(declared, tmp_path: Path) -> None:
-    from ingest.sync import after_sync, remove_after_sync, sync_source
+    from app.sync import after_sync, remove_after_sync, sync_source
 
     live = declared
     seen: list[tuple[str, str]] = []
@@ -340,9 +340,9 @@ def test_after_sync_hooks_run_after_successful_syncs_only(declared, tmp_path: Pa
 
 
 def test_a_sync_scans_and_runs_every_golden_set(declared) -> None:
+    from app.sync import sync_source
     from evaluation.golden import parse_records
     from evaluation.runs import EvalRecords
-    from ingest.sync import sync_source
 
     live = declared
     queries = parse_records(
@@ -364,9 +364,9 @@ def test_a_sync_scans_and_runs_every_golden_set(declared) -> None:
 
 
 def test_the_evaluation_schedule_runs_every_golden_set_and_the_probes(declared) -> None:
+    from app.sync import sync_source
     from evaluation.golden import parse_records
     from evaluation.runs import EvalRecords
-    from ingest.sync import sync_source
     from jobs.celery_app import beat_schedule
     from jobs.scheduler import EVALUATION
 
@@ -394,8 +394,8 @@ def test_the_evaluation_schedule_runs_every_golden_set_and_the_probes(declared) 
 
 
 def test_a_bad_evaluation_schedule_is_refused_naming_it(tmp_path: Path) -> None:
+    from app.sources import load_evaluation
     from steward.errors import ConfigError
-    from steward.sources import load_evaluation
 
     path = sources_file(tmp_path, tmp_path / "kb")
     path.write_text(path.read_text() + "evaluation:\n  schedule: 'hourly'\n")

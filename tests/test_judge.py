@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from app.runtime import open_runtime
 from connectors.filesystem import FilesystemConnector
 from hygiene.scan import scan
-from steward.runtime import open_runtime
 
 KB = Path(__file__).resolve().parent.parent / "examples" / "sample-kb"
 

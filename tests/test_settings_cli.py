@@ -243,10 +243,10 @@ def test_cli_evaluation_asks_the_server_that_holds_the_index(
 ) -> None:
     """While `steward serve` holds the embedded index, `steward eval run|probes` ask it."""
     from api.app import create_app
+    from app.runtime import open_runtime
     from connectors.filesystem import FilesystemConnector
     from evaluation.golden import parse_records
     from evaluation.runs import EvalRecords
-    from steward.runtime import open_runtime
 
     kb = Path(__file__).resolve().parents[1] / "examples" / "sample-kb"
     runtime = open_runtime(make_settings(tmp_path), embedder=hash_embedder)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from app.runtime import Runtime
 from connectors.filesystem import FilesystemConnector
 from ingest.check import check
 from ingest.pipeline import document_id
-from steward.runtime import Runtime
 
 SOURCE = "kb"
 

@@ -109,7 +109,7 @@ def ingest(
         err.print("[bold red]error:[/] --source must not be empty")
         raise typer.Exit(2)
     with _errors():
-        from steward.runtime import open_runtime
+        from app.runtime import open_runtime
 
         runtime = open_runtime(settings)
         try:
@@ -131,7 +131,7 @@ def ingest(
 
                 summary = runtime.pipeline.run(connector, progress).as_dict()
             if summary["status"] == "ok":
-                from ingest.sync import scan_after_ingest
+                from app.sync import scan_after_ingest
 
                 summary["hygiene"] = scan_after_ingest(runtime, summary)
         finally:
@@ -151,8 +151,8 @@ def ingest(
 @app.command()
 def sources() -> None:
     """The sources of steward.yaml with their last run."""
+    from app.sources import load_sources
     from steward.catalog import Catalog
-    from steward.sources import load_sources
 
     settings = _settings()
     with _errors():
@@ -192,9 +192,9 @@ def sync(
     ] = False,
 ) -> None:
     """Sync the sources of steward.yaml: only what changed is redone."""
-    from ingest.sync import sync_source
-    from steward.runtime import open_runtime
-    from steward.sources import load_sources
+    from app.runtime import open_runtime
+    from app.sources import load_sources
+    from app.sync import sync_source
 
     settings = _settings()
     failed = False
@@ -226,10 +226,10 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Compare catalog and index; exit 1 when they disagree."""
+    from app.runtime import open_store
     from ingest.check import check as run_check
     from retrieval.store import VectorStore
     from steward.catalog import Catalog
-    from steward.runtime import open_store
 
     settings = _settings()
     with _errors():
@@ -306,7 +306,7 @@ def _with_index(
 ) -> dict[str, Any]:
     """`here(runtime)` on the embedded index, or, while `steward serve` holds it, the server's
     answer to POST `path` (which does the same work on our behalf)."""
-    from steward.runtime import open_runtime
+    from app.runtime import open_runtime
 
     try:
         runtime = open_runtime(settings)
@@ -335,7 +335,7 @@ def query(
         body["filters"] = {"source": source}
     with _errors():
         from api.app import create_app
-        from steward.runtime import open_runtime
+        from app.runtime import open_runtime
 
         try:
             runtime = open_runtime(settings)
@@ -587,8 +587,8 @@ def eval_run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
     """Evaluate golden sets against the index now and store the runs."""
+    from app.runtime import open_runtime
     from evaluation.runs import EvalRecords, evaluate_golden
-    from steward.runtime import open_runtime
 
     settings = _settings()
     done: list[dict[str, Any]] = []

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from app.runtime import Runtime
+from app.sources import build_connector, load_sources
 from ingest.pipeline import Progress
 from steward.domain import as_utc, utc_now
 from steward.errors import ConfigError
-from steward.runtime import Runtime
-from steward.sources import build_connector, load_sources
 
 log = logging.getLogger("steward.sync")
 

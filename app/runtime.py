@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hygiene.records import HygieneRecords, SnapshotCache
-from ingest.embed import Embedder, SentenceTransformerEmbedder
 from ingest.pipeline import IngestPipeline
 from retrieval.edge_store import EdgeStore
+from retrieval.embed import Embedder, SentenceTransformerEmbedder
 from retrieval.qdrant_store import QdrantStore
 from retrieval.search import Retriever
 from retrieval.sparse import Bm25Encoder

@@ -1,0 +1,1 @@
+"""The `steward` command line: `cli.main:app` is the console script."""

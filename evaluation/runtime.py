@@ -1,0 +1,32 @@
+"""What evaluation uses of a process's runtime: settings, catalog, index, model and retriever.
+
+A protocol, so evaluation never imports the composition root (`app.runtime`), whose `Runtime`
+satisfies it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from retrieval.embed import Embedder
+from retrieval.search import Retriever
+from retrieval.store import VectorStore
+from steward.catalog import Catalog
+from steward.settings import Settings
+
+
+class Runtime(Protocol):
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def store(self) -> VectorStore: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    @property
+    def retriever(self) -> Retriever: ...
