@@ -148,3 +148,25 @@ def exact_first(
     )
     by_id = {c.chunk_id: c for c in ranked}
     return [replace(by_id[ident], score=score) for ident, score in fused]
+
+
+def named_first(
+    ranked: list[Candidate], payloads: Mapping[str, ChunkPayload], names: frozenset[str]
+) -> list[Candidate]:
+    """Candidates whose title names a year or version the query names first, in order.
+
+    "2011 Chanticleers season" asks for the 2011 season's page, which dense retrieval cannot
+    tell from the 2010 one. Only candidates in `payloads` (those read) can move; a name held
+    by more than half of them ("2024" on most pages of a 2024 folder) tells nothing.
+    """
+    named = [
+        c
+        for c in ranked
+        if (payload := payloads.get(c.chunk_id)) is not None
+        and names & edition_names(payload.title)
+    ]
+    if not named or len(named) > len(payloads) // 2:
+        return ranked
+    fused = fusion.anchored([(c.chunk_id, c.score) for c in ranked], [c.chunk_id for c in named])
+    by_id = {c.chunk_id: c for c in ranked}
+    return [replace(by_id[ident], score=score) for ident, score in fused]

@@ -113,6 +113,19 @@ def test_seasons_are_distinct_subjects_not_editions_or_conflicts(scanned: Any) -
 
 
 @pytest.mark.slow
+def test_a_query_for_one_season_finds_it_first_and_the_others_in_their_own_slots(
+    scanned: Any,
+) -> None:
+    runtime, _, ids = scanned
+    hits = runtime.retriever.retrieve("2011 Chanticleers football season", top_k=3).hits
+    assert [h.payload.doc_id for h in hits][0] == ids["sports/2011-chanticleers.md"]
+    # Templated chunks that embed alike but state other years are not one text folded away.
+    assert {h.payload.doc_id for h in hits} == {
+        ids[f"sports/{year}-chanticleers.md"] for year in SEASONS
+    }
+
+
+@pytest.mark.slow
 def test_a_yearly_policy_edition_is_superseded_by_the_next_and_conflicts_with_it(
     scanned: Any,
 ) -> None:
