@@ -92,13 +92,32 @@ def named_apart(a: DocumentRow, b: DocumentRow) -> bool:
     return bool(_apart(a, b)[0])
 
 
+# In a file name only a year or a version names an edition or a season; other numbers there
+# are ids ("passage-7067032.md", "ticket-4821.md"), different on every page.
+_EDITION_NUMBER = re.compile(r"(?:19|20)\d\d|v?\d+(?:\.\d+)+|v\d+")
+
+
+def _stem_numbers(key: str) -> frozenset[str]:
+    return frozenset(t for t in numbers(stem(key)) if _EDITION_NUMBER.fullmatch(t))
+
+
 def _apart(a: DocumentRow, b: DocumentRow) -> tuple[frozenset[str], frozenset[str]]:
     """The numbers each name has and the other lacks (titles first, else file stems)."""
-    for x, y in ((a.title, b.title), (stem(a.key), stem(b.key))):
-        first, second = numbers(x), numbers(y)
+    for first, second in (
+        (numbers(a.title), numbers(b.title)),
+        (_stem_numbers(a.key), _stem_numbers(b.key)),
+    ):
         if first - second and second - first:
             return first - second, second - first
     return frozenset(), frozenset()
+
+
+def name_themselves(a: DocumentRow, b: DocumentRow, a_text: str, b_text: str) -> bool:
+    """Pages named apart whose texts each state a number of their own name ("The 2010 ...
+    team represented ...", "the release schedule for Python 3.9"): the numbers name what each
+    page is about, and templated statements on the two do not disagree."""
+    own_a, own_b = _apart(a, b)
+    return bool(own_a & numbers(a_text)) and bool(own_b & numbers(b_text))
 
 
 def _order(tokens: frozenset[str]) -> tuple[int, ...]:
@@ -108,15 +127,14 @@ def _order(tokens: frozenset[str]) -> tuple[int, ...]:
 def distinct_subjects(a: DocumentRow, b: DocumentRow, a_text: str, b_text: str) -> bool:
     """Pages named apart that cannot be one edition of the other.
 
-    Each page's text states a number its name has ("The 2010 ... team represented ...",
-    "the release schedule for Python 3.9"): the number names what the page is about. Or the
-    page updated last names the earlier year or version: the 1901 season rewritten after the
-    1963 one does not replace it.
+    Each page's text states a number of its own name (`name_themselves`). Or the page
+    updated last names the earlier year or version: the 1901 season rewritten after the 1963
+    one does not replace it.
     """
     own_a, own_b = _apart(a, b)
     if not own_a:
         return False
-    if own_a & numbers(a_text) and own_b & numbers(b_text):
+    if name_themselves(a, b, a_text, b_text):
         return True
     if a.updated_at == b.updated_at:
         return False

@@ -50,6 +50,7 @@ from hygiene.records import Conflict, DocumentState, HygieneRecords, Review, con
 from hygiene.review import (
     copy_marked,
     distinct_subjects,
+    name_themselves,
     named_apart,
     names_subject,
     numbers,
@@ -263,7 +264,7 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
         return analyses[index]
 
     found: dict[str, Conflict] = {}
-    apart: dict[tuple[str, str], bool] = {}  # pages named apart as distinct subjects
+    self_named: dict[tuple[str, str], bool] = {}  # texts that state their names' numbers
     conflicting: set[tuple[str, str]] = set()
     conflicting_any: set[tuple[str, str]] = set()
     for i, j in sorted(candidates):
@@ -276,11 +277,11 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
             first, second, row_i, row_j, i, j = second, first, row_j, row_i, j, i
         newer = "b" if row_j.updated_at > row_i.updated_at else None
         docs = _key(row_i.doc_id, row_j.doc_id)
-        if docs not in apart:
-            apart[docs] = named_apart(row_i, row_j) and distinct_subjects(
+        if docs not in self_named:
+            self_named[docs] = name_themselves(
                 row_i, row_j, texts[row_i.doc_id], texts[row_j.doc_id]
             )
-        if apart[docs]:
+        if self_named[docs]:
             # The 3.5 and the 3.11 release schedules each plan "the final release" of their
             # own release: templated statements about two named subjects do not disagree.
             continue

@@ -138,22 +138,33 @@ class Retriever:
         snapshot: HygieneSnapshot | None,
         payloads: dict[str, ChunkPayload],
     ) -> frozenset[str]:
-        """Superseded candidates whose title names a year or version the query names.
+        """Superseded candidates whose title names a year or version the query names, and
+        whose successor's title does not.
 
-        "travel policy 2024" asks for the 2024 edition, superseded or not. Only superseded
-        candidates' payloads are read, and only when the query names a year or version.
+        "travel policy 2024" asks for the 2024 edition, superseded by the 2025 one or not; an
+        old edition of "Python 3.11 Release Schedule" is still the old one. Payloads are read
+        only for superseded candidates and their successors, only when the query names one.
         """
         if not names or snapshot is None:
             return frozenset()
         marks = snapshot.documents
         stale = [c for c in ranked if (m := marks.get(c.doc_id)) is not None and m.superseded_by]
-        missing = [c.chunk_id for c in stale if c.chunk_id not in payloads]
+        if not stale:
+            return frozenset()
+        successors = {marks[c.doc_id].superseded_by for c in stale}
+        wanted = [c for c in ranked if c in stale or c.doc_id in successors]
+        missing = [c.chunk_id for c in wanted if c.chunk_id not in payloads]
         if missing:
             payloads.update(self.store.fetch(missing))
+        named = {
+            c.doc_id
+            for c in wanted
+            if c.chunk_id in payloads and names & edition_names(payloads[c.chunk_id].title)
+        }
         return frozenset(
             c.doc_id
             for c in stale
-            if c.chunk_id in payloads and names & edition_names(payloads[c.chunk_id].title)
+            if c.doc_id in named and marks[c.doc_id].superseded_by not in named
         )
 
     def _sparse_query(self, text: str, identifiers: list[str]) -> SparseVector:
