@@ -32,6 +32,7 @@ _MEASURE = re.compile(r"\d+(?:[.,]\d+)?[^\W\d_]{1,3}", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"['’]s$")
 # An identifier held by more candidates than this (or a tenth of them) is a common word.
 RARE_HOLDERS = 5
+NAMED_MARGIN = 0.1  # of the score range: a named page over its siblings (see named_first)
 MAX_IDENTIFIERS = 8  # per query; a pasted log line should not become hundreds of patterns
 
 
@@ -150,23 +151,50 @@ def exact_first(
     return [replace(by_id[ident], score=score) for ident, score in fused]
 
 
+def _family(title: str) -> str:
+    """A title without its years, versions and numbers: "2011 Coastal Carolina ... team"."""
+    return " ".join(w for w in re.findall(r"[a-z]+", _EDITION_NAME.sub(" ", title.lower())))
+
+
 def named_first(
     ranked: list[Candidate], payloads: Mapping[str, ChunkPayload], names: frozenset[str]
 ) -> list[Candidate]:
-    """Candidates whose title names a year or version the query names first, in order.
+    """Among the candidates whose titles name a year or version, those naming the query's first.
 
     "2011 Chanticleers season" asks for the 2011 season's page, which dense retrieval cannot
-    tell from the 2010 one. Only candidates in `payloads` (those read) can move; a name held
-    by more than half of them ("2024" on most pages of a 2024 folder) tells nothing.
+    tell from the 2010 one: the pages naming another year give up their places to it. Pages
+    whose titles name no year keep theirs ("travel policy 2024" does not lift "Refund Policy
+    (2024)" over the travel policy). Only candidates in `payloads` (those read) take part; a
+    name held by more than half of them tells nothing.
     """
-    named = [
-        c
-        for c in ranked
-        if (payload := payloads.get(c.chunk_id)) is not None
-        and names & edition_names(payload.title)
-    ]
-    if not named or len(named) > len(payloads) // 2:
+    titled: dict[int, tuple[str, bool]] = {}  # position -> (family, names the query's)
+    for n, candidate in enumerate(ranked):
+        payload = payloads.get(candidate.chunk_id)
+        found = edition_names(payload.title) if payload is not None else frozenset()
+        if found and payload is not None:
+            titled[n] = (_family(payload.title), bool(names & found))
+    # Only a family with a page naming the query's year reorders: the 2011 season's page
+    # takes the 2012 one's place, "Refund Policy (2024)" not "Travel Policy (2023 edition)"'s.
+    families = {family for family, hit in titled.values() if hit}
+    slots = [n for n, (family, _) in sorted(titled.items()) if family in families]
+    named = [ranked[n] for n in slots if titled[n][1]]
+    siblings = [ranked[n] for n in slots if not titled[n][1]]
+    if not named or not siblings or len(named) > len(payloads) // 2:
         return ranked
-    fused = fusion.anchored([(c.chunk_id, c.score) for c in ranked], [c.chunk_id for c in named])
-    by_id = {c.chunk_id: c for c in ranked}
-    return [replace(by_id[ident], score=score) for ident, score in fused]
+    # A named page takes its slot's score and a margin over the sibling after it, so that the
+    # freshness fade and the review factors (a few per cent) do not swap them back; never
+    # above a page outside the family ranked before it.
+    scores = [c.score for c in ranked]
+    margin = NAMED_MARGIN * ((max(scores) - min(scores)) or 1.0)
+    moved = list(ranked)
+    for k, (slot, candidate) in enumerate(zip(slots, (*named, *siblings), strict=True)):
+        score = ranked[slot].score
+        if k < len(named):
+            ceiling = next(
+                (ranked[n].score for n in range(slot - 1, -1, -1) if n not in slots), None
+            )
+            score += margin
+            if ceiling is not None:
+                score = min(score, (ceiling + ranked[slot].score) / 2)
+        moved[slot] = replace(candidate, score=score)
+    return moved

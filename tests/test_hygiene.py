@@ -405,3 +405,10 @@ def test_not_a_duplicate_holds_through_a_third_copy(
         assert states[ids["close-b.md"]]["duplicate_of"] != ids["close-a.md"]
     finally:
         runtime.close()
+
+
+def test_a_year_in_the_query_does_not_lift_another_subject_of_that_year(sample: Any) -> None:
+    runtime, _ = sample
+    # "Refund Policy (2024)" names the year, the travel policy names the subject.
+    hits = runtime.retriever.retrieve("travel policy 2024 per diem", top_k=3).hits
+    assert hits[0].payload.source_uri == "finance/travel-policy.md"
