@@ -445,7 +445,7 @@ def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
             chunk_duplicates[fold] = (keep, pair.cosine)
 
     found = _onto_canonical(found, duplicate_of, texts, rows, resolutions)
-    if settings.judge_url and found:
+    if settings.judge.url and found:
         # On the final ids: a veto on a conflict that moved onto a canonical copy stays known.
         found = _judged(found, resolutions, settings)
     results = [
@@ -593,9 +593,9 @@ def _judged(
     Vetoed conflicts stay on record (with include_resolved) so a rescan does not ask again and
     an owner can see, and overturn, what the judge decided.
     """
-    assert settings.judge_url is not None
+    assert settings.judge.url is not None
     judge = LlmJudge(
-        settings.judge_url, settings.judge_model, settings.judge_api_key, settings.judge_timeout_s
+        settings.judge.url, settings.judge.model, settings.judge.api_key, settings.judge.timeout_s
     )
     vetoed = 0
     judged: dict[str, Conflict] = {}
@@ -608,7 +608,7 @@ def _judged(
             judged[ident] = replace(
                 conflict,
                 resolution="both_valid",
-                resolved_by=f"judge {settings.judge_model}",
+                resolved_by=f"judge {settings.judge.model}",
                 resolved_at=utc_now(),
             )
     finally:

@@ -251,23 +251,6 @@ class HygieneSettings(BaseSettings):
     # Run a scan after every successful sync.
     scan_after_sync: bool = True
 
-    # hygiene/scan.py reads the judge's settings by their old flat names.
-    @property
-    def judge_url(self) -> str | None:
-        return self.judge.url
-
-    @property
-    def judge_model(self) -> str:
-        return self.judge.model
-
-    @property
-    def judge_api_key(self) -> str | None:
-        return self.judge.api_key
-
-    @property
-    def judge_timeout_s(self) -> float:
-        return self.judge.timeout_s
-
 
 class JobsSettings(BaseSettings):
     """Scheduled syncs: Celery on Redis (distributed) or a thread in `steward serve` (embedded)."""

@@ -79,7 +79,6 @@ def test_both_llm_judges_read_one_group_under_their_own_variables(
         60.0,
         2,
     )
-    assert settings.hygiene.judge_url == conflicts.url  # the flat name hygiene/scan.py reads
 
 
 def test_a_list_variable_that_is_not_json_is_a_config_error(
