@@ -24,7 +24,9 @@ from jobs.scheduler import EmbeddedScheduler
 from steward.settings import CatalogSettings, HomeSettings, Settings
 
 CELERY = Path(sys.executable).with_name("celery")
-REDIS_DB = 14  # a database of the machine's Redis that only these tests use
+# A database of the machine's Redis that only these tests use; two suites running at once (two
+# checkouts) each take their own, or their workers would take each other's tasks.
+REDIS_DB = int(os.environ.get("STEWARD_TEST_REDIS_DB", "14"))
 
 
 def sources_file(root: Path, folder: Path, schedule: str | None = "*/5 * * * *") -> Path:
