@@ -159,15 +159,15 @@ def _off(rule: str) -> None:
     """Switch one of the scan's generalization rules off in this process (for --ablate)."""
     import re
 
-    import hygiene.conflicts
+    import hygiene.conflicts.analysis
     import hygiene.scan
     import retrieval.search
 
     never = re.compile(r"(?!)")
     if rule == "statements":  # questions, headings and list numbering compared as statements
-        hygiene.conflicts._QUESTION = never
-        hygiene.conflicts._NUMBERING = never
-        hygiene.conflicts._is_heading = lambda clean: False
+        hygiene.conflicts.analysis._QUESTION = never
+        hygiene.conflicts.analysis._NUMBERING = never
+        hygiene.conflicts.analysis._is_heading = lambda clean: False
     elif rule == "subject-values":  # values naming each page's subject reported as conflicts
         hygiene.scan.names_subject = lambda value, title: False
     elif rule == "named-apart":  # years and versions in titles read as edition words only

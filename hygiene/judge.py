@@ -1,6 +1,6 @@
 """An optional judge that confirms candidate conflicts: an OpenAI-compatible chat endpoint.
 
-Off unless `STEWARD_HYGIENE_JUDGE_URL` is set. The rules in hygiene/conflicts.py propose; the
+Off unless `STEWARD_HYGIENE_JUDGE_URL` is set. The rules in hygiene/conflicts/ propose; the
 judge may only veto. A judge that cannot be reached or answers nonsense vetoes nothing, so a
 finding is never lost to an outage.
 """
