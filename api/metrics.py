@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from evaluation.feedback import FeedbackRecords
 from evaluation.probes import PROBE_SET
 from evaluation.runs import EvalRecords
+from hygiene.findings import FINDING_KINDS
 from hygiene.records import HygieneRecords
 from steward.catalog import Catalog
 
@@ -88,8 +89,9 @@ class CatalogCollector:
 
         scan = HygieneRecords(catalog).last_scan()
         found = (scan or {}).get("summary") or {}
-        for kind in ("duplicates", "superseded", "unresolved_conflicts", "chunk_duplicates"):
-            hygiene.add_metric([kind], int(found.get(kind, 0)))
+        for kind in FINDING_KINDS:
+            if kind.exported:
+                hygiene.add_metric([kind.name], int(found.get(kind.name, 0)))
         for state, count in (found.get("states") or {}).items():
             hygiene.add_metric([f"state_{state}"], int(count))
 

@@ -49,8 +49,8 @@ def scan_after_ingest(runtime: Runtime, summary: dict[str, Any]) -> dict[str, An
 
     A failed scan is logged and never fails the ingest: the documents are in.
     """
+    from app.hygiene import scan_hygiene
     from hygiene.records import HygieneRecords
-    from hygiene.scan import scan
 
     if not runtime.settings.hygiene.scan_after_sync:
         return None
@@ -59,7 +59,7 @@ def scan_after_ingest(runtime: Runtime, summary: dict[str, Any]) -> dict[str, An
         if utc_now() - as_utc(last["finished_at"]) < RESCAN_AFTER:
             return None
     try:
-        found = scan(runtime).summary()
+        found = scan_hygiene(runtime).summary()
     except Exception:  # the ingest stands; the next one scans again
         log.exception("the hygiene scan after ingesting %s failed", summary.get("source"))
         return None
