@@ -41,7 +41,7 @@ from steward.errors import DocumentError, SourceError
 from steward.settings import IngestSettings
 
 # Bump when parsing or chunking changes what a document turns into: documents re-process.
-PIPELINE_REVISION = "5"
+PIPELINE_REVISION = "6"  # 6: the text of <details> blocks is kept
 
 Progress = Callable[[str, int, int], None]
 

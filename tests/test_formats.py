@@ -488,3 +488,45 @@ def test_templated_one_line_pages_keep_their_text(runtime: Runtime, write, tmp_p
     assert (summary.new, summary.chunks, summary.boilerplate_lines_removed) == (4, 4, 0)
     texts = [c.payload.text for c in chunks_of(runtime, "room2.txt")]
     assert texts == ["Room 2 is on floor 2 of building 2."]
+
+
+DETAILS_MD = """# Collaboration tools
+
+Trello organizes information into lists.
+
+<details markdown="block">
+<summary>Compliance and records considerations:</summary>
+
+- GSA Tech Operations is working on a FedRAMP application as of January 2020.
+- Trello boards should be considered records.
+</details>
+
+## Alternatives
+
+Use a spreadsheet.
+"""
+
+DETAILS_HTML = (
+    "<html><body><h1>Collaboration tools</h1><p>Trello organizes information into lists.</p>"
+    "<details><summary>Compliance and records considerations:</summary>"
+    "<p>GSA Tech Operations is working on a FedRAMP application as of January 2020.</p>"
+    "</details><p>Use a spreadsheet.</p></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "media_type", "body"),
+    [("tools.md", "text/markdown", DETAILS_MD), ("tools.html", "text/html", DETAILS_HTML)],
+)
+def test_the_text_of_collapsible_blocks_is_kept(name: str, media_type: str, body: str) -> None:
+    # unstructured drops a <details> element whole; its text must still be indexed, in order.
+    data = body.encode()
+    ref = DocumentRef(SOURCE, name, name, datetime.now(UTC), len(data))
+    elements, _, _ = parse(RawDocument(ref, data, media_type))
+    texts = [" ".join(e.text.split()) for e in elements]
+    joined = " | ".join(texts)
+    assert "Compliance and records considerations:" in texts
+    fedramp = next(i for i, t in enumerate(texts) if "FedRAMP application as of January 2020" in t)
+    assert texts.index("Trello organizes information into lists.") < fedramp, joined
+    assert fedramp < next(i for i, t in enumerate(texts) if "Use a spreadsheet." in t), joined
+    assert not any("<" in t for t in texts), joined
