@@ -350,9 +350,26 @@ def value_change(text: str, rng: random.Random) -> tuple[str, list[Change]] | No
     return old_text, [change for *_, change in edits]
 
 
+def _line_sentence_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of the sentences of each line that is not a heading (Markdown pages)."""
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for line in text.split("\n"):
+        if line.strip() and not line.lstrip().startswith("#"):
+            spans += [(offset + a, offset + b) for a, b in sentence_spans(line)]
+        offset += len(line) + 1
+    return spans
+
+
 def text_change(text: str, rng: random.Random) -> tuple[str, list[Change]] | None:
-    """An older version with a statement negated, or a sentence swapped for another."""
-    parts = sentences(text)
+    """An older version with a statement negated, or a sentence swapped for another.
+
+    The edit is made in place: the page's other sentences, its paragraphs and headings stay
+    as they are (joining the sentences with spaces ran a Markdown page's headings and
+    paragraphs into one line, an edit no owner makes).
+    """
+    spans = _line_sentence_spans(text)
+    parts = [text[start:end] for start, end in spans]
     negatable = [i for i, s in enumerate(parts) if NEGATABLE.search(s)]
     if negatable and (len(parts) < 2 or rng.random() < 0.5):
         index = rng.choice(negatable)
@@ -361,16 +378,29 @@ def text_change(text: str, rng: random.Random) -> tuple[str, list[Change]] | Non
         assert verb is not None
         old = current[: verb.start()] + NEGATED.get(verb.group(1), verb.group(1) + " not")
         old += current[verb.end() :]
-        parts[index] = old
-        offset = text.find(current)
-        at = (offset + verb.start(), offset + verb.end())
-        return " ".join(parts), [Change("negation", old=old, new=current, at=at)]
+        start, end = spans[index]
+        at = (start + verb.start(), start + verb.end())
+        return text[:start] + old + text[end:], [Change("negation", old=old, new=current, at=at)]
     if len(parts) >= 2:
+        # Each sentence with what follows it up to the next one (a space, a paragraph break).
+        pieces = [
+            [parts[i], text[spans[i][1] : spans[i + 1][0] if i + 1 < len(spans) else len(text)]]
+            for i in range(len(spans))
+        ]
         index = rng.randrange(len(parts))
-        dropped = parts.pop(index)
+        dropped, after = pieces.pop(index)
+        if index > 0:  # the paragraph break or heading after the dropped sentence stays
+            joined = pieces[index - 1][1] + after
+            pieces[index - 1][1] = joined.strip(" ") if "\n" in joined else " "
         added = rng.choice(REPLACED_SENTENCES)
-        parts.insert(rng.randrange(len(parts) + 1), added)
-        return " ".join(parts), [Change("sentence_replaced", old=added, new=dropped)]
+        where = rng.randrange(len(pieces) + 1)
+        if where == len(pieces):
+            pieces[-1][1], tail = " ", pieces[-1][1]
+            pieces.append([added, tail])
+        else:
+            pieces.insert(where, [added, " "])
+        edited = text[: spans[0][0]] + "".join(sentence + after for sentence, after in pieces)
+        return edited, [Change("sentence_replaced", old=added, new=dropped)]
     return None
 
 

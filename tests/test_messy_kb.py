@@ -271,6 +271,34 @@ def test_value_change_rewrites_a_value_and_records_it() -> None:
     assert messy_kb.value_change("No values in this sentence at all.", random.Random(1)) is None
 
 
+def test_text_change_edits_in_place_and_keeps_headings_and_paragraphs() -> None:
+    import random
+
+    page = (
+        "# Leave\n\nAll staff should have a plan. Reviews happen twice a year.\n\n"
+        "## Who approves\n\nThe supervisor is the approver. Requests go through the portal."
+    )
+    kinds = set()
+    for seed in range(40):
+        result = messy_kb.text_change(page, random.Random(seed))
+        assert result is not None
+        old_text, (change,) = result
+        kinds.add(change.kind)
+        # Headings and paragraph breaks are where they were; one sentence differs.
+        assert [line for line in old_text.split("\n") if line.startswith("#")] == [
+            "# Leave",
+            "## Who approves",
+        ]
+        assert old_text.count("\n\n") == page.count("\n\n")
+        assert "#" not in change.old and "#" not in change.new
+        if change.kind == "negation":
+            assert old_text == page.replace(change.new, change.old)
+        else:
+            assert change.new in page and change.new not in old_text
+            assert change.old in old_text
+    assert kinds == {"negation", "sentence_replaced"}
+
+
 def test_statements_match_the_same_words_with_numbers_masked() -> None:
     texts = {
         "a": "The fee is $120 per month for each member of staff. Nothing else to say here.",
