@@ -13,6 +13,7 @@ from retrieval.search import Retriever
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
 from steward.catalog import Catalog
+from steward.database import Database
 from steward.errors import ConfigError, StoreError
 from steward.settings import Settings
 
@@ -30,6 +31,7 @@ class Runtime:
     """The long-lived clients of one process; close it when the process is done."""
 
     settings: Settings
+    database: Database
     catalog: Catalog
     store: VectorStore
     embedder: Embedder
@@ -55,14 +57,14 @@ class Runtime:
 
     def close(self) -> None:
         self.store.close()
-        self.catalog.close()
+        self.database.close()
 
 
 def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtime:
     """Open catalog and store, load the model; an embedder may be handed in (tests share one)."""
     store = open_store(settings)
     try:
-        catalog = Catalog(settings.home.catalog_url(settings.catalog))
+        database = Database(settings.home.catalog_url(settings.catalog))
         model = embedder or SentenceTransformerEmbedder(
             settings.embedding.model, settings.embedding.batch_size, settings.embedding.device
         )
@@ -78,9 +80,10 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
         raise
     return Runtime(
         settings=settings,
-        catalog=catalog,
+        database=database,
+        catalog=Catalog(database),
         store=store,
         embedder=model,
         sparse=Bm25Encoder(settings.index.bm25_avg_len),
-        hygiene=SnapshotCache(HygieneRecords(catalog)),
+        hygiene=SnapshotCache(HygieneRecords(database)),
     )

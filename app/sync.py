@@ -54,7 +54,7 @@ def scan_after_ingest(runtime: Runtime, summary: dict[str, Any]) -> dict[str, An
 
     if not runtime.settings.hygiene.scan_after_sync:
         return None
-    last = HygieneRecords(runtime.catalog).last_scan()
+    last = HygieneRecords(runtime.database).last_scan()
     if last is not None and not _changed(summary):
         if utc_now() - as_utc(last["finished_at"]) < RESCAN_AFTER:
             return None

@@ -1,4 +1,4 @@
-"""What hygiene uses of a process's runtime: its settings, the catalog and the index.
+"""What hygiene uses of a process's runtime: its settings, the database, the catalog and the index.
 
 A protocol, so hygiene never imports the composition root (`app.runtime`), whose `Runtime`
 satisfies it.
@@ -10,12 +10,16 @@ from typing import Protocol
 
 from retrieval.store import VectorStore
 from steward.catalog import Catalog
+from steward.database import Database
 from steward.settings import Settings
 
 
 class Runtime(Protocol):
     @property
     def settings(self) -> Settings: ...
+
+    @property
+    def database(self) -> Database: ...
 
     @property
     def catalog(self) -> Catalog: ...

@@ -186,7 +186,7 @@ def scan(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
 def _scan(runtime: Runtime, progress: Progress | None) -> ScanReport:
     report = progress or _quiet
     settings = runtime.settings.hygiene
-    records = HygieneRecords(runtime.catalog)
+    records = HygieneRecords(runtime.database)
     started = time.perf_counter()
     timings: dict[str, float] = {}
     scan_id = records.start_scan()

@@ -350,19 +350,17 @@ def test_a_sync_scans_and_runs_every_golden_set(declared) -> None:
     queries = parse_records(
         [{"query": "When are parking permits renewed?", "relevant": [{"source_uri": "a.txt"}]}]
     )
-    EvalRecords(live.catalog).save_golden("parking", queries)
+    EvalRecords(live.database).save_golden("parking", queries)
     summary = sync_source(live, "kb")
     assert summary["hygiene"]["documents"] == 1
     [run] = summary["evaluation"]
     assert (run["golden_set"], run["mrr@10"]) == ("parking", 1.0)
-    stored = EvalRecords(live.catalog).runs("parking")
-    assert [(r["run_id"], r["trigger"], r["status"]) for r in stored] == [
-        (run["run_id"], "sync", "ok")
-    ]
+    stored = EvalRecords(live.database).runs("parking")
+    assert [(r.run_id, r.trigger, r.status) for r in stored] == [(run["run_id"], "sync", "ok")]
     # A resync that changes nothing (and needs no rescan yet) measures nothing new.
     again = sync_source(live, "kb")
     assert (again["hygiene"], again["evaluation"]) == (None, None)
-    assert len(EvalRecords(live.catalog).runs("parking")) == 1
+    assert len(EvalRecords(live.database).runs("parking")) == 1
 
 
 def test_the_evaluation_schedule_runs_every_golden_set_and_the_probes(declared) -> None:
@@ -379,7 +377,7 @@ def test_the_evaluation_schedule_runs_every_golden_set_and_the_probes(declared) 
     queries = parse_records(
         [{"query": "When are parking permits renewed?", "relevant": [{"source_uri": "a.txt"}]}]
     )
-    EvalRecords(live.catalog).save_golden("parking", queries)
+    EvalRecords(live.database).save_golden("parking", queries)
 
     start = datetime(2026, 11, 26, 2, 59, tzinfo=UTC)
     scheduler = EmbeddedScheduler(live, path, clock=lambda: start)
@@ -387,7 +385,7 @@ def test_the_evaluation_schedule_runs_every_golden_set_and_the_probes(declared) 
     done = scheduler.run_due(datetime(2026, 11, 26, 3, 0, tzinfo=UTC))
     [evaluation] = [s for s in done if s["source"] == EVALUATION]
     assert {r["golden_set"] for r in evaluation["evaluation"]} == {"parking", "probes"}
-    triggers = {(r["golden_set"], r["trigger"]) for r in EvalRecords(live.catalog).runs()}
+    triggers = {(r.golden_set, r.trigger) for r in EvalRecords(live.database).runs()}
     assert {("parking", "schedule"), ("probes", "schedule")} <= triggers
     assert scheduler.next_runs[EVALUATION] == datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
