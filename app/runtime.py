@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING
 
+from app.after_sync import AfterSync, reevaluate, rescan
+from evaluation.runs import evaluate_all
 from hygiene.records import HygieneRecords, SnapshotCache
 from ingest.pipeline import IngestPipeline
 from retrieval.edge_store import EdgeStore
@@ -16,6 +20,9 @@ from steward.catalog import Catalog
 from steward.database import Database
 from steward.errors import ConfigError, StoreError
 from steward.settings import Settings
+
+if TYPE_CHECKING:
+    from hygiene.scan import ScanReport
 
 
 def open_store(settings: Settings) -> VectorStore:
@@ -37,6 +44,9 @@ class Runtime:
     embedder: Embedder
     sparse: Bm25Encoder
     hygiene: SnapshotCache
+    # What runs after each good sync, in order (app.sync); open_runtime wires the scan and the
+    # evaluation runs, and anyone may add more.
+    after_sync: list[AfterSync] = field(default_factory=list)
 
     @property
     def retriever(self) -> Retriever:
@@ -78,12 +88,31 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
     except BaseException:
         store.close()
         raise
-    return Runtime(
+    records = HygieneRecords(database)
+    runtime = Runtime(
         settings=settings,
         database=database,
         catalog=Catalog(database),
         store=store,
         embedder=model,
         sparse=Bm25Encoder(settings.index.bm25_avg_len),
-        hygiene=SnapshotCache(HygieneRecords(database)),
+        hygiene=SnapshotCache(records),
     )
+    runtime.after_sync += [
+        # A scan when anything changed (and the retrieval's hygiene marks refreshed after it),
+        # then every golden set measured against what changed.
+        AfterSync(
+            "hygiene",
+            partial(rescan, settings.hygiene, partial(_scan, runtime), records, runtime.hygiene),
+        ),
+        AfterSync("evaluation", partial(reevaluate, partial(evaluate_all, runtime, "sync"))),
+    ]
+    return runtime
+
+
+def _scan(runtime: Runtime) -> ScanReport:
+    # Imported when a sync first scans: the scan's modules (MinHash, the conflict rules) take
+    # 1.1 s to import on this machine, which `steward query` and the like need not pay.
+    from hygiene.scan import scan
+
+    return scan(runtime)

@@ -316,28 +316,24 @@ def test_redis_down_leaves_retrieval_up_and_workers_recover(
 
 
 def test_after_sync_hooks_run_after_successful_syncs_only(declared, tmp_path: Path) -> None:
-    from app.sync import after_sync, remove_after_sync, sync_source
+    from app.after_sync import AfterSync
+    from app.sync import sync_source
 
     live = declared
     seen: list[tuple[str, str]] = []
 
-    def record(runtime, summary) -> None:  # type: ignore[no-untyped-def]
+    def record(summary) -> None:  # type: ignore[no-untyped-def]
         seen.append((summary["source"], summary["status"]))
 
-    def broken(runtime, summary) -> None:  # type: ignore[no-untyped-def]
+    def broken(summary) -> None:  # type: ignore[no-untyped-def]
         raise RuntimeError("a hook that fails")
 
-    after_sync(broken)
-    after_sync(record)
-    try:
-        assert sync_source(live, "kb")["status"] == "ok"
-        (tmp_path / "a" / "steward.yaml").write_text(
-            "sources:\n  kb:\n    connector: filesystem\n    path: /no/such/folder\n"
-        )
-        assert sync_source(live, "kb")["status"] == "failed"
-    finally:
-        remove_after_sync(broken)
-        remove_after_sync(record)
+    live.after_sync += [AfterSync(None, broken), AfterSync(None, record)]
+    assert sync_source(live, "kb")["status"] == "ok"
+    (tmp_path / "a" / "steward.yaml").write_text(
+        "sources:\n  kb:\n    connector: filesystem\n    path: /no/such/folder\n"
+    )
+    assert sync_source(live, "kb")["status"] == "failed"
     assert seen == [("kb", "ok")]
 
 
