@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from evaluation.feedback import FeedbackRecords
 from evaluation.probes import PROBE_SET
 from evaluation.runs import EvalRecords, RunSummary
+from hygiene.findings import FINDING_KINDS
 from hygiene.records import HygieneRecords
 from steward.catalog import Catalog
 from steward.database import Database
@@ -88,8 +89,9 @@ class CatalogCollector:
 
         scan = HygieneRecords(self._database).last_scan()
         found = (scan or {}).get("summary") or {}
-        for kind in ("duplicates", "superseded", "unresolved_conflicts", "chunk_duplicates"):
-            hygiene.add_metric([kind], int(found.get(kind, 0)))
+        for kind in FINDING_KINDS:
+            if kind.exported:
+                hygiene.add_metric([kind.name], int(found.get(kind.name, 0)))
         for state, count in (found.get("states") or {}).items():
             hygiene.add_metric([f"state_{state}"], int(count))
 

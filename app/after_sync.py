@@ -19,7 +19,7 @@ from steward.domain import as_utc, utc_now
 from steward.settings import HygieneSettings
 
 if TYPE_CHECKING:
-    from hygiene.scan import ScanReport
+    from hygiene.findings import ScanReport
 
 log = logging.getLogger("steward.sync")
 

@@ -22,7 +22,7 @@ from steward.errors import ConfigError, StoreError
 from steward.settings import Settings
 
 if TYPE_CHECKING:
-    from hygiene.scan import ScanReport
+    from hygiene.findings import ScanReport
 
 
 def open_store(settings: Settings) -> VectorStore:
@@ -113,6 +113,6 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
 def _scan(runtime: Runtime) -> ScanReport:
     # Imported when a sync first scans: the scan's modules (MinHash, the conflict rules) take
     # 1.1 s to import on this machine, which `steward query` and the like need not pay.
-    from hygiene.scan import scan
+    from app.hygiene import scan_hygiene
 
-    return scan(runtime)
+    return scan_hygiene(runtime)

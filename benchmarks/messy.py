@@ -159,21 +159,25 @@ def _off(rule: str) -> None:
     """Switch one of the scan's generalization rules off in this process (for --ablate)."""
     import re
 
-    import hygiene.conflicts
-    import hygiene.scan
+    import hygiene.conflicts.analysis
+    import hygiene.detectors.copies_and_editions
+    import hygiene.detectors.similar_documents
+    import hygiene.detectors.value_conflicts
     import retrieval.search
 
     never = re.compile(r"(?!)")
     if rule == "statements":  # questions, headings and list numbering compared as statements
-        hygiene.conflicts._QUESTION = never
-        hygiene.conflicts._NUMBERING = never
-        hygiene.conflicts._is_heading = lambda clean: False
+        hygiene.conflicts.analysis._QUESTION = never
+        hygiene.conflicts.analysis._NUMBERING = never
+        hygiene.conflicts.analysis._is_heading = lambda clean: False
     elif rule == "subject-values":  # values naming each page's subject reported as conflicts
-        hygiene.scan.names_subject = lambda value, title: False
+        hygiene.detectors.value_conflicts.names_subject = lambda value, title: False
     elif rule == "named-apart":  # years and versions in titles read as edition words only
-        hygiene.scan.named_apart = lambda a, b: False
+        hygiene.detectors.similar_documents.named_apart = lambda a, b: False
+        hygiene.detectors.value_conflicts.named_apart = lambda a, b: False
+        hygiene.detectors.copies_and_editions.named_apart = lambda a, b: False
     elif rule == "boilerplate":  # shingles taken with headers and footers left in
-        hygiene.scan.boilerplate_lines = lambda texts: set()
+        hygiene.detectors.similar_documents.boilerplate_lines = lambda texts: set()
     elif rule == "named-queries":  # superseded pages demoted though the query names their year
         retrieval.search.edition_names = lambda text: frozenset()
     else:
@@ -188,9 +192,9 @@ def phase_steward(data: Path, messy: Path, home: Path | None = None) -> dict[str
     for rule in os.environ.get("STEWARD_BENCH_ABLATE", "").split(","):
         if rule:
             _off(rule)
+    from app.hygiene import scan_hygiene
     from app.runtime import open_runtime
     from connectors.filesystem import FilesystemConnector
-    from hygiene.scan import scan
     from steward.settings import HomeSettings, Settings
 
     truth = _load_truth(messy)
@@ -214,7 +218,7 @@ def phase_steward(data: Path, messy: Path, home: Path | None = None) -> dict[str
 
             before_scan = {qid: run_one(text) for qid, text in truth["queries"].items()}
             started = time.perf_counter()
-            report = scan(runtime)
+            report = scan_hygiene(runtime)
             scan_wall_s = time.perf_counter() - started
             hygiene = {
                 "clusters": [
@@ -260,11 +264,11 @@ def phase_clean(data: Path, messy: Path, home: Path | None = None) -> dict[str, 
     relevant) into one slot; measured against an unscanned reference, that folding would count
     as a cost of the mess, though a clean knowledge base pays it as well.
     """
+    from app.hygiene import scan_hygiene
     from app.runtime import open_runtime
     from connectors.jsonl import JsonlConnector
     from evaluation.beir import load_beir
     from evaluation.metrics import evaluate, ranked_run
-    from hygiene.scan import scan
     from steward.settings import HomeSettings, Settings
 
     dataset = load_beir(data)
@@ -281,7 +285,7 @@ def phase_clean(data: Path, messy: Path, home: Path | None = None) -> dict[str, 
                 return [h.payload.source_uri for h in hits]
 
             unscanned = {qid: run_one(text) for qid, text in dataset.queries.items()}
-            scan(runtime)
+            scan_hygiene(runtime)
             rankings, latency = _timed_queries(dataset.queries, run_one)
         finally:
             runtime.close()
@@ -302,10 +306,10 @@ def phase_clean_pages(data: Path, messy: Path, home: Path | None = None) -> dict
     JSON-lines reference differs in form too: its titles and text arrive otherwise)."""
     import shutil
 
+    from app.hygiene import scan_hygiene
     from app.runtime import open_runtime
     from connectors.filesystem import FilesystemConnector
     from evaluation.metrics import evaluate, ranked_run
-    from hygiene.scan import scan
     from steward.settings import HomeSettings, Settings
 
     truth = _load_truth(messy)
@@ -326,7 +330,7 @@ def phase_clean_pages(data: Path, messy: Path, home: Path | None = None) -> dict
                 return [h.payload.source_uri for h in hits]
 
             unscanned = {qid: run_one(text) for qid, text in truth["queries"].items()}
-            scan(runtime)
+            scan_hygiene(runtime)
             rankings, latency = _timed_queries(truth["queries"], run_one)
         finally:
             runtime.close()

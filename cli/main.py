@@ -370,16 +370,10 @@ app.add_typer(hygiene_app, name="hygiene")
 
 
 def _scan_summary(summary: dict[str, Any]) -> Table:
+    from hygiene.findings import FINDING_KINDS
+
     table = Table(title="hygiene scan", show_header=False)
-    for key in (
-        "documents",
-        "duplicate_clusters",
-        "duplicates",
-        "superseded",
-        "conflicts",
-        "unresolved_conflicts",
-        "chunk_duplicates",
-    ):
+    for key in ("documents", *(kind.name for kind in FINDING_KINDS)):
         table.add_row(key.replace("_", " "), str(summary.get(key, 0)))
     for state, count in sorted(summary.get("states", {}).items()):
         table.add_row(f"state {state}", str(count))
@@ -392,7 +386,7 @@ def hygiene_scan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Find duplicates, superseded and expired documents and conflicts (also run after syncs)."""
-    from hygiene.scan import scan
+    from app.hygiene import scan_hygiene
 
     def here(runtime: Any) -> dict[str, Any]:
         with Progress(
@@ -403,7 +397,7 @@ def hygiene_scan(
             def progress(stage: str, _done: int, _total: int) -> None:
                 bar.update(task, description=stage)
 
-            found = scan(runtime, progress)
+            found = scan_hygiene(runtime, progress)
         return {"scan_id": found.scan_id, "summary": found.summary()}
 
     settings = _settings()

@@ -1,6 +1,6 @@
 """An optional judge that confirms candidate conflicts: an OpenAI-compatible chat endpoint.
 
-Off unless `STEWARD_HYGIENE_JUDGE_URL` is set. The rules in hygiene/conflicts.py propose; the
+Off unless `STEWARD_HYGIENE_JUDGE_URL` is set. The rules in hygiene/conflicts/ propose; the
 judge may only veto. A judge that cannot be reached or answers nonsense vetoes nothing, so a
 finding is never lost to an outage.
 """
@@ -8,6 +8,7 @@ finding is never lost to an outage.
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from steward.errors import LlmError
 from steward.llm import LlmClient
@@ -23,6 +24,18 @@ PROMPT = (
 )
 
 
+class Judge(Protocol):
+    """What the scan asks of a judge: it may only veto a conflict the rules found."""
+
+    @property
+    def model(self) -> str: ...  # named in a vetoed conflict's `resolved_by`
+
+    @property
+    def failures(self) -> int: ...  # questions that failed (and kept their conflicts) so far
+
+    def confirms(self, a_span: str, b_span: str) -> bool: ...
+
+
 class LlmJudge:
     """Asks `{url}/chat/completions` whether two statements contradict each other."""
 
@@ -30,6 +43,7 @@ class LlmJudge:
         self, url: str, model: str, api_key: str | None = None, timeout_s: float = 30.0
     ) -> None:
         settings = LlmSettings(url=url, model=model, api_key=api_key, timeout_s=timeout_s)
+        self.model = model
         # No retries: a failed question keeps its finding, and a scan asks many.
         self._client = LlmClient(settings, max_retries=0)
         self.failures = 0

@@ -16,10 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
+from app.hygiene import scan_hygiene
 from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
 from hygiene.records import HygieneRecords
-from hygiene.scan import ScanReport, scan
+from hygiene.scan import ScanReport
 
 ROOT = Path(__file__).resolve().parent.parent
 KB = ROOT / "examples" / "sample-kb"
@@ -45,7 +46,7 @@ def sample(
     runtime = open_runtime(make_settings(root), embedder=embedder)
     summary = runtime.pipeline.run(FilesystemConnector(KB, "handbook"))
     assert summary.status == "ok"
-    report = scan(runtime)
+    report = scan_hygiene(runtime)
     yield runtime, report
     runtime.close()
 
@@ -210,7 +211,7 @@ def served(
     shutil.copytree(KB, kb)
     runtime = open_runtime(make_settings(tmp_path), embedder=hash_embedder)
     assert runtime.pipeline.run(FilesystemConnector(kb, "handbook")).status == "ok"
-    scan(runtime)
+    scan_hygiene(runtime)
     with serve_app(create_app(runtime.settings, runtime)) as url:
         yield runtime, url, kb
     runtime.close()
@@ -218,7 +219,7 @@ def served(
 
 def _resync(runtime: Runtime, kb: Path) -> None:
     assert runtime.pipeline.run(FilesystemConnector(kb, "handbook")).status == "ok"
-    scan(runtime)
+    scan_hygiene(runtime)
     runtime.hygiene.invalidate()
 
 
@@ -363,7 +364,7 @@ def test_hide_mode_never_shows_a_copy(
     )
     try:
         assert runtime.pipeline.run(FilesystemConnector(KB, "handbook")).status == "ok"
-        report = scan(runtime)
+        report = scan_hygiene(runtime)
         hidden = {m for c in report.clusters for m, _ in c.members} | set(report.superseded)
         for case in QUERIES:
             for hit in runtime.retriever.retrieve(case["query"], top_k=10).hits:
@@ -389,11 +390,11 @@ def test_not_a_duplicate_holds_through_a_third_copy(
     try:
         assert runtime.pipeline.run(FilesystemConnector(kb, "finance")).status == "ok"
         ids = _ids(runtime)
-        first = scan(runtime)
+        first = scan_hygiene(runtime)
         assert _cluster_of(first, ids["close-a.md"]) == set(ids.values())
         records = HygieneRecords(runtime.database)
         records.mark_distinct(ids["close-a.md"], ids["close-b.md"], "owner@example.com")
-        again = scan(runtime)
+        again = scan_hygiene(runtime)
         together = _cluster_of(again, ids["close-a.md"]) or set()
         assert ids["close-b.md"] not in together
         # The original still folds one of them: the scan clustered, it did not just give up.

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
+from app.hygiene import scan_hygiene
 from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
 from hygiene.conflicts import compare_texts
 from hygiene.dedup import boilerplate_lines, without_lines
 from hygiene.review import distinct_subjects, named_apart, names_subject
-from hygiene.scan import ScanReport, scan
+from hygiene.scan import ScanReport
 from steward.catalog import DocumentRow
 
 SEASON = (
@@ -97,7 +98,7 @@ def scanned(
     settings = make_settings(root / "home", ingest={"boilerplate_min_share": 0.9})
     runtime = open_runtime(settings, embedder=embedder)
     assert runtime.pipeline.run(FilesystemConnector(root / "kb", "kinds")).status == "ok"
-    report = scan(runtime)
+    report = scan_hygiene(runtime)
     ids = {row.key: doc_id for doc_id, row in runtime.catalog.all_documents().items()}
     yield runtime, report, ids
     runtime.close()

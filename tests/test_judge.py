@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from app.hygiene import scan_hygiene
 from app.runtime import open_runtime
 from connectors.filesystem import FilesystemConnector
-from hygiene.scan import scan
 
 KB = Path(__file__).resolve().parent.parent / "examples" / "sample-kb"
 
@@ -49,7 +49,7 @@ def test_the_judge_vetoes_only_what_it_answers_no_to(
     plain = open_runtime(make_settings(tmp_path / "plain"), embedder=hash_embedder)
     try:
         plain.pipeline.run(FilesystemConnector(kb, "finance"))
-        without = scan(plain).conflicts
+        without = scan_hygiene(plain).conflicts
     finally:
         plain.close()
     assert any("Concur" in c.a_span for c in without)
@@ -62,9 +62,9 @@ def test_the_judge_vetoes_only_what_it_answers_no_to(
         )
         try:
             judged.pipeline.run(FilesystemConnector(kb, "finance"))
-            first = scan(judged).conflicts
+            first = scan_hygiene(judged).conflicts
             calls = len(asked)
-            again = scan(judged).conflicts
+            again = scan_hygiene(judged).conflicts
         finally:
             judged.close()
     assert calls == len(without)  # every candidate asked once...
@@ -92,7 +92,7 @@ def test_an_unreachable_judge_loses_no_finding(
     )
     try:
         runtime.pipeline.run(FilesystemConnector(kb, "finance"))
-        found = scan(runtime).conflicts
+        found = scan_hygiene(runtime).conflicts
     finally:
         runtime.close()
     assert len(found) >= 10

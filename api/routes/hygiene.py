@@ -19,9 +19,9 @@ from api.schemas import (
     ScanResponse,
     StalePage,
 )
+from app.hygiene import scan_hygiene
 from hygiene import report
 from hygiene.records import HygieneRecords
-from hygiene.scan import scan
 from steward.domain import rfc3339
 
 router = APIRouter(tags=["hygiene"])
@@ -77,7 +77,7 @@ def conflicts(
 @router.post("/hygiene/scan", response_model=ScanResponse)
 async def run_scan(runtime: RuntimeDep) -> dict[str, Any]:
     """Scan now (it also runs after every sync); the scan's summary."""
-    found = await run_in_threadpool(scan, runtime)
+    found = await run_in_threadpool(scan_hygiene, runtime)
     runtime.hygiene.invalidate()
     return {"scan_id": found.scan_id, "summary": found.summary()}
 
