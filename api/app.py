@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.scheduler = scheduler
         if scheduler is not None:
             scheduler.start()
-        catalog_state = CatalogCollector(live.catalog)
+        catalog_state = CatalogCollector(live.database)
         service_metrics.registry.register(catalog_state)
         try:
             yield

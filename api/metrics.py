@@ -9,17 +9,17 @@ last scan, feedback precision.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from evaluation.feedback import FeedbackRecords
 from evaluation.probes import PROBE_SET
-from evaluation.runs import EvalRecords
+from evaluation.runs import EvalRecords, RunSummary
 from hygiene.findings import FINDING_KINDS
 from hygiene.records import HygieneRecords
 from steward.catalog import Catalog
+from steward.database import Database
 
 BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -51,29 +51,29 @@ class ServiceMetrics:
 class CatalogCollector:
     """The catalog's state, read when Prometheus scrapes (a prometheus_client collector)."""
 
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     def describe(self) -> Iterator[Metric]:
         """The families without samples: the registry checks names without reading the catalog."""
         return iter(_families())
 
     def collect(self) -> Iterator[Metric]:
-        catalog = self._catalog
+        catalog = Catalog(self._database)
         score, regression, probe, status, documents, hygiene, precision = _families()
 
-        records = EvalRecords(catalog)
-        latest: dict[str, dict[str, Any]] = {}
+        records = EvalRecords(self._database)
+        latest: dict[str, RunSummary] = {}
         for name in records.names():
             newest = records.runs(name, limit=1)
-            if newest and newest[0]["status"] == "ok":
+            if newest and newest[0].status == "ok":
                 latest[name] = newest[0]
         for name, run in latest.items():
-            for metric, value in (run["metrics"] or {}).items():
+            for metric, value in (run.metrics or {}).items():
                 score.add_metric([name, metric], value)
-            regression.add_metric([name], 1 if run["regression"] else 0)
+            regression.add_metric([name], 1 if run.regression else 0)
         if PROBE_SET in latest:
-            probe.add_metric([], (latest[PROBE_SET]["metrics"] or {}).get("recall@10", 0))
+            probe.add_metric([], (latest[PROBE_SET].metrics or {}).get("recall@10", 0))
 
         for source in catalog.sources():
             last = catalog.last_run(source)
@@ -87,7 +87,7 @@ class CatalogCollector:
                     [source, what], len(value) if isinstance(value, list) else int(value or 0)
                 )
 
-        scan = HygieneRecords(catalog).last_scan()
+        scan = HygieneRecords(self._database).last_scan()
         found = (scan or {}).get("summary") or {}
         for kind in FINDING_KINDS:
             if kind.exported:
@@ -95,7 +95,7 @@ class CatalogCollector:
         for state, count in (found.get("states") or {}).items():
             hygiene.add_metric([f"state_{state}"], int(count))
 
-        for source, judged in FeedbackRecords(catalog).precision_by_source().items():
+        for source, judged in FeedbackRecords(self._database).precision_by_source().items():
             precision.add_metric([source], judged["precision"])
 
         yield from (score, regression, probe, status, documents, hygiene, precision)

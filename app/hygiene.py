@@ -3,13 +3,36 @@
 
 from __future__ import annotations
 
-from app.runtime import Runtime
+from typing import Protocol
+
 from hygiene.corpus import Progress
 from hygiene.judge import LlmJudge
+from hygiene.records import HygieneRecords
 from hygiene.scan import ScanReport, scan
+from retrieval.store import VectorStore
+from steward.catalog import Catalog
+from steward.database import Database
+from steward.settings import Settings
 
 
-def scan_hygiene(runtime: Runtime, progress: Progress | None = None) -> ScanReport:
+class Components(Protocol):
+    """What a scan uses of a process's runtime (`app.runtime.Runtime`, which wires a scan after
+    every sync and so cannot be imported here)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def database(self) -> Database: ...
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def store(self) -> VectorStore: ...
+
+
+def scan_hygiene(runtime: Components, progress: Progress | None = None) -> ScanReport:
     """Scan the runtime's index and catalog with its hygiene settings; the report."""
     settings = runtime.settings.hygiene
     judge = None
@@ -21,7 +44,8 @@ def scan_hygiene(runtime: Runtime, progress: Progress | None = None) -> ScanRepo
             settings.judge.timeout_s,
         )
     try:
-        return scan(runtime.store, runtime.catalog, settings, judge, progress)
+        records = HygieneRecords(runtime.database)
+        return scan(runtime.store, runtime.catalog, records, settings, judge, progress)
     finally:
         if judge is not None:
             judge.close()

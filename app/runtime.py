@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING
 
+from app.after_sync import AfterSync, reevaluate, rescan
+from evaluation.runs import evaluate_all
 from hygiene.records import HygieneRecords, SnapshotCache
 from ingest.pipeline import IngestPipeline
 from retrieval.edge_store import EdgeStore
@@ -13,8 +17,12 @@ from retrieval.search import Retriever
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
 from steward.catalog import Catalog
+from steward.database import Database
 from steward.errors import ConfigError, StoreError
 from steward.settings import Settings
+
+if TYPE_CHECKING:
+    from hygiene.findings import ScanReport
 
 
 def open_store(settings: Settings) -> VectorStore:
@@ -30,11 +38,15 @@ class Runtime:
     """The long-lived clients of one process; close it when the process is done."""
 
     settings: Settings
+    database: Database
     catalog: Catalog
     store: VectorStore
     embedder: Embedder
     sparse: Bm25Encoder
     hygiene: SnapshotCache
+    # What runs after each good sync, in order (app.sync); open_runtime wires the scan and the
+    # evaluation runs, and anyone may add more.
+    after_sync: list[AfterSync] = field(default_factory=list)
 
     @property
     def retriever(self) -> Retriever:
@@ -55,14 +67,14 @@ class Runtime:
 
     def close(self) -> None:
         self.store.close()
-        self.catalog.close()
+        self.database.close()
 
 
 def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtime:
     """Open catalog and store, load the model; an embedder may be handed in (tests share one)."""
     store = open_store(settings)
     try:
-        catalog = Catalog(settings.home.catalog_url(settings.catalog))
+        database = Database(settings.home.catalog_url(settings.catalog))
         model = embedder or SentenceTransformerEmbedder(
             settings.embedding.model, settings.embedding.batch_size, settings.embedding.device
         )
@@ -76,11 +88,31 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
     except BaseException:
         store.close()
         raise
-    return Runtime(
+    records = HygieneRecords(database)
+    runtime = Runtime(
         settings=settings,
-        catalog=catalog,
+        database=database,
+        catalog=Catalog(database),
         store=store,
         embedder=model,
         sparse=Bm25Encoder(settings.index.bm25_avg_len),
-        hygiene=SnapshotCache(HygieneRecords(catalog)),
+        hygiene=SnapshotCache(records),
     )
+    runtime.after_sync += [
+        # A scan when anything changed (and the retrieval's hygiene marks refreshed after it),
+        # then every golden set measured against what changed.
+        AfterSync(
+            "hygiene",
+            partial(rescan, settings.hygiene, partial(_scan, runtime), records, runtime.hygiene),
+        ),
+        AfterSync("evaluation", partial(reevaluate, partial(evaluate_all, runtime, "sync"))),
+    ]
+    return runtime
+
+
+def _scan(runtime: Runtime) -> ScanReport:
+    # Imported when a sync first scans: the scan's modules (MinHash, the conflict rules) take
+    # 1.1 s to import on this machine, which `steward query` and the like need not pay.
+    from app.hygiene import scan_hygiene
+
+    return scan_hygiene(runtime)

@@ -1,89 +1,32 @@
 """Sync declared sources: the one function the CLI, the Celery tasks and the scheduler call.
 
-Hooks registered with `after_sync` run after every successful sync of a source, in the process
-that synced (the evaluation runs of a later issue attach here); a failing hook is logged and
-never fails the sync.
+After every successful sync of a source, the steps the composition root wired onto the runtime
+(`Runtime.after_sync`: the hygiene scan, then the evaluation runs; see `app.after_sync`) run in
+the process that synced; a failing step is logged and never fails the sync.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
+from app.after_sync import run_after_sync
 from app.runtime import Runtime
 from app.sources import build_connector, load_sources
 from ingest.pipeline import Progress
-from steward.domain import as_utc, utc_now
+from steward.domain import as_utc
 from steward.errors import ConfigError
-
-log = logging.getLogger("steward.sync")
 
 
 def _quiet(_stage: str, _done: int, _total: int) -> None:
     return None
 
 
-AfterSync = Callable[[Runtime, dict[str, Any]], None]
-_hooks: list[AfterSync] = []
-
-
-def after_sync(hook: AfterSync) -> AfterSync:
-    """Register `hook(runtime, summary)` to run after each successful sync; returns it."""
-    _hooks.append(hook)
-    return hook
-
-
-def remove_after_sync(hook: AfterSync) -> None:
-    if hook in _hooks:
-        _hooks.remove(hook)
-
-
-# With nothing changed, a scan is still due this often: review dates pass without any edit.
-RESCAN_AFTER = timedelta(hours=1)
-
-
 def scan_after_ingest(runtime: Runtime, summary: dict[str, Any]) -> dict[str, Any] | None:
-    """Run the hygiene scan after a good ingest when anything changed; its summary, or None.
-
-    A failed scan is logged and never fails the ingest: the documents are in.
-    """
-    from app.hygiene import scan_hygiene
-    from hygiene.records import HygieneRecords
-
-    if not runtime.settings.hygiene.scan_after_sync:
-        return None
-    last = HygieneRecords(runtime.catalog).last_scan()
-    if last is not None and not _changed(summary):
-        if utc_now() - as_utc(last["finished_at"]) < RESCAN_AFTER:
-            return None
-    try:
-        found = scan_hygiene(runtime).summary()
-    except Exception:  # the ingest stands; the next one scans again
-        log.exception("the hygiene scan after ingesting %s failed", summary.get("source"))
-        return None
-    runtime.hygiene.invalidate()
+    """After an ingest outside steward.yaml (`steward ingest`): the wired scan step alone, not
+    the evaluation; the scan's summary, or None when none ran."""
+    run_after_sync([step for step in runtime.after_sync if step.key == "hygiene"], summary)
+    found: dict[str, Any] | None = summary.get("hygiene")
     return found
-
-
-def _changed(summary: dict[str, Any]) -> bool:
-    """Whether an ingest run changed the index."""
-    names = ("new", "changed", "metadata_only", "moved", "deleted")
-    return any(int(summary.get(name) or 0) for name in names)
-
-
-def evaluate_after_sync(runtime: Runtime, summary: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """Run every golden set after a sync that changed the index or rescanned it; a short
-    summary of each run, or None when nothing changed (the scheduled evaluation still runs).
-
-    A failed evaluation is logged (and stored as failed) and never fails the sync.
-    """
-    from evaluation.runs import evaluate_all
-
-    if not _changed(summary) and summary.get("hygiene") is None:
-        return None
-    return evaluate_all(runtime, "sync")
 
 
 def sync_source(
@@ -115,11 +58,5 @@ def sync_source(
     summary = pipeline.run(connector, progress or _quiet, since)
     result = summary.as_dict()
     if summary.status == "ok":
-        result["hygiene"] = scan_after_ingest(runtime, result)
-        result["evaluation"] = evaluate_after_sync(runtime, result)
-        for hook in list(_hooks):
-            try:
-                hook(runtime, result)
-            except Exception:  # a hook is someone else's code: report it, keep the sync
-                log.exception("after-sync hook %r failed for source %s", hook, name)
+        run_after_sync(runtime.after_sync, result)
     return result

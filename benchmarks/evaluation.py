@@ -46,7 +46,7 @@ def main() -> None:
     from app.runtime import open_runtime
     from connectors.jsonl import JsonlConnector
     from evaluation.golden import load_golden
-    from evaluation.runs import TOP_K, EvalRecords, evaluate_golden
+    from evaluation.runs import TOP_K, EvalRecords, EvalRun, evaluate_golden
     from steward.settings import HomeSettings, Settings
 
     work = Path(tempfile.mkdtemp(prefix="steward-eval-bench-"))
@@ -58,7 +58,7 @@ def main() -> None:
         results["ingest_s"] = time.perf_counter() - started
         assert summary.status == "ok", summary.error
         queries = load_golden(args.data)
-        EvalRecords(runtime.catalog).save_golden("msmarco", queries)
+        EvalRecords(runtime.database).save_golden("msmarco", queries)
         results["queries"] = len(queries)
         texts = [q.text for q in queries]
         for text in texts[:5]:  # warm the model and the index
@@ -70,7 +70,7 @@ def main() -> None:
 
         retrieval: list[float] = []
         full: list[float] = []
-        runs: list[dict[str, Any]] = []
+        runs: list[EvalRun] = []
         for _ in range(args.repeat):
             started = time.perf_counter()
             for text in texts:
@@ -89,8 +89,8 @@ def main() -> None:
     results["first_run_overhead_s"] = results["first_run_s"] - results["retrieval_s"]
     results["full_over_retrieval"] = results["full_run_s"] / results["retrieval_s"]
     results["samples"] = {"retrieval_s": retrieval, "full_run_s": full}
-    results["metrics"] = first["metrics"]
-    results["regressions"] = sum(1 for r in runs if r["regression"])
+    results["metrics"] = first.metrics
+    results["regressions"] = sum(1 for r in runs if r.regression)
     results["target_overhead_s"] = TARGET_OVERHEAD_S
     print(report(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -157,8 +157,8 @@ def sources() -> None:
     settings = _settings()
     with _errors():
         declared = load_sources(settings.home.sources_file)
-        catalog = Catalog(settings.home.catalog_url(settings.catalog))
-        try:
+        with _database(settings) as database:
+            catalog = Catalog(database)
             table = Table(title=f"sources in {settings.home.sources_file}")
             for column in ("source", "connector", "schedule", "documents", "last run", "status"):
                 table.add_column(column)
@@ -172,8 +172,6 @@ def sources() -> None:
                     str(last["finished_at"] or last["started_at"])[:19] if last else "never",
                     escape(str(last["status"])) if last else "-",
                 )
-        finally:
-            catalog.close()
     out.print(table)
 
 
@@ -234,12 +232,11 @@ def check(
     settings = _settings()
     with _errors():
         store: VectorStore = open_store(settings)
-        catalog = Catalog(settings.home.catalog_url(settings.catalog))
         try:
-            report = run_check(catalog, store, source)
+            with _database(settings) as database:
+                report = run_check(Catalog(database), store, source)
         finally:
             store.close()
-            catalog.close()
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict()) + "\n")
     else:
@@ -413,15 +410,15 @@ def hygiene_scan(
 
 
 @contextmanager
-def _catalog(settings: Settings) -> Iterator[Any]:
-    """The home's catalog, closed on the way out."""
-    from steward.catalog import Catalog
+def _database(settings: Settings) -> Iterator[Any]:
+    """The home's catalog database (steward.database.Database), closed on the way out."""
+    from steward.database import Database
 
-    catalog = Catalog(settings.home.catalog_url(settings.catalog))
+    database = Database(settings.home.catalog_url(settings.catalog))
     try:
-        yield catalog
+        yield database
     finally:
-        catalog.close()
+        database.close()
 
 
 @hygiene_app.command("report")
@@ -436,13 +433,13 @@ def hygiene_report(
 
     settings = _settings()
     with _errors():
-        with _catalog(settings) as catalog:
+        with _database(settings) as database:
             filters = report.Filters(source, owner)
             found: dict[str, Any] = {
-                "scan": HygieneRecords(catalog).last_scan(),
-                "duplicates": report.duplicates(catalog, filters),
-                "stale": report.stale(catalog, filters),
-                "conflicts": report.conflicts(catalog, filters),
+                "scan": HygieneRecords(database).last_scan(),
+                "duplicates": report.duplicates(database, filters),
+                "stale": report.stale(database, filters),
+                "conflicts": report.conflicts(database, filters),
             }
     if as_json:
         sys.stdout.write(json.dumps(found, default=str) + "\n")
@@ -490,10 +487,10 @@ def hygiene_report(
 def _act(do: Any) -> None:
     settings = _settings()
     with _errors():
-        with _catalog(settings) as catalog:
+        with _database(settings) as database:
             from hygiene.records import HygieneRecords
 
-            do(HygieneRecords(catalog))
+            do(HygieneRecords(database))
 
 
 Actor = Annotated[str, typer.Option(help="Who acts (recorded in the audit log).")]
@@ -553,8 +550,8 @@ def golden_add(
     settings = _settings()
     with _errors():
         queries = load_golden(path)
-        with _catalog(settings) as catalog:
-            EvalRecords(catalog).save_golden(name or path.stem, queries)
+        with _database(settings) as database:
+            EvalRecords(database).save_golden(name or path.stem, queries)
     out.print(f"golden set {escape(name or path.stem)}: {len(queries)} queries")
 
 
@@ -590,16 +587,16 @@ def eval_run(
         try:
             runtime = open_runtime(settings)
         except IndexLockedError:
-            with _catalog(settings) as catalog:
-                names = golden_set or EvalRecords(catalog).names()
+            with _database(settings) as database:
+                names = golden_set or EvalRecords(database).names()
             done = [
                 _query_over_http(settings, {"golden_set": n}, "/eval/runs", 3600) for n in names
             ]
         else:
             try:
-                records = EvalRecords(runtime.catalog)
+                records = EvalRecords(runtime.database)
                 names = golden_set or records.names()
-                done = [evaluate_golden(runtime, n, "manual") for n in names]
+                done = [evaluate_golden(runtime, n, "manual").as_dict() for n in names]
             finally:
                 runtime.close()
     if as_json:
@@ -624,8 +621,8 @@ def eval_runs(
 
     settings = _settings()
     with _errors():
-        with _catalog(settings) as catalog:
-            found = EvalRecords(catalog).runs(golden_set)
+        with _database(settings) as database:
+            found = [r.as_dict() for r in EvalRecords(database).runs(golden_set)]
     if not found:
         out.print("no evaluation runs yet: [bold]steward eval run[/]")
         return
@@ -639,12 +636,12 @@ def eval_runs(
 @eval_app.command("compare")
 def eval_compare(run_a: int, run_b: int) -> None:
     """Per-metric difference (b - a) with a paired t-test over the shared queries."""
-    from evaluation.runs import compare
+    from evaluation.runs import EvalRecords, compare
 
     settings = _settings()
     with _errors():
-        with _catalog(settings) as catalog:
-            found = compare(catalog, run_a, run_b)
+        with _database(settings) as database:
+            found = compare(EvalRecords(database), run_a, run_b).as_dict()
     table = Table(title=f"run {run_b} against run {run_a} ({found['queries']} queries)")
     for name in ("metric", "a", "b", "b - a", "p", "significant"):
         table.add_column(name)
@@ -672,8 +669,8 @@ def eval_accept(
 
     settings = _settings()
     with _errors():
-        with _catalog(settings) as catalog:
-            EvalRecords(catalog).accept(run_id, actor)
+        with _database(settings) as database:
+            EvalRecords(database).accept(run_id, actor)
     out.print(f"run {run_id} is the baseline")
 
 
@@ -689,7 +686,7 @@ def eval_probes(
     with _errors():
         found = _with_index(
             settings,
-            lambda runtime: probe_run(runtime, size, rebuild),
+            lambda runtime: probe_run(runtime, size, rebuild).as_dict(),
             "/eval/probes",
             {"size": size, "rebuild": rebuild},
         )

@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from steward.catalog import Catalog, documents, feedback, query_log
+from evaluation.tables import feedback, query_log
+from steward.catalog import documents
+from steward.database import Database
 from steward.domain import ScoredChunk, utc_now
 from steward.errors import NotFoundError, QueryError
 
@@ -23,8 +25,10 @@ NEGATIVE_FEEDBACK_MIN = 3
 
 
 class FeedbackRecords:
-    def __init__(self, catalog: Catalog) -> None:
-        self._engine = catalog.engine
+    """The query log and feedback of one database."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     def log_query(
         self,
@@ -35,7 +39,7 @@ class FeedbackRecords:
         took_ms: float,
         hits: list[ScoredChunk],
     ) -> None:
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             conn.execute(
                 insert(query_log).values(
                     query_id=query_id,
@@ -59,7 +63,7 @@ class FeedbackRecords:
 
     def add(self, query_id: str, chunk_id: str, relevant: bool, note: str | None) -> int:
         """Record a judgement of one result of a logged query; its id."""
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             row = conn.execute(
                 select(query_log.c.results).where(query_log.c.query_id == query_id)
             ).first()
@@ -86,7 +90,7 @@ class FeedbackRecords:
         """Feedback counts by `key` (a feedback column): value -> {1: relevant, 0: not}."""
         query = select(key, feedback.c.relevant, func.count()).group_by(key, feedback.c.relevant)
         counts: dict[str, dict[int, int]] = defaultdict(dict)
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             for value, relevant, count in conn.execute(query):
                 counts[value][int(relevant)] = int(count)
         return counts
@@ -108,7 +112,7 @@ class FeedbackRecords:
             for d, c in self._judgements(feedback.c.doc_id).items()
             if c.get(0, 0) >= NEGATIVE_FEEDBACK_MIN and c.get(0, 0) > c.get(1, 0)
         }
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             rows = {
                 r.doc_id: r
                 for r in conn.execute(
@@ -129,7 +133,7 @@ class FeedbackRecords:
         ]
 
     def query_stats(self) -> dict[str, float]:
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             total, zero = conn.execute(
                 select(func.count(), func.coalesce(func.sum(query_log.c.zero_result), 0))
             ).one()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -31,8 +33,9 @@ from evaluation.golden import GoldenQuery, as_records, parse_records
 from evaluation.metrics import MEASURES, means, per_query, ranked_run
 from evaluation.probes import PROBE_SET, build_probes
 from evaluation.runtime import Runtime
+from evaluation.tables import eval_runs, golden_sets
 from steward.audit import audit, require_actor
-from steward.catalog import Catalog, eval_runs, golden_sets
+from steward.database import Database
 from steward.domain import as_utc, rfc3339, utc_now
 from steward.errors import NotFoundError, QueryError
 
@@ -44,17 +47,118 @@ TOP_K = 10
 METRICS = (*MEASURES, CONTEXT_PRECISION, CONTEXT_RECALL, LLM_CONTEXT_PRECISION)
 
 
-class EvalRecords:
-    """Golden sets and runs in one catalog."""
+Scores = dict[str, float]  # metric -> value
 
-    def __init__(self, catalog: Catalog) -> None:
-        self._engine = catalog.engine
+
+@dataclass(frozen=True, slots=True)
+class GoldenSetInfo:
+    """A golden set as listed: its name, when it was saved, how many queries it holds."""
+
+    name: str
+    created_at: datetime
+    queries: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "created_at": rfc3339(self.created_at), "queries": self.queries}
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """A stored evaluation run as listed: everything but its per-query scores.
+
+    `metrics` is overall, `per_source` by source; `missing` names judged documents that no
+    longer exist; `regression` is metric -> {baseline, value, drop, p_value} against
+    `baseline_run`, None when nothing fell.
+    """
+
+    run_id: int
+    golden_set: str
+    started_at: datetime
+    finished_at: datetime | None
+    trigger: str  # manual, api, sync, schedule
+    status: str  # running, ok, failed
+    metrics: Scores | None
+    per_source: dict[str, Scores] | None
+    missing: list[dict[str, str | None]] | None
+    index_state: dict[str, Any] | None
+    error: str | None
+    accepted_at: datetime | None
+    accepted_by: str | None
+    baseline_run: int | None
+    regression: dict[str, Scores] | None
+
+    def summary(self) -> dict[str, Any]:
+        """What a sync or a schedule reports of a run: its id, its set and its metrics."""
+        return {"run_id": self.run_id, "golden_set": self.golden_set, **(self.metrics or {})}
+
+    def as_dict(self) -> dict[str, Any]:
+        """As JSON (what the API answers and the CLI prints): times in RFC 3339."""
+        found = {name: getattr(self, name) for name in _RUN_FIELDS if hasattr(self, name)}
+        for name in ("started_at", "finished_at", "accepted_at"):
+            found[name] = _when(found[name])
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class EvalRun(RunSummary):
+    """A stored evaluation run with its per-query scores (query id -> metric -> value)."""
+
+    per_query: dict[str, Scores] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricComparison:
+    """One metric of two runs over the queries both scored: means, b - a, paired t-test."""
+
+    a: float
+    b: float
+    difference: float
+    p_value: float
+    significant: bool
+    queries: int
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Run b against run a: per metric over the queries both scored, and the metrics only one
+    of them has (`skipped`)."""
+
+    run_a: int
+    run_b: int
+    queries: int
+    metrics: dict[str, MetricComparison]
+    skipped: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# The stored columns in their order: as_dict keeps it, so JSON reads as it always has.
+_RUN_FIELDS = [c.name for c in eval_runs.c]
+
+
+def _when(moment: datetime | None) -> str | None:
+    return rfc3339(moment) if moment is not None else None
+
+
+def _run(row: Mapping[str, Any]) -> EvalRun | RunSummary:
+    values = dict(row)
+    for name in ("started_at", "finished_at", "accepted_at"):
+        values[name] = as_utc(values[name]) if values[name] is not None else None
+    return EvalRun(**values) if "per_query" in values else RunSummary(**values)
+
+
+class EvalRecords:
+    """Golden sets and runs in one database."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     def save_golden(self, name: str, queries: list[GoldenQuery]) -> None:
         """Create or replace a golden set."""
         if not name.strip() or len(name) > 200:
             raise QueryError("name", "must be 1 to 200 characters")
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             conn.execute(delete(golden_sets).where(golden_sets.c.name == name))
             conn.execute(
                 insert(golden_sets).values(
@@ -63,7 +167,7 @@ class EvalRecords:
             )
 
     def golden(self, name: str) -> list[GoldenQuery]:
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             row = conn.execute(select(golden_sets).where(golden_sets.c.name == name)).first()
         if row is None:
             raise NotFoundError("golden set", name)
@@ -71,19 +175,16 @@ class EvalRecords:
 
     def names(self) -> list[str]:
         """The golden sets' names, without reading their queries."""
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             return list(conn.scalars(select(golden_sets.c.name).order_by(golden_sets.c.name)))
 
-    def golden_sets(self) -> list[dict[str, Any]]:
-        with self._engine.connect() as conn:
+    def golden_sets(self) -> list[GoldenSetInfo]:
+        with self._database.connect() as conn:
             rows = conn.execute(select(golden_sets).order_by(golden_sets.c.name)).all()
-        return [
-            {"name": r.name, "created_at": rfc3339(as_utc(r.created_at)), "queries": len(r.queries)}
-            for r in rows
-        ]
+        return [GoldenSetInfo(r.name, as_utc(r.created_at), len(r.queries)) for r in rows]
 
     def start(self, golden_set: str, trigger: str) -> int:
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             key = conn.execute(
                 insert(eval_runs).values(
                     golden_set=golden_set, started_at=utc_now(), trigger=trigger, status="running"
@@ -93,25 +194,27 @@ class EvalRecords:
             return int(key[0])
 
     def finish(self, run_id: int, **values: Any) -> None:
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             conn.execute(
                 update(eval_runs)
                 .where(eval_runs.c.run_id == run_id)
                 .values(finished_at=utc_now(), **values)
             )
 
-    def compared(self, run_id: int, baseline_run: int, regression: dict[str, Any] | None) -> None:
+    def compared(
+        self, run_id: int, baseline_run: int, regression: dict[str, Scores] | None
+    ) -> None:
         """Record which baseline a run was compared with, and what regressed."""
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             conn.execute(
                 update(eval_runs)
                 .where(eval_runs.c.run_id == run_id)
                 .values(baseline_run=baseline_run, regression=regression)
             )
 
-    def baseline(self, golden_set: str) -> dict[str, Any] | None:
+    def baseline(self, golden_set: str) -> EvalRun | None:
         """The newest accepted run of a golden set."""
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             row = conn.execute(
                 select(eval_runs.c.run_id)
                 .where(
@@ -128,9 +231,9 @@ class EvalRecords:
         """Make a finished run the baseline of its golden set; written to the audit log."""
         require_actor(actor)
         found = self.run(run_id)
-        if found["status"] != "ok":
-            raise QueryError("run", f"run {run_id} did not finish well ({found['status']})")
-        with self._engine.begin() as conn:
+        if found.status != "ok":
+            raise QueryError("run", f"run {run_id} did not finish well ({found.status})")
+        with self._database.begin() as conn:
             conn.execute(
                 update(eval_runs)
                 .where(eval_runs.c.run_id == run_id)
@@ -141,41 +244,36 @@ class EvalRecords:
                 actor,
                 "accept_baseline",
                 str(run_id),
-                golden_set=found["golden_set"],
-                metrics=found["metrics"],
+                golden_set=found.golden_set,
+                metrics=found.metrics,
             )
 
-    def regressions(self, golden_set: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def regressions(self, golden_set: str | None = None, limit: int = 50) -> list[RunSummary]:
         """Runs that regressed, newest first."""
         found = self._listed(golden_set, limit, eval_runs.c.regression.is_not(None))
         # Runs stored before the column kept None as SQL NULL hold a JSON null: left out here.
-        return [r for r in found if r["regression"]]
+        return [r for r in found if r.regression]
 
-    def runs(self, golden_set: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def runs(self, golden_set: str | None = None, limit: int = 50) -> list[RunSummary]:
         """Runs, newest first, without their per-query scores."""
         return self._listed(golden_set, limit)
 
-    def _listed(self, golden_set: str | None, limit: int, *where: Any) -> list[dict[str, Any]]:
+    def _listed(self, golden_set: str | None, limit: int, *where: Any) -> list[RunSummary]:
         columns = [c for c in eval_runs.c if c.name != "per_query"]
         query = select(*columns).where(*where).order_by(eval_runs.c.run_id.desc()).limit(limit)
         if golden_set is not None:
             query = query.where(eval_runs.c.golden_set == golden_set)
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             return [_run(dict(r._mapping)) for r in conn.execute(query)]
 
-    def run(self, run_id: int) -> dict[str, Any]:
-        with self._engine.connect() as conn:
+    def run(self, run_id: int) -> EvalRun:
+        with self._database.connect() as conn:
             row = conn.execute(select(eval_runs).where(eval_runs.c.run_id == run_id)).first()
         if row is None:
             raise NotFoundError("evaluation run", str(run_id))
-        return _run(dict(row._mapping))
-
-
-def _run(row: Mapping[str, Any]) -> dict[str, Any]:
-    found = dict(row)
-    for name in ("started_at", "finished_at", "accepted_at"):
-        found[name] = rfc3339(as_utc(row[name])) if row[name] is not None else None
-    return found
+        found = _run(dict(row._mapping))
+        assert isinstance(found, EvalRun)
+        return found
 
 
 def _measure(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, Any]:
@@ -193,9 +291,9 @@ def _measure(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]])
     }
 
 
-def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> dict[str, Any]:
+def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> EvalRun:
     """Run a golden set against the index now; the stored run."""
-    records = EvalRecords(runtime.catalog)
+    records = EvalRecords(runtime.database)
     queries = records.golden(name)
     run_id = records.start(name, trigger)
     try:
@@ -300,34 +398,34 @@ def _judge_against_baseline(runtime: Runtime, records: EvalRecords, run_id: int,
         # The first good run of a set is its baseline until someone accepts another.
         records.accept(run_id, "steward (first run)")
         return
-    found = compare(runtime.catalog, baseline["run_id"], run_id)
+    found = compare(records, baseline.run_id, run_id)
     fallen = {
         metric: {
-            "baseline": m["a"],
-            "value": m["b"],
-            "drop": _round(m["a"] - m["b"]),
-            "p_value": m["p_value"],
+            "baseline": m.a,
+            "value": m.b,
+            "drop": _round(m.a - m.b),
+            "p_value": m.p_value,
         }
-        for metric, m in found["metrics"].items()
-        if m["a"] - m["b"] > settings.regression_margin and m["p_value"] < settings.significance
+        for metric, m in found.metrics.items()
+        if m.a - m.b > settings.regression_margin and m.p_value < settings.significance
     }
-    if found["skipped"]:
+    if found.skipped:
         log.info(
             "run %d of %s: %s not in baseline run %d, so not watched for regressions until a "
             "newer run is accepted (steward eval accept)",
             run_id,
             name,
-            ", ".join(found["skipped"]),
-            baseline["run_id"],
+            ", ".join(found.skipped),
+            baseline.run_id,
         )
-    records.compared(run_id, baseline["run_id"], fallen or None)
+    records.compared(run_id, baseline.run_id, fallen or None)
     if not fallen:
         return
     log.warning(
         "evaluation run %d of %s regressed against run %d: %s",
         run_id,
         name,
-        baseline["run_id"],
+        baseline.run_id,
         fallen,
     )
     if settings.webhook_url:
@@ -335,7 +433,7 @@ def _judge_against_baseline(runtime: Runtime, records: EvalRecords, run_id: int,
             "event": "steward.evaluation.regression",
             "run_id": run_id,
             "golden_set": name,
-            "baseline_run": baseline["run_id"],
+            "baseline_run": baseline.run_id,
             "regression": fallen,
         }
         try:
@@ -348,7 +446,7 @@ def _round(value: float) -> float:
     return round(value, 6) if math.isfinite(value) else 0.0
 
 
-def compare(catalog: Catalog, run_a: int, run_b: int) -> dict[str, Any]:
+def compare(records: EvalRecords, run_a: int, run_b: int) -> Comparison:
     """Per-metric difference b - a over the queries both scored, with a paired t-test.
 
     A metric one of the runs lacks (an older run, or no LLM judge then) is left out. The test is
@@ -357,50 +455,44 @@ def compare(catalog: Catalog, run_a: int, run_b: int) -> dict[str, Any]:
     """
     from scipy.stats import ttest_rel
 
-    records = EvalRecords(catalog)
     a, b = records.run(run_a), records.run(run_b)
-    if a["status"] != "ok" or b["status"] != "ok":
+    if a.status != "ok" or b.status != "ok":
         raise QueryError("run", "both runs must have finished well")
-    shared = sorted(set(a["per_query"]) & set(b["per_query"]))
+    a_scores, b_scores = a.per_query or {}, b.per_query or {}
+    shared = sorted(set(a_scores) & set(b_scores))
     if not shared:
         raise QueryError("run", "the two runs share no scored query (different golden sets?)")
-    metrics: dict[str, dict[str, Any]] = {}
+    metrics: dict[str, MetricComparison] = {}
     for name in METRICS:
-        both = [q for q in shared if name in a["per_query"][q] and name in b["per_query"][q]]
+        both = [q for q in shared if name in a_scores[q] and name in b_scores[q]]
         if not both:
             continue
-        xs = [a["per_query"][q][name] for q in both]
-        ys = [b["per_query"][q][name] for q in both]
+        xs = [a_scores[q][name] for q in both]
+        ys = [b_scores[q][name] for q in both]
         mean_a, mean_b = sum(xs) / len(xs), sum(ys) / len(ys)
         if len(both) > 1 and any(x != y for x, y in zip(xs, ys, strict=True)):
             p_value = float(ttest_rel(ys, xs).pvalue)
         else:
             p_value = 1.0  # identical per-query values: no evidence of any difference
-        metrics[name] = {
-            "a": _round(mean_a),
-            "b": _round(mean_b),
-            "difference": _round(mean_b - mean_a),
-            "p_value": _round(p_value) if math.isfinite(p_value) else 1.0,
-            "significant": bool(math.isfinite(p_value) and p_value < 0.05),
-            "queries": len(both),
-        }
+        metrics[name] = MetricComparison(
+            a=_round(mean_a),
+            b=_round(mean_b),
+            difference=_round(mean_b - mean_a),
+            p_value=_round(p_value) if math.isfinite(p_value) else 1.0,
+            significant=bool(math.isfinite(p_value) and p_value < 0.05),
+            queries=len(both),
+        )
     # Metrics only one run has (a baseline older than a metric, or the LLM judge switched on
     # since): named, so nobody takes their absence from the comparison for "no change".
-    skipped = sorted((set(a["metrics"] or {}) | set(b["metrics"] or {})) - set(metrics))
-    return {
-        "run_a": run_a,
-        "run_b": run_b,
-        "queries": len(shared),
-        "metrics": metrics,
-        "skipped": skipped,
-    }
+    skipped = sorted((set(a.metrics or {}) | set(b.metrics or {})) - set(metrics))
+    return Comparison(run_a, run_b, len(shared), metrics, skipped)
 
 
 def probe_run(
     runtime: Runtime, size: int = 50, rebuild: bool = False, trigger: str = "manual"
-) -> dict[str, Any]:
+) -> EvalRun:
     """Run the probe set, building it first when there is none (or when asked to)."""
-    records = EvalRecords(runtime.catalog)
+    records = EvalRecords(runtime.database)
     known = set(records.names())
     if rebuild or PROBE_SET not in known:
         probes = build_probes(runtime, size)
@@ -415,7 +507,7 @@ def evaluate_all(runtime: Runtime, trigger: str, probes: bool = False) -> list[d
 
     A failing set is logged and stored as failed; the others still run.
     """
-    records = EvalRecords(runtime.catalog)
+    records = EvalRecords(runtime.database)
     names = records.names()
     found: list[dict[str, Any]] = []
     for name in names if not probes else [n for n in names if n != PROBE_SET]:
@@ -424,11 +516,11 @@ def evaluate_all(runtime: Runtime, trigger: str, probes: bool = False) -> list[d
         except Exception:  # one broken set does not stop the others
             log.exception("evaluating golden set %s failed", name)
             continue
-        found.append({"run_id": run["run_id"], "golden_set": name, **run["metrics"]})
+        found.append(run.summary())
     if probes:
         try:
             run = probe_run(runtime, trigger=trigger)
-            found.append({"run_id": run["run_id"], "golden_set": PROBE_SET, **run["metrics"]})
+            found.append(run.summary())
         except Exception:
             log.exception("the probe run failed")
     return found

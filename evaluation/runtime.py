@@ -1,4 +1,4 @@
-"""What evaluation uses of a process's runtime: settings, catalog, index, model and retriever.
+"""What evaluation uses of a process's runtime: settings, database, index, model, retriever.
 
 A protocol, so evaluation never imports the composition root (`app.runtime`), whose `Runtime`
 satisfies it.
@@ -12,12 +12,16 @@ from retrieval.embed import Embedder
 from retrieval.search import Retriever
 from retrieval.store import VectorStore
 from steward.catalog import Catalog
+from steward.database import Database
 from steward.settings import Settings
 
 
 class Runtime(Protocol):
     @property
     def settings(self) -> Settings: ...
+
+    @property
+    def database(self) -> Database: ...
 
     @property
     def catalog(self) -> Catalog: ...

@@ -18,11 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
-from steward.audit import audit, entries, require_actor
-from steward.catalog import (
-    Catalog,
-    documents,
-    hygiene_audit,
+from hygiene.tables import (
     hygiene_chunk_duplicates,
     hygiene_conflicts,
     hygiene_distinct,
@@ -30,6 +26,9 @@ from steward.catalog import (
     hygiene_reviews,
     hygiene_scans,
 )
+from steward.audit import audit, entries, hygiene_audit, require_actor
+from steward.catalog import documents
+from steward.database import Database
 from steward.domain import DocumentMark, HygieneSnapshot, ReviewState, as_utc, utc_now
 from steward.errors import NotFoundError, QueryError
 
@@ -90,15 +89,15 @@ class DocumentState:
 
 
 class HygieneRecords:
-    """Reads and writes the hygiene tables of one catalog."""
+    """Reads and writes the hygiene tables of one database."""
 
-    def __init__(self, catalog: Catalog) -> None:
-        self._engine = catalog.engine
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     # -- scans ------------------------------------------------------------------------------
 
     def start_scan(self) -> int:
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             key = conn.execute(
                 insert(hygiene_scans).values(started_at=utc_now())
             ).inserted_primary_key
@@ -116,7 +115,7 @@ class HygieneRecords:
     ) -> None:
         """Replace the scan results; upsert conflicts, keeping resolutions; drop vanished ones."""
         now = utc_now()
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # Two scans (a worker's after a sync, the API's) write one at a time.
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7405)")
@@ -250,7 +249,7 @@ class HygieneRecords:
             )
 
     def last_scan(self) -> dict[str, Any] | None:
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             row = conn.execute(
                 select(hygiene_scans)
                 .where(hygiene_scans.c.finished_at.is_not(None))
@@ -261,7 +260,7 @@ class HygieneRecords:
 
     def generation(self) -> tuple[int | None, datetime | None, int]:
         """Changes whenever retrieval's view must be reloaded: a scan, an ingest, a decision."""
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             scan = conn.execute(
                 select(func.max(hygiene_scans.c.scan_id)).where(
                     hygiene_scans.c.finished_at.is_not(None)
@@ -273,7 +272,7 @@ class HygieneRecords:
 
     def snapshot(self) -> HygieneSnapshot:
         """Every document's mark for retrieval; documents not scanned yet are unverified."""
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             query = select(
                 documents.c.doc_id,
                 documents.c.updated_at,
@@ -321,7 +320,7 @@ class HygieneRecords:
         query = select(hygiene_documents)
         if doc_ids is not None:
             query = query.where(hygiene_documents.c.doc_id.in_(list(doc_ids)))
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             found = {}
             for row in conn.execute(query):
                 values = dict(row._mapping)
@@ -333,13 +332,13 @@ class HygieneRecords:
     def copies_of(self, doc_id: str) -> list[str]:
         """The documents the last scan folded into this one."""
         query = select(hygiene_documents.c.doc_id).where(hygiene_documents.c.duplicate_of == doc_id)
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             return sorted(str(d) for (d,) in conn.execute(query))
 
     # -- decisions --------------------------------------------------------------------------
 
     def reviews(self) -> dict[str, Review]:
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             return {
                 row.doc_id: Review(
                     doc_id=row.doc_id,
@@ -353,7 +352,7 @@ class HygieneRecords:
             }
 
     def distinct_pairs(self) -> set[tuple[str, str]]:
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             return {
                 (a, b)
                 for a, b in conn.execute(select(hygiene_distinct.c.doc_a, hygiene_distinct.c.doc_b))
@@ -379,7 +378,7 @@ class HygieneRecords:
     def verify(self, doc_id: str, actor: str, note: str | None = None) -> None:
         """The owner vouches for the document as it reads now; a later edit undoes it."""
         require_actor(actor)
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             row = self._document(conn, doc_id)
             self._review_values(
                 conn,
@@ -395,7 +394,7 @@ class HygieneRecords:
 
     def deprecate(self, doc_id: str, actor: str, note: str | None = None) -> None:
         require_actor(actor)
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             row = self._document(conn, doc_id)
             self._review_values(
                 conn, doc_id, deprecated_at=utc_now(), deprecated_by=actor, note=note
@@ -408,7 +407,7 @@ class HygieneRecords:
         if doc_a == doc_b:
             raise QueryError("doc_b", "must differ from doc_a")
         a, b = sorted((doc_a, doc_b))
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             self._document(conn, a)
             self._document(conn, b)
             exists = conn.execute(
@@ -430,7 +429,7 @@ class HygieneRecords:
         require_actor(actor)
         if resolution not in RESOLUTIONS:
             raise QueryError("resolution", f"must be one of {', '.join(RESOLUTIONS)}")
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             # A unique prefix will do (`steward hygiene report` prints eight characters).
             rows = conn.execute(
                 select(hygiene_conflicts)
@@ -474,7 +473,7 @@ class HygieneRecords:
             )
         if not include_resolved:
             query = query.where(hygiene_conflicts.c.resolution.is_(None))
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             return [
                 Conflict(
                     conflict_id=row.conflict_id,
@@ -496,7 +495,7 @@ class HygieneRecords:
             ]
 
     def audit(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        return entries(self._engine, limit, offset)
+        return entries(self._database, limit, offset)
 
 
 def _unfold(conn: Any, a: str, b: str) -> None:

@@ -1,6 +1,6 @@
 """What a knowledge owner works through: duplicate clusters, stale documents, conflicts.
 
-Plain functions over the catalog's hygiene tables, shared by the HTTP API and the CLI. Each
+Plain functions over one database's hygiene tables, shared by the HTTP API and the CLI. Each
 takes optional `source` and `owner` filters; a cluster or a conflict matches when any of its
 documents does.
 """
@@ -15,6 +15,7 @@ from typing import Any
 from evaluation.feedback import FeedbackRecords
 from hygiene.records import Conflict, HygieneRecords
 from steward.catalog import Catalog, DocumentRow
+from steward.database import Database
 from steward.domain import rfc3339
 
 
@@ -44,11 +45,11 @@ def _doc(row: DocumentRow | None, doc_id: str) -> dict[str, Any]:
     }
 
 
-def duplicates(catalog: Catalog, filters: Filters) -> list[dict[str, Any]]:
+def duplicates(database: Database, filters: Filters) -> list[dict[str, Any]]:
     """Clusters of copies, largest first: the canonical document and its members."""
-    rows = catalog.all_documents()
+    rows = Catalog(database).all_documents()
     members: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for doc_id, state in HygieneRecords(catalog).states().items():
+    for doc_id, state in HygieneRecords(database).states().items():
         if state["duplicate_of"]:
             members[state["duplicate_of"]].append((doc_id, state["similarity"] or 0.0))
     clusters: list[dict[str, Any]] = []
@@ -69,10 +70,10 @@ def duplicates(catalog: Catalog, filters: Filters) -> list[dict[str, Any]]:
     return clusters
 
 
-def stale(catalog: Catalog, filters: Filters) -> list[dict[str, Any]]:
+def stale(database: Database, filters: Filters) -> list[dict[str, Any]]:
     """Documents that should not answer questions as they are: deprecated, superseded, expired."""
-    rows = catalog.all_documents()
-    records = HygieneRecords(catalog)
+    rows = Catalog(database).all_documents()
+    records = HygieneRecords(database)
     reviews = records.reviews()
     items = []
     for doc_id, state in records.states().items():
@@ -106,7 +107,7 @@ def stale(catalog: Catalog, filters: Filters) -> list[dict[str, Any]]:
             items.append(
                 {**_doc(row, doc_id), "reason": "expired", "since": _when(state["expires_at"])}
             )
-    for disliked in FeedbackRecords(catalog).disliked_documents():
+    for disliked in FeedbackRecords(database).disliked_documents():
         row = rows.get(disliked["doc_id"])
         if filters.admits(row):
             items.append(
@@ -132,15 +133,15 @@ def suggestion(conflict: Conflict) -> str:
 
 
 def conflicts(
-    catalog: Catalog,
+    database: Database,
     filters: Filters,
     kind: str | None = None,
     include_resolved: bool = False,
     doc_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    rows = catalog.all_documents()
+    rows = Catalog(database).all_documents()
     found = []
-    for c in HygieneRecords(catalog).conflicts(doc_id, include_resolved):
+    for c in HygieneRecords(database).conflicts(doc_id, include_resolved):
         if kind is not None and c.kind != kind:
             continue
         if not (filters.admits(rows.get(c.a_doc)) or filters.admits(rows.get(c.b_doc))):
@@ -162,9 +163,9 @@ def conflicts(
     return found
 
 
-def document_state(catalog: Catalog, doc_id: str) -> dict[str, Any] | None:
+def document_state(database: Database, doc_id: str) -> dict[str, Any] | None:
     """The hygiene section of GET /documents/{doc_id}; None before the first scan."""
-    records = HygieneRecords(catalog)
+    records = HygieneRecords(database)
     state = records.states([doc_id]).get(doc_id)
     review = records.reviews().get(doc_id)
     if state is None and review is None:

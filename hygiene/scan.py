@@ -1,8 +1,9 @@
 """The hygiene scan: duplicates, superseded versions, review states and conflicts, all at once.
 
-`scan(store, catalog, settings, judge)` reads the catalog and the index, never a source, runs
-the detectors (`hygiene/detectors/`) in order over the corpus view, and writes only the hygiene
-tables. The composition root (`app.hygiene.scan_hygiene`) hands it the process's components.
+`scan(store, catalog, records, settings, judge)` reads the catalog and the index, never a
+source, runs the detectors (`hygiene/detectors/`) in order over the corpus view, and writes only
+the hygiene tables (through `records`). The composition root (`app.hygiene.scan_hygiene`) hands
+it the process's components.
 
 How a pair of similar documents (shingle Jaccard at least `version_jaccard`) is read, and how a
 cluster's canonical member is chosen: `hygiene/detectors/copies_and_editions.py` and
@@ -75,6 +76,7 @@ _one_at_a_time = threading.Lock()
 def scan(
     store: VectorStore,
     catalog: Catalog,
+    records: HygieneRecords,
     settings: HygieneSettings,
     judge: Judge | None = None,
     progress: Progress | None = None,
@@ -85,13 +87,16 @@ def scan(
     the catalog serialises their writes (records.save_scan).
     """
     with _one_at_a_time:
-        return _scan(store, catalog, detectors(settings, judge), progress or _quiet)
+        return _scan(store, catalog, records, detectors(settings, judge), progress or _quiet)
 
 
 def _scan(
-    store: VectorStore, catalog: Catalog, stages: list[Detector], report: Progress
+    store: VectorStore,
+    catalog: Catalog,
+    records: HygieneRecords,
+    stages: list[Detector],
+    report: Progress,
 ) -> ScanReport:
-    records = HygieneRecords(catalog)
     started = time.perf_counter()
     timings: dict[str, float] = {}
     scan_id = records.start_scan()

@@ -1,8 +1,8 @@
 """The Celery application: `celery -A jobs.celery_app worker` / `celery -A jobs.celery_app beat`.
 
 Settings are read when the module is imported (STEWARD_JOBS_*); nothing connects until a worker
-or a producer sends. Each worker process builds its own runtime (catalog, index, model) on
-first use, never at import.
+or a producer sends. Each worker process builds its own runtime (catalog, index, model) when it
+starts (`worker_process_init`, in jobs/tasks.py) and closes it when it stops, never at import.
 """
 
 from __future__ import annotations

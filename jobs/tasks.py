@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_process_init, worker_process_shutdown
 from redis.exceptions import LockError
 
 from app.runtime import Runtime, open_runtime
@@ -16,39 +17,63 @@ from jobs.celery_app import app
 from steward.errors import CatalogError, SourceError, StoreError
 from steward.settings import load_settings
 
-_runtime: Runtime | None = None
+log = logging.getLogger("steward.jobs")
 
 
-def runtime() -> Runtime:
-    """This worker process's runtime, built on first use (never at import)."""
-    global _runtime
-    if _runtime is None:
-        _runtime = open_runtime(load_settings())
-    return _runtime
+class WorkerProcess:
+    """What one worker process holds: its runtime (catalog, index, model) and Redis clients.
+
+    Opened on `worker_process_init` (each prefork child, or the solo pool's one process) and
+    closed on `worker_process_shutdown`; never at import. A worker that could not open it then
+    (the catalog down at start) opens it at its next task, so the task retries as before.
+    """
+
+    def __init__(self) -> None:
+        self._runtime: Runtime | None = None
+        self._clients: dict[str, redis.Redis] = {}
+
+    def open(self) -> None:
+        if self._runtime is None:
+            self._runtime = open_runtime(load_settings())
+
+    @property
+    def runtime(self) -> Runtime:
+        self.open()
+        assert self._runtime is not None
+        return self._runtime
+
+    def redis(self, url: str) -> redis.Redis:
+        """One Redis client (and connection pool) per URL in this process."""
+        if url not in self._clients:
+            self._clients[url] = redis.Redis.from_url(url)
+        return self._clients[url]
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
 
-_clients: dict[str, redis.Redis] = {}
-
-
-def _redis(url: str) -> redis.Redis:
-    """One Redis client (and connection pool) per URL in this process."""
-    if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url)
-    return _clients[url]
-
-
-def close_runtime() -> None:
-    global _runtime
-    if _runtime is not None:
-        _runtime.close()
-        _runtime = None
+# Empty until the worker process starts; the signals below fill and empty it.
+process = WorkerProcess()
 
 
 # Connected here, not in celery_app: the app lists this module in `include`, so every worker
 # imports it, and celery_app need not import its own tasks.
+@worker_process_init.connect
+def _open_process(**_: Any) -> None:
+    try:
+        process.open()
+    except Exception:  # Celery would only log it too; the first task tries again
+        log.exception("opening this worker's runtime failed; the next task tries again")
+
+
 @worker_process_shutdown.connect
-def _close_runtime(**_: Any) -> None:
-    close_runtime()
+def _close_process(**_: Any) -> None:
+    process.close()
 
 
 @app.task(
@@ -64,9 +89,9 @@ def sync_source(self: Any, name: str, allow_deletes: bool = False) -> dict[str, 
     """Sync one source; a second sync of the same source waits for the first (lock)."""
     from app.sync import sync_source as run_sync
 
-    live = runtime()  # before taking the lock: loading the model takes seconds
+    live = process.runtime  # before taking the lock: loading the model takes seconds
     settings = live.settings
-    lock = _redis(settings.jobs.broker_url).lock(
+    lock = process.redis(settings.jobs.broker_url).lock(
         f"steward:sync:{name}", timeout=settings.jobs.lock_ttl_s
     )
     if not lock.acquire(blocking=False):
@@ -112,4 +137,4 @@ def evaluate_all(probes: bool = True) -> list[dict[str, Any]]:
     """Run every golden set (and the probes) on steward.yaml's evaluation schedule."""
     from evaluation.runs import evaluate_all as run_all
 
-    return run_all(runtime(), "schedule", probes)
+    return run_all(process.runtime, "schedule", probes)

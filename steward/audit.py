@@ -1,18 +1,31 @@
 """The audit log: who did what to which document, run or pair, and when (GET /hygiene/audit).
 
 Owners' hygiene decisions and accepted evaluation baselines both write here, each inside the
-transaction that makes the change.
+transaction that makes the change; so the table is the kernel's, below both packages. (Its name,
+`hygiene_audit`, is older than the evaluation's entries: kept, so existing catalogs open as
+they are.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, Text, insert, select
 
-from steward.catalog import hygiene_audit
+from steward.database import Database, metadata
 from steward.domain import as_utc, utc_now
 from steward.errors import QueryError
+
+hygiene_audit = Table(
+    "hygiene_audit",
+    metadata,
+    Column("entry_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("detail", JSON, nullable=False),
+)
 
 
 def require_actor(actor: str) -> None:
@@ -29,9 +42,9 @@ def audit(conn: Any, actor: str, action: str, subject: str, **detail: Any) -> No
     )
 
 
-def entries(engine: Engine, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+def entries(database: Database, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
     """The log, newest first."""
-    with engine.connect() as conn:
+    with database.connect() as conn:
         rows = conn.execute(
             select(hygiene_audit)
             .order_by(hygiene_audit.c.entry_id.desc())

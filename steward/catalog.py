@@ -1,17 +1,17 @@
 """The catalog: what the index should contain, the embedding cache and the ingest runs.
 
-SQLAlchemy Core over SQLite (embedded) or PostgreSQL (distributed). It is the source of truth
+SQLAlchemy Core tables on the shared database (`steward.database`). It is the source of truth
 that pruning and change detection read; the index is rebuilt from sources, never the reverse.
+Every domain package reads its documents (hygiene and evaluation join them with their own
+tables), so it lives in the kernel; each package's own tables live in that package.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,27 +22,19 @@ from sqlalchemy import (
     Float,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
-    create_engine,
     delete,
-    event,
     func,
     insert,
-    inspect,
     select,
     update,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
+from steward.database import Database, metadata
 from steward.domain import as_utc, utc_now
 from steward.errors import CatalogError
-
-# The schema as the code sees it; steward/migrations creates and evolves it (tests compare).
-metadata = MetaData()
 
 documents = Table(
     "documents",
@@ -109,160 +101,6 @@ embeddings = Table(
     Column("vector", LargeBinary, nullable=False),
 )
 
-# -- knowledge hygiene (hygiene/records.py reads and writes these) ------------------------------
-
-# What the last scan found, per document; replaced by each scan. Retrieval reads it.
-hygiene_documents = Table(
-    "hygiene_documents",
-    metadata,
-    Column("doc_id", String(64), primary_key=True),
-    Column("state", String(20), nullable=False),  # verified, unverified, expired, deprecated
-    Column("expires_at", DateTime(timezone=True)),
-    Column("duplicate_of", String(64)),  # the canonical document of its cluster
-    Column("similarity", Float),
-    Column("superseded_by", String(64)),
-    Column("superseded_since", DateTime(timezone=True)),
-    Column("conflicts", Integer, nullable=False),  # unresolved conflicts it takes part in
-    Column("scanned_at", DateTime(timezone=True), nullable=False),
-)
-
-# Owners' decisions about one document; they survive syncs and scans.
-hygiene_reviews = Table(
-    "hygiene_reviews",
-    metadata,
-    Column("doc_id", String(64), primary_key=True),
-    Column("verified_at", DateTime(timezone=True)),
-    Column("verified_by", Text),
-    Column("verified_hash", String(64)),  # a verification holds for this content only
-    Column("deprecated_at", DateTime(timezone=True)),
-    Column("deprecated_by", Text),
-    Column("note", Text),
-)
-
-# Pairs an owner marked "not a duplicate" (doc_a < doc_b).
-hygiene_distinct = Table(
-    "hygiene_distinct",
-    metadata,
-    Column("doc_a", String(64), primary_key=True),
-    Column("doc_b", String(64), primary_key=True),
-    Column("decided_by", Text, nullable=False),
-    Column("decided_at", DateTime(timezone=True), nullable=False),
-)
-
-hygiene_conflicts = Table(
-    "hygiene_conflicts",
-    metadata,
-    # Stable across scans: a hash of both documents, the kind and both spans.
-    Column("conflict_id", String(32), primary_key=True),
-    Column("a_doc", String(64), nullable=False, index=True),
-    Column("b_doc", String(64), nullable=False, index=True),
-    Column("kind", String(20), nullable=False),
-    Column("a_span", Text, nullable=False),
-    Column("b_span", Text, nullable=False),
-    Column("a_value", Text, nullable=False),
-    Column("b_value", Text, nullable=False),
-    Column("confidence", Float, nullable=False),
-    Column("newer", String(1)),  # "a" or "b": the side that is newer or more authoritative
-    Column("first_seen", DateTime(timezone=True), nullable=False),
-    Column("last_seen", DateTime(timezone=True), nullable=False),
-    Column("resolution", String(20)),  # keep_a, keep_b, both_valid
-    Column("resolved_by", Text),
-    Column("resolved_at", DateTime(timezone=True)),
-)
-
-# Chunks whose embedding is all but identical to a chunk of another (canonical) document.
-hygiene_chunk_duplicates = Table(
-    "hygiene_chunk_duplicates",
-    metadata,
-    Column("chunk_id", String(36), primary_key=True),
-    Column("canonical_chunk", String(36), nullable=False),
-    Column("cosine", Float, nullable=False),
-)
-
-hygiene_audit = Table(
-    "hygiene_audit",
-    metadata,
-    Column("entry_id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", Text, nullable=False),
-    Column("action", String(40), nullable=False),
-    Column("subject", Text, nullable=False),
-    Column("detail", JSON, nullable=False),
-)
-
-hygiene_scans = Table(
-    "hygiene_scans",
-    metadata,
-    Column("scan_id", Integer, primary_key=True, autoincrement=True),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
-    Column("duration_s", Float),
-    Column("summary", JSON),
-)
-
-# -- evaluation (evaluation/runs.py and evaluation/feedback.py read and write these) ------------
-
-golden_sets = Table(
-    "eval_golden_sets",
-    metadata,
-    Column("name", String(200), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    # [{"id", "query", "relevant": [{"source_uri" | "doc_id", "source"?, "grade"}]}]: judged by
-    # document identity, so re-chunking never breaks a judgement.
-    Column("queries", JSON, nullable=False),
-)
-
-eval_runs = Table(
-    "eval_runs",
-    metadata,
-    Column("run_id", Integer, primary_key=True, autoincrement=True),
-    Column("golden_set", String(200), nullable=False, index=True),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
-    Column("trigger", String(40), nullable=False),  # manual, api, sync, schedule
-    Column("status", String(20), nullable=False),
-    Column("metrics", JSON),  # overall
-    Column("per_source", JSON),
-    Column("per_query", JSON),  # query id -> metric -> value (for paired tests)
-    Column("missing", JSON),  # judged documents that no longer exist
-    Column("index_state", JSON),  # documents, chunks, model, retrieval settings
-    Column("error", Text),
-    # The accepted baseline of its golden set is the newest accepted run (an audited action).
-    Column("accepted_at", DateTime(timezone=True)),
-    Column("accepted_by", Text),
-    Column("baseline_run", Integer),  # the baseline it was compared with
-    # metric -> {baseline, value, drop, p_value}; SQL NULL when none (so `IS NULL` finds them).
-    Column("regression", JSON(none_as_null=True)),
-)
-
-# Each /retrieve: what was asked (unless query text logging is off), what came back, how fast.
-query_log = Table(
-    "query_log",
-    metadata,
-    Column("query_id", String(36), primary_key=True),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
-    Column("text", Text),
-    Column("mode", String(20), nullable=False),
-    Column("top_k", Integer, nullable=False),
-    Column("took_ms", Float, nullable=False),
-    Column("results", JSON, nullable=False),  # [{"chunk_id", "doc_id", "source"}]
-    Column("top_score", Float),
-    Column("zero_result", Integer, nullable=False),
-)
-
-feedback = Table(
-    "feedback",
-    metadata,
-    Column("feedback_id", Integer, primary_key=True, autoincrement=True),
-    Column("query_id", String(36), nullable=False, index=True),
-    Column("chunk_id", String(36), nullable=False),
-    Column("doc_id", String(64), nullable=False, index=True),
-    Column("source", String(200), nullable=False),
-    Column("relevant", Integer, nullable=False),  # 1 relevant, 0 not
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("note", Text),
-)
-
 runs = Table(
     "ingest_runs",
     metadata,
@@ -312,45 +150,10 @@ def _row(mapping: Any, chunk_ids: list[str]) -> DocumentRow:
 
 
 class Catalog:
-    """Typed access to the catalog tables; one instance per process."""
+    """Typed access to the catalog tables of one database."""
 
-    def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._engine: Engine = create_engine(url, future=True)
-            if url.startswith("sqlite"):
-                event.listen(self._engine, "connect", _sqlite_pragmas)
-            self._migrate()
-        except SQLAlchemyError as error:
-            raise CatalogError(f"cannot open the catalog at {_safe(url)}: {error}") from error
-
-    def _migrate(self) -> None:
-        """Bring the schema to the newest revision (steward/migrations), idempotently."""
-        from alembic import command
-        from alembic.config import Config
-
-        config = Config()
-        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self._engine.begin() as connection:
-            config.attributes["connection"] = connection
-            tables = set(inspect(connection).get_table_names())
-            versioned = (
-                "alembic_version" in tables
-                and connection.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar_one()
-            )
-            if "documents" in tables and not versioned:
-                # Made by create_all before migrations existed: the same schema as 0001.
-                command.stamp(config, "0001")
-            command.upgrade(config, "head")
-
-    @property
-    def engine(self) -> Engine:
-        """For the catalog's other readers (hygiene/records.py), in this process."""
-        return self._engine
-
-    def close(self) -> None:
-        self._engine.dispose()
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     # -- documents --------------------------------------------------------------------------
 
@@ -367,19 +170,19 @@ class Catalog:
         return found
 
     def documents_of(self, source: str) -> dict[str, DocumentRow]:
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             rows = conn.execute(select(documents).where(documents.c.source == source)).all()
             ids = self._chunk_ids(conn, [row.doc_id for row in rows])
             return {row.doc_id: _row(row._mapping, ids[row.doc_id]) for row in rows}
 
     def document(self, doc_id: str) -> DocumentRow | None:
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             row = conn.execute(select(documents).where(documents.c.doc_id == doc_id)).first()
             return _row(row._mapping, self._chunk_ids(conn, [doc_id])[doc_id]) if row else None
 
     def sources(self) -> list[str]:
         """Names of the sources that have documents."""
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             query = select(documents.c.source).distinct().order_by(documents.c.source)
             return [str(name) for (name,) in conn.execute(query)]
 
@@ -388,11 +191,11 @@ class Catalog:
         query = select(documents)
         if sources:
             query = query.where(documents.c.source.in_(list(sources)))
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             return {row.doc_id: _row(row._mapping, []) for row in conn.execute(query)}
 
     def count_documents(self) -> int:
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(documents)).scalar_one())
 
     def save_documents(self, rows: Sequence[DocumentRow]) -> None:
@@ -406,7 +209,7 @@ class Catalog:
             for row in rows
             for ordinal, chunk_id in enumerate(row.chunk_ids)
         ]
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             conn.execute(delete(chunks).where(chunks.c.doc_id.in_(ids)))
             conn.execute(delete(documents).where(documents.c.doc_id.in_(ids)))
             conn.execute(insert(documents), values)
@@ -419,7 +222,7 @@ class Catalog:
         if not ids:
             return
         now = utc_now()
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             gone = conn.execute(
                 select(documents.c.doc_id, documents.c.source, documents.c.source_uri).where(
                     documents.c.doc_id.in_(ids)
@@ -444,7 +247,7 @@ class Catalog:
 
     def tombstones_of(self, source: str) -> list[dict[str, Any]]:
         """Documents pruned from a source, newest first."""
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             query = (
                 select(tombstones)
                 .where(tombstones.c.source == source)
@@ -455,7 +258,7 @@ class Catalog:
     def mark_seen(self, doc_ids: Iterable[str], run_id: int) -> None:
         """Record that a complete listing of this run contained these documents."""
         ids = list(doc_ids)
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             for start in range(0, len(ids), 500):
                 conn.execute(
                     update(documents)
@@ -467,7 +270,7 @@ class Catalog:
         """Record how a source is declared (its latest configuration)."""
         now = utc_now()
         stored = json.loads(json.dumps(config, default=str))
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             found = conn.execute(select(sources.c.first_seen).where(sources.c.name == name)).first()
             conn.execute(delete(sources).where(sources.c.name == name))
             conn.execute(
@@ -481,7 +284,7 @@ class Catalog:
             )
 
     def source(self, name: str) -> dict[str, Any] | None:
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             row = conn.execute(select(sources).where(sources.c.name == name)).first()
             return dict(row._mapping) if row else None
 
@@ -489,7 +292,7 @@ class Catalog:
 
     def cached_embeddings(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             for start in range(0, len(hashes), 500):
                 part = list(hashes[start : start + 500])
                 query = select(embeddings.c.content_hash, embeddings.c.vector).where(
@@ -506,7 +309,7 @@ class Catalog:
             {"model": model, "content_hash": h, "vector": np.asarray(v, dtype=np.float32).tobytes()}
             for h, v in vectors.items()
         ]
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             existing = {
                 h
                 for (h,) in conn.execute(
@@ -523,7 +326,7 @@ class Catalog:
     # -- runs -------------------------------------------------------------------------------
 
     def start_run(self, source: str) -> int:
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             result = conn.execute(
                 insert(runs).values(source=source, started_at=utc_now(), status="running")
             )
@@ -535,7 +338,7 @@ class Catalog:
     def finish_run(
         self, run_id: int, status: str, duration_s: float, summary: dict[str, Any]
     ) -> None:
-        with self._engine.begin() as conn:
+        with self._database.begin() as conn:
             conn.execute(
                 update(runs)
                 .where(runs.c.run_id == run_id)
@@ -549,7 +352,7 @@ class Catalog:
 
     def last_good_run(self, source: str) -> dict[str, Any] | None:
         """The newest run of a source that finished well."""
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             row = conn.execute(
                 select(runs)
                 .where(runs.c.source == source, runs.c.status == "ok")
@@ -559,21 +362,8 @@ class Catalog:
             return dict(row._mapping) if row else None
 
     def last_run(self, source: str) -> dict[str, Any] | None:
-        with self._engine.connect() as conn:
+        with self._database.connect() as conn:
             row = conn.execute(
                 select(runs).where(runs.c.source == source).order_by(runs.c.run_id.desc()).limit(1)
             ).first()
             return dict(row._mapping) if row else None
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()

@@ -531,3 +531,37 @@ def test_an_index_built_with_another_model_is_refused_not_a_500(
         live.close()
     assert response.status_code == 503, response.text
     assert hash_embedder.name in response.json()["detail"]
+
+
+def test_every_json_route_declares_its_response_model() -> None:
+    """So OpenAPI documents every answer and nothing undeclared leaves: a pydantic model (or a
+    list of them) on each route, not a `dict[str, Any]` inferred from the function; 204s have no
+    body and /metrics answers Prometheus text."""
+    import importlib
+    import pkgutil
+    from typing import get_args
+
+    from fastapi.responses import JSONResponse
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel
+
+    import api.routes
+
+    def declared(model: object) -> bool:
+        inner = get_args(model)[0] if get_args(model) else model
+        return isinstance(inner, type) and issubclass(inner, BaseModel)
+
+    routes = [
+        route
+        for module in pkgutil.iter_modules(api.routes.__path__)
+        for route in importlib.import_module(f"api.routes.{module.name}").router.routes
+        if isinstance(route, APIRoute)
+    ]
+    answering = [
+        route
+        for route in routes
+        if route.status_code != 204
+        and getattr(route.response_class, "value", route.response_class) is JSONResponse
+    ]
+    assert {"/eval/runs", "/eval/compare", "/feedback/summary"} <= {r.path for r in answering}
+    assert [r.path for r in answering if not declared(r.response_model)] == []

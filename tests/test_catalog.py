@@ -12,8 +12,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+from app.schema import metadata
 from connectors.filesystem import FilesystemConnector
-from steward.catalog import Catalog, DocumentRow, metadata
+from steward.catalog import Catalog, DocumentRow
+from steward.database import Database
 from steward.errors import CatalogError
 
 
@@ -27,8 +29,8 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def catalog(catalog_url: str) -> Iterator[Catalog]:
-    opened = Catalog(catalog_url)
-    yield opened
+    opened = Database(catalog_url)
+    yield Catalog(opened)
     opened.close()
 
 
@@ -71,9 +73,9 @@ def test_migrations_build_exactly_the_schema_the_code_uses(
 
 def test_reopening_a_migrated_catalog_keeps_its_rows(catalog_url: str, catalog: Catalog) -> None:
     catalog.save_documents([row("d1")])
-    again = Catalog(catalog_url)
+    again = Database(catalog_url)
     try:
-        assert again.document("d1") == row("d1")
+        assert Catalog(again).document("d1") == row("d1")
     finally:
         again.close()
 
@@ -128,7 +130,7 @@ def test_runs_are_recorded_in_order(catalog: Catalog) -> None:
 
 def test_an_unreachable_catalog_fails_clearly_without_its_password() -> None:
     with pytest.raises(CatalogError) as caught:
-        Catalog("postgresql+psycopg://steward:s3cret@127.0.0.1:1/steward")
+        Database("postgresql+psycopg://steward:s3cret@127.0.0.1:1/steward")
     assert "s3cret" not in str(caught.value)
     assert "127.0.0.1:1" in str(caught.value)
 
@@ -207,9 +209,9 @@ def test_upgrading_from_0002_moves_chunk_ids_into_the_chunks_table(catalog_url: 
             )
         )
     engine.dispose()
-    upgraded = Catalog(catalog_url)
+    upgraded = Database(catalog_url)
     try:
-        moved = upgraded.document("d1")
+        moved = Catalog(upgraded).document("d1")
         assert moved is not None and moved.chunk_ids == ["c2", "c1"]  # order kept
     finally:
         upgraded.close()

@@ -205,13 +205,14 @@ def test_deleting_relevant_documents_is_a_regression_and_an_unchanged_rerun_is_n
         )
         try:
             assert runtime.pipeline.run(FilesystemConnector(kb, "handbook")).status == "ok"
-            records = EvalRecords(runtime.catalog)
+            records = EvalRecords(runtime.database)
             records.save_golden("sample", parse_records(QUERIES))
             first = evaluate_golden(runtime, "sample")
-            assert first["accepted_by"] == "steward (first run)" and first["regression"] is None
-            assert first["accepted_at"].endswith("Z") and json.dumps(first)  # as the CLI prints
+            assert first.accepted_by == "steward (first run)" and first.regression is None
+            printed = first.as_dict()  # as the CLI prints
+            assert printed["accepted_at"].endswith("Z") and json.dumps(printed)
             again = evaluate_golden(runtime, "sample")
-            assert again["baseline_run"] == first["run_id"] and not again["regression"]
+            assert again.baseline_run == first.run_id and not again.regression
 
             # Break retrieval on purpose: the best answers leave the source.
             for case in QUERIES[:8]:
@@ -219,28 +220,24 @@ def test_deleting_relevant_documents_is_a_regression_and_an_unchanged_rerun_is_n
                 (kb / best).unlink(missing_ok=True)
             assert runtime.pipeline.run(FilesystemConnector(kb, "handbook")).status == "ok"
             broken = evaluate_golden(runtime, "sample")
-            assert broken["missing"] and broken["regression"]
-            fallen = broken["regression"]["ndcg@10"]
+            assert broken.missing and broken.regression
+            fallen = broken.regression["ndcg@10"]
             assert fallen["drop"] > 0.02 and fallen["p_value"] < 0.05
-            assert [r["run_id"] for r in records.regressions("sample")] == [broken["run_id"]]
-            assert [(b["run_id"], b["golden_set"]) for b in received] == [
-                (broken["run_id"], "sample")
-            ]
+            assert [r.run_id for r in records.regressions("sample")] == [broken.run_id]
+            assert [(b["run_id"], b["golden_set"]) for b in received] == [(broken.run_id, "sample")]
 
             # Accepting the new state is explicit and audited; then the same state is fine.
-            records.accept(broken["run_id"], "ana@example.com")
-            entry = HygieneRecords(runtime.catalog).audit()[0]
+            records.accept(broken.run_id, "ana@example.com")
+            entry = HygieneRecords(runtime.database).audit()[0]
             assert (entry["action"], entry["actor"], entry["subject"]) == (
                 "accept_baseline",
                 "ana@example.com",
-                str(broken["run_id"]),
+                str(broken.run_id),
             )
             after = evaluate_golden(runtime, "sample")
-            assert after["baseline_run"] == broken["run_id"] and not after["regression"]
+            assert after.baseline_run == broken.run_id and not after.regression
             # Fine runs are not regressions, so they take no place in a listing's limit.
-            assert [r["run_id"] for r in records.regressions("sample", limit=1)] == [
-                broken["run_id"]
-            ]
+            assert [r.run_id for r in records.regressions("sample", limit=1)] == [broken.run_id]
             assert len(received) == 1
         finally:
             runtime.close()
@@ -290,7 +287,7 @@ def test_query_text_is_not_logged_when_switched_off(
     from sqlalchemy import select
 
     from api.app import create_app
-    from steward.catalog import query_log
+    from evaluation.tables import query_log
 
     runtime = open_runtime(
         make_settings(tmp_path, api={"log_query_text": False}), embedder=hash_embedder
@@ -299,7 +296,7 @@ def test_query_text_is_not_logged_when_switched_off(
         runtime.pipeline.run(FilesystemConnector(KB / "hr", "hr"))
         with serve_app(create_app(runtime.settings, runtime)) as url:
             answer = httpx.post(f"{url}/retrieve", json={"query": "my private question"}).json()
-        with runtime.catalog.engine.connect() as conn:
+        with runtime.database.connect() as conn:
             row = conn.execute(
                 select(query_log).where(query_log.c.query_id == answer["query_id"])
             ).one()
@@ -353,16 +350,16 @@ def test_serving_a_mismatched_embedding_model_is_a_regression(
 ) -> None:
     from evaluation.golden import parse_records
     from evaluation.runs import EvalRecords, compare, evaluate_golden
-    from steward.catalog import Catalog
+    from steward.database import Database
 
     settings = make_settings(tmp_path)
     runtime = open_runtime(settings, embedder=embedder)
     try:
         assert runtime.pipeline.run(FilesystemConnector(KB, "handbook")).status == "ok"
-        EvalRecords(runtime.catalog).save_golden("sample", parse_records(QUERIES))
+        EvalRecords(runtime.database).save_golden("sample", parse_records(QUERIES))
         first = evaluate_golden(runtime, "sample")
         again = evaluate_golden(runtime, "sample")
-        assert again["baseline_run"] == first["run_id"] and not again["regression"]
+        assert again.baseline_run == first.run_id and not again.regression
     finally:
         runtime.close()
 
@@ -371,31 +368,32 @@ def test_serving_a_mismatched_embedding_model_is_a_regression(
         broken = evaluate_golden(swapped, "sample")
     finally:
         swapped.close()
-    assert broken["index_state"]["model"] == first["index_state"]["model"]  # same name
-    assert broken["missing"] == [] and broken["regression"]
-    fallen = broken["regression"]["ndcg@10"]
+    assert broken.index_state["model"] == first.index_state["model"]  # same name
+    assert broken.missing == [] and broken.regression
+    fallen = broken.regression["ndcg@10"]
     assert fallen["drop"] > 0.02 and fallen["p_value"] < 0.05
-    assert broken["metrics"]["ndcg@10"] < first["metrics"]["ndcg@10"]
+    assert broken.metrics["ndcg@10"] < first.metrics["ndcg@10"]
 
     # The paired test is ranx's (its Student test), over the same queries in the same order.
     from ranx.statistical_tests import paired_student_t_test
 
-    catalog = Catalog(settings.home.catalog_url(settings.catalog))
+    database = Database(settings.home.catalog_url(settings.catalog))
     try:
-        found = compare(catalog, first["run_id"], broken["run_id"])
-        a, b = EvalRecords(catalog).run(first["run_id"]), EvalRecords(catalog).run(broken["run_id"])
+        records = EvalRecords(database)
+        found = compare(records, first.run_id, broken.run_id)
+        a, b = records.run(first.run_id).per_query, records.run(broken.run_id).per_query
     finally:
-        catalog.close()
-    assert found["queries"] == 20 and set(found["metrics"]) == set(first["metrics"])
-    for metric, m in found["metrics"].items():
-        shared = sorted(a["per_query"])
+        database.close()
+    assert found.queries == 20 and set(found.metrics) == set(first.metrics)
+    for metric, m in found.metrics.items():
+        shared = sorted(a)
         p_value, _ = paired_student_t_test(
-            [a["per_query"][q][metric] for q in shared], [b["per_query"][q][metric] for q in shared]
+            [a[q][metric] for q in shared], [b[q][metric] for q in shared]
         )
-        assert m["p_value"] == pytest.approx(p_value, abs=1e-6)
+        assert m.p_value == pytest.approx(p_value, abs=1e-6)
     # Retrieval no longer collapses with the dense side (the words get an equal say when the
     # model is unsure), so not every metric falls significantly; the ranking ones do.
-    assert found["metrics"]["ndcg@10"]["significant"] and found["metrics"]["mrr@10"]["significant"]
+    assert found.metrics["ndcg@10"].significant and found.metrics["mrr@10"].significant
 
 
 def _judge_app(fail: bool = False) -> Any:
@@ -482,7 +480,7 @@ def test_llm_judged_context_precision_is_added_when_an_endpoint_is_set(
         )
         try:
             assert runtime.pipeline.run(FilesystemConnector(KB, "handbook")).status == "ok"
-            EvalRecords(runtime.catalog).save_golden("referenced", parse_records(REFERENCED))
+            EvalRecords(runtime.database).save_golden("referenced", parse_records(REFERENCED))
             stored = evaluate_golden(runtime, "referenced")
             # Independently: the same chunks, in the same order, judged by the same rule.
             expected = {}
@@ -495,38 +493,38 @@ def test_llm_judged_context_precision_is_added_when_an_endpoint_is_set(
             second = evaluate_golden(runtime, "referenced")
         finally:
             runtime.close()
-    assert stored["index_state"]["llm_judge"] == {
+    assert stored.index_state["llm_judge"] == {
         "model": "judge-1",
         "judged": 2,
         "without_reference": 1,
         "failed": 0,
         "errors": [],
     }
-    per_query = stored["per_query"]
+    per_query = stored.per_query
     for query_id, value in expected.items():
         assert per_query[query_id]["llm_context_precision"] == pytest.approx(value, abs=1e-6)
     assert "llm_context_precision" not in per_query["3"]  # no reference answer: not judged
-    assert stored["metrics"]["llm_context_precision"] == pytest.approx(
+    assert stored.metrics["llm_context_precision"] == pytest.approx(
         sum(expected.values()) / 2, abs=1e-6
     )
-    assert 0 < stored["metrics"]["llm_context_precision"] <= 1
+    assert 0 < stored.metrics["llm_context_precision"] <= 1
     # Every retrieved chunk of a judged query was asked about, once a run, with its answer.
     assert len(judge.state.asked) == 2 * chunks and chunks > 10
     assert {a["answer"] for a in judge.state.asked} == {q["reference"] for q in REFERENCED[:2]}
     # Paired comparisons take the judged queries only.
-    found = compare(runtime.catalog, stored["run_id"], second["run_id"])
-    assert found["metrics"]["llm_context_precision"]["queries"] == 2 and found["skipped"] == []
+    found = compare(EvalRecords(runtime.database), stored.run_id, second.run_id)
+    assert found.metrics["llm_context_precision"].queries == 2 and found.skipped == []
 
     # The judge switched off: the next run has no LLM metric, and a comparison says so.
     plain = open_runtime(make_settings(tmp_path), embedder=hash_embedder)
     try:
         without = evaluate_golden(plain, "referenced")
-        found = compare(plain.catalog, stored["run_id"], without["run_id"])
+        found = compare(EvalRecords(plain.database), stored.run_id, without.run_id)
     finally:
         plain.close()
-    assert "llm_judge" not in without["index_state"] and not without["regression"]
-    assert found["skipped"] == ["llm_context_precision"]
-    assert "llm_context_precision" not in found["metrics"] and "ndcg@10" in found["metrics"]
+    assert "llm_judge" not in without.index_state and not without.regression
+    assert found.skipped == ["llm_context_precision"]
+    assert "llm_context_precision" not in found.metrics and "ndcg@10" in found.metrics
 
 
 def test_a_query_that_retrieved_nothing_scores_zero_without_asking_the_judge(
@@ -560,13 +558,13 @@ def test_a_failing_llm_judge_leaves_the_run_standing(
             assert (
                 runtime.pipeline.run(FilesystemConnector(KB / "support", "support")).status == "ok"
             )
-            EvalRecords(runtime.catalog).save_golden("referenced", parse_records(REFERENCED[:1]))
+            EvalRecords(runtime.database).save_golden("referenced", parse_records(REFERENCED[:1]))
             stored = evaluate_golden(runtime, "referenced")
         finally:
             runtime.close()
-    assert stored["status"] == "ok" and "ndcg@10" in stored["metrics"]
-    assert "llm_context_precision" not in stored["metrics"]
-    state = stored["index_state"]["llm_judge"]
+    assert stored.status == "ok" and "ndcg@10" in stored.metrics
+    assert "llm_context_precision" not in stored.metrics
+    state = stored.index_state["llm_judge"]
     assert (state["judged"], state["failed"]) == (0, 1)
     assert state["errors"][0].startswith("1: ")
 

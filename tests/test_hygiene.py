@@ -287,11 +287,11 @@ def test_actions_are_audited_and_survive_a_resync(served: Any) -> None:
     post(f"/documents/{old_refund}/deprecate", {"actor": "tom@example.com"})
     post("/hygiene/not-duplicate", {"doc_a": expense_a, "doc_b": expense_b, "actor": "ana"})
     old_password = conflict["a"]["doc_id"]
-    open_before = HygieneRecords(runtime.catalog).states()[old_password]["conflicts"]
+    open_before = HygieneRecords(runtime.database).states()[old_password]["conflicts"]
     post(f"/hygiene/conflicts/{conflict['id']}/resolve", {"resolution": "keep_b", "actor": "it"})
     # Changing a resolution does not count the conflict as resolved twice.
     post(f"/hygiene/conflicts/{conflict['id']}/resolve", {"resolution": "keep_b", "actor": "it"})
-    assert HygieneRecords(runtime.catalog).states()[old_password]["conflicts"] == open_before - 1
+    assert HygieneRecords(runtime.database).states()[old_password]["conflicts"] == open_before - 1
 
     audit = httpx.get(f"{url}/hygiene/audit").json()["items"]
     assert [(e["action"], e["actor"]) for e in audit] == [
@@ -312,7 +312,7 @@ def test_actions_are_audited_and_survive_a_resync(served: Any) -> None:
     note = kb / "it" / "wifi-and-printers.txt"
     note.write_text(note.read_text() + "\nPrinters on floor 3 moved to room 3.14.\n")
     _resync(runtime, kb)
-    states = HygieneRecords(runtime.catalog).states()
+    states = HygieneRecords(runtime.database).states()
     assert states[leave]["state"] == "verified"
     assert states[old_refund]["state"] == "deprecated"
     assert states[expense_a]["duplicate_of"] is None and states[expense_b]["duplicate_of"] is None
@@ -328,7 +328,7 @@ def test_actions_are_audited_and_survive_a_resync(served: Any) -> None:
     leave_file = kb / "hr" / "leave-policy.md"
     leave_file.write_text(leave_file.read_text() + "\nPart-time staff accrue leave pro rata.\n")
     _resync(runtime, kb)
-    assert HygieneRecords(runtime.catalog).states()[leave]["state"] == "unverified"
+    assert HygieneRecords(runtime.database).states()[leave]["state"] == "unverified"
 
 
 def test_bad_actions_are_refused_by_name_and_change_nothing(served: Any) -> None:
@@ -392,7 +392,7 @@ def test_not_a_duplicate_holds_through_a_third_copy(
         ids = _ids(runtime)
         first = scan_hygiene(runtime)
         assert _cluster_of(first, ids["close-a.md"]) == set(ids.values())
-        records = HygieneRecords(runtime.catalog)
+        records = HygieneRecords(runtime.database)
         records.mark_distinct(ids["close-a.md"], ids["close-b.md"], "owner@example.com")
         again = scan_hygiene(runtime)
         together = _cluster_of(again, ids["close-a.md"]) or set()

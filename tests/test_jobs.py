@@ -316,28 +316,24 @@ def test_redis_down_leaves_retrieval_up_and_workers_recover(
 
 
 def test_after_sync_hooks_run_after_successful_syncs_only(declared, tmp_path: Path) -> None:
-    from app.sync import after_sync, remove_after_sync, sync_source
+    from app.after_sync import AfterSync
+    from app.sync import sync_source
 
     live = declared
     seen: list[tuple[str, str]] = []
 
-    def record(runtime, summary) -> None:  # type: ignore[no-untyped-def]
+    def record(summary) -> None:  # type: ignore[no-untyped-def]
         seen.append((summary["source"], summary["status"]))
 
-    def broken(runtime, summary) -> None:  # type: ignore[no-untyped-def]
+    def broken(summary) -> None:  # type: ignore[no-untyped-def]
         raise RuntimeError("a hook that fails")
 
-    after_sync(broken)
-    after_sync(record)
-    try:
-        assert sync_source(live, "kb")["status"] == "ok"
-        (tmp_path / "a" / "steward.yaml").write_text(
-            "sources:\n  kb:\n    connector: filesystem\n    path: /no/such/folder\n"
-        )
-        assert sync_source(live, "kb")["status"] == "failed"
-    finally:
-        remove_after_sync(broken)
-        remove_after_sync(record)
+    live.after_sync += [AfterSync(None, broken), AfterSync(None, record)]
+    assert sync_source(live, "kb")["status"] == "ok"
+    (tmp_path / "a" / "steward.yaml").write_text(
+        "sources:\n  kb:\n    connector: filesystem\n    path: /no/such/folder\n"
+    )
+    assert sync_source(live, "kb")["status"] == "failed"
     assert seen == [("kb", "ok")]
 
 
@@ -350,19 +346,17 @@ def test_a_sync_scans_and_runs_every_golden_set(declared) -> None:
     queries = parse_records(
         [{"query": "When are parking permits renewed?", "relevant": [{"source_uri": "a.txt"}]}]
     )
-    EvalRecords(live.catalog).save_golden("parking", queries)
+    EvalRecords(live.database).save_golden("parking", queries)
     summary = sync_source(live, "kb")
     assert summary["hygiene"]["documents"] == 1
     [run] = summary["evaluation"]
     assert (run["golden_set"], run["mrr@10"]) == ("parking", 1.0)
-    stored = EvalRecords(live.catalog).runs("parking")
-    assert [(r["run_id"], r["trigger"], r["status"]) for r in stored] == [
-        (run["run_id"], "sync", "ok")
-    ]
+    stored = EvalRecords(live.database).runs("parking")
+    assert [(r.run_id, r.trigger, r.status) for r in stored] == [(run["run_id"], "sync", "ok")]
     # A resync that changes nothing (and needs no rescan yet) measures nothing new.
     again = sync_source(live, "kb")
     assert (again["hygiene"], again["evaluation"]) == (None, None)
-    assert len(EvalRecords(live.catalog).runs("parking")) == 1
+    assert len(EvalRecords(live.database).runs("parking")) == 1
 
 
 def test_the_evaluation_schedule_runs_every_golden_set_and_the_probes(declared) -> None:
@@ -379,7 +373,7 @@ def test_the_evaluation_schedule_runs_every_golden_set_and_the_probes(declared) 
     queries = parse_records(
         [{"query": "When are parking permits renewed?", "relevant": [{"source_uri": "a.txt"}]}]
     )
-    EvalRecords(live.catalog).save_golden("parking", queries)
+    EvalRecords(live.database).save_golden("parking", queries)
 
     start = datetime(2026, 11, 26, 2, 59, tzinfo=UTC)
     scheduler = EmbeddedScheduler(live, path, clock=lambda: start)
@@ -387,7 +381,7 @@ def test_the_evaluation_schedule_runs_every_golden_set_and_the_probes(declared) 
     done = scheduler.run_due(datetime(2026, 11, 26, 3, 0, tzinfo=UTC))
     [evaluation] = [s for s in done if s["source"] == EVALUATION]
     assert {r["golden_set"] for r in evaluation["evaluation"]} == {"parking", "probes"}
-    triggers = {(r["golden_set"], r["trigger"]) for r in EvalRecords(live.catalog).runs()}
+    triggers = {(r.golden_set, r.trigger) for r in EvalRecords(live.database).runs()}
     assert {("parking", "schedule"), ("probes", "schedule")} <= triggers
     assert scheduler.next_runs[EVALUATION] == datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 

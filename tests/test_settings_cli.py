@@ -252,7 +252,7 @@ def test_cli_evaluation_asks_the_server_that_holds_the_index(
     try:
         assert runtime.pipeline.run(FilesystemConnector(kb / "support", "support")).status == "ok"
         queries = [{"query": "refund window", "relevant": [{"source_uri": "refund-policy.md"}]}]
-        EvalRecords(runtime.catalog).save_golden("support", parse_records(queries))
+        EvalRecords(runtime.database).save_golden("support", parse_records(queries))
         with serve_app(create_app(runtime.settings, runtime)) as url:
             env = {
                 "STEWARD_HOME": str(runtime.settings.home.home),
@@ -260,7 +260,7 @@ def test_cli_evaluation_asks_the_server_that_holds_the_index(
             }
             ran = steward("eval", "run", "--json", env=env)
             probed = steward("eval", "probes", "--size", "5", env=env)
-        stored = EvalRecords(runtime.catalog).runs()
+        stored = EvalRecords(runtime.database).runs()
     finally:
         runtime.close()
     assert ran.returncode == 0, ran.stderr
@@ -268,7 +268,7 @@ def test_cli_evaluation_asks_the_server_that_holds_the_index(
     assert (run["golden_set"], run["trigger"], run["status"]) == ("support", "api", "ok")
     assert "context_precision" in run["metrics"]
     assert probed.returncode == 0, probed.stderr
-    assert {(r["golden_set"], r["trigger"]) for r in stored} == {
+    assert {(r.golden_set, r.trigger) for r in stored} == {
         ("support", "api"),
         ("probes", "api"),
     }

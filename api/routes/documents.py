@@ -48,5 +48,5 @@ def get_document(doc_id: str, runtime: RuntimeDep) -> DocumentResponse:
             )
             for c in chunks
         ],
-        hygiene=report.document_state(runtime.catalog, doc_id),
+        hygiene=report.document_state(runtime.database, doc_id),
     )

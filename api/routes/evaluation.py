@@ -9,7 +9,16 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Limit, RuntimeDep
-from api.schemas import NOT_FOUND
+from api.schemas import (
+    NOT_FOUND,
+    ComparisonResponse,
+    EvalRunItem,
+    EvalRunResponse,
+    FeedbackSaved,
+    FeedbackSummary,
+    GoldenSetItem,
+    GoldenSetSaved,
+)
 from evaluation.feedback import FeedbackRecords
 from evaluation.golden import parse_records
 from evaluation.runs import EvalRecords, compare, evaluate_golden, probe_run
@@ -34,46 +43,47 @@ class RunBody(BaseModel):
     golden_set: str = Field(..., min_length=1)
 
 
-@router.post("/eval/golden-sets", status_code=201)
+@router.post("/eval/golden-sets", status_code=201, response_model=GoldenSetSaved)
 def add_golden_set(body: GoldenSetBody, runtime: RuntimeDep) -> dict[str, Any]:
     """Create or replace a golden set; judgements name documents, never chunks."""
     queries = parse_records(body.queries)
-    EvalRecords(runtime.catalog).save_golden(body.name, queries)
+    EvalRecords(runtime.database).save_golden(body.name, queries)
     return {"name": body.name, "queries": len(queries)}
 
 
-@router.get("/eval/golden-sets")
+@router.get("/eval/golden-sets", response_model=list[GoldenSetItem])
 def list_golden_sets(runtime: RuntimeDep) -> list[dict[str, Any]]:
-    return EvalRecords(runtime.catalog).golden_sets()
+    return [found.as_dict() for found in EvalRecords(runtime.database).golden_sets()]
 
 
-@router.post("/eval/runs", status_code=201, responses=NOT_FOUND)
+@router.post("/eval/runs", status_code=201, response_model=EvalRunResponse, responses=NOT_FOUND)
 async def run(body: RunBody, runtime: RuntimeDep) -> dict[str, Any]:
     """Evaluate a golden set against the index now; the stored run."""
-    return await run_in_threadpool(evaluate_golden, runtime, body.golden_set, "api")
+    found = await run_in_threadpool(evaluate_golden, runtime, body.golden_set, "api")
+    return found.as_dict()
 
 
-@router.get("/eval/runs")
+@router.get("/eval/runs", response_model=list[EvalRunItem])
 def runs(
     runtime: RuntimeDep,
     golden_set: Annotated[str | None, Query(min_length=1)] = None,
     limit: Limit = 50,
 ) -> list[dict[str, Any]]:
     """Runs, newest first, with the index state each measured."""
-    return EvalRecords(runtime.catalog).runs(golden_set, limit)
+    return [found.as_dict() for found in EvalRecords(runtime.database).runs(golden_set, limit)]
 
 
-@router.get("/eval/runs/{run_id}", responses=NOT_FOUND)
+@router.get("/eval/runs/{run_id}", response_model=EvalRunResponse, responses=NOT_FOUND)
 def one_run(run_id: int, runtime: RuntimeDep) -> dict[str, Any]:
-    return EvalRecords(runtime.catalog).run(run_id)
+    return EvalRecords(runtime.database).run(run_id).as_dict()
 
 
-@router.get("/eval/compare", responses=NOT_FOUND)
+@router.get("/eval/compare", response_model=ComparisonResponse, responses=NOT_FOUND)
 def compare_runs(
     runtime: RuntimeDep, a: Annotated[int, Query()], b: Annotated[int, Query()]
 ) -> dict[str, Any]:
     """b - a per metric, with a paired t-test over the queries both runs scored."""
-    return compare(runtime.catalog, a, b)
+    return compare(EvalRecords(runtime.database), a, b).as_dict()
 
 
 class AcceptBody(BaseModel):
@@ -85,17 +95,18 @@ class AcceptBody(BaseModel):
 @router.post("/eval/runs/{run_id}/accept", status_code=204, responses=NOT_FOUND)
 def accept(run_id: int, body: AcceptBody, runtime: RuntimeDep) -> None:
     """Make this run its golden set's baseline (audited: GET /hygiene/audit)."""
-    EvalRecords(runtime.catalog).accept(run_id, body.actor)
+    EvalRecords(runtime.database).accept(run_id, body.actor)
 
 
-@router.get("/eval/regressions")
+@router.get("/eval/regressions", response_model=list[EvalRunItem])
 def regressions(
     runtime: RuntimeDep,
     golden_set: Annotated[str | None, Query(min_length=1)] = None,
     limit: Limit = 50,
 ) -> list[dict[str, Any]]:
     """Runs that fell significantly below their baseline, by more than the margin."""
-    return EvalRecords(runtime.catalog).regressions(golden_set, limit)
+    found = EvalRecords(runtime.database).regressions(golden_set, limit)
+    return [r.as_dict() for r in found]
 
 
 class FeedbackBody(BaseModel):
@@ -107,19 +118,19 @@ class FeedbackBody(BaseModel):
     note: str | None = Field(None, max_length=2000)
 
 
-@router.post("/feedback", status_code=201, responses=NOT_FOUND)
+@router.post("/feedback", status_code=201, response_model=FeedbackSaved, responses=NOT_FOUND)
 def add_feedback(body: FeedbackBody, runtime: RuntimeDep) -> dict[str, Any]:
     """Judge one result of an answer: relevant or not."""
-    feedback_id = FeedbackRecords(runtime.catalog).add(
+    feedback_id = FeedbackRecords(runtime.database).add(
         body.query_id, body.chunk_id, body.relevant, body.note
     )
     return {"feedback_id": feedback_id}
 
 
-@router.get("/feedback/summary")
+@router.get("/feedback/summary", response_model=FeedbackSummary)
 def feedback_summary(runtime: RuntimeDep) -> dict[str, Any]:
     """Precision from feedback per source, documents repeatedly judged not relevant, query log."""
-    records = FeedbackRecords(runtime.catalog)
+    records = FeedbackRecords(runtime.database)
     return {
         "precision_by_source": records.precision_by_source(),
         "disliked_documents": records.disliked_documents(),
@@ -134,7 +145,8 @@ class ProbeBody(BaseModel):
     rebuild: bool = Field(False, description="Sample new chunks (a new baseline follows).")
 
 
-@router.post("/eval/probes", status_code=201)
+@router.post("/eval/probes", status_code=201, response_model=EvalRunResponse)
 async def run_probes(body: ProbeBody, runtime: RuntimeDep) -> dict[str, Any]:
     """Run the probe set (built on first use): known-item queries from sampled chunks."""
-    return await run_in_threadpool(probe_run, runtime, body.size, body.rebuild, "api")
+    found = await run_in_threadpool(probe_run, runtime, body.size, body.rebuild, "api")
+    return found.as_dict()

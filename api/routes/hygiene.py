@@ -40,7 +40,7 @@ def duplicates(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Clusters of copies: the canonical document and the members folded into it."""
-    items = report.duplicates(runtime.catalog, report.Filters(source, owner))
+    items = report.duplicates(runtime.database, report.Filters(source, owner))
     return report.page(items, limit, offset)
 
 
@@ -53,7 +53,7 @@ def stale(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Deprecated, superseded and expired documents."""
-    items = report.stale(runtime.catalog, report.Filters(source, owner))
+    items = report.stale(runtime.database, report.Filters(source, owner))
     return report.page(items, limit, offset)
 
 
@@ -68,7 +68,9 @@ def conflicts(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Pairs of statements that give different values for the same thing."""
-    items = report.conflicts(runtime.catalog, report.Filters(source, owner), kind, include_resolved)
+    items = report.conflicts(
+        runtime.database, report.Filters(source, owner), kind, include_resolved
+    )
     return report.page(items, limit, offset)
 
 
@@ -83,28 +85,28 @@ async def run_scan(runtime: RuntimeDep) -> dict[str, Any]:
 @router.post("/documents/{doc_id}/verify", status_code=204, responses=NOT_FOUND)
 def verify(doc_id: str, action: Action, runtime: RuntimeDep) -> None:
     """The owner vouches for the document as it reads now; its review date starts again."""
-    HygieneRecords(runtime.catalog).verify(doc_id, action.actor, action.note)
+    HygieneRecords(runtime.database).verify(doc_id, action.actor, action.note)
     runtime.hygiene.invalidate()
 
 
 @router.post("/documents/{doc_id}/deprecate", status_code=204, responses=NOT_FOUND)
 def deprecate(doc_id: str, action: Action, runtime: RuntimeDep) -> None:
     """Keep the document, but rank it last and flag it."""
-    HygieneRecords(runtime.catalog).deprecate(doc_id, action.actor, action.note)
+    HygieneRecords(runtime.database).deprecate(doc_id, action.actor, action.note)
     runtime.hygiene.invalidate()
 
 
 @router.post("/hygiene/not-duplicate", status_code=204, responses=NOT_FOUND)
 def not_duplicate(decision: NotDuplicate, runtime: RuntimeDep) -> None:
     """Two documents are distinct, whatever their similarity; kept across syncs."""
-    HygieneRecords(runtime.catalog).mark_distinct(decision.doc_a, decision.doc_b, decision.actor)
+    HygieneRecords(runtime.database).mark_distinct(decision.doc_a, decision.doc_b, decision.actor)
     runtime.hygiene.invalidate()
 
 
 @router.post("/hygiene/conflicts/{conflict_id}/resolve", status_code=204, responses=NOT_FOUND)
 def resolve(conflict_id: str, decision: Resolve, runtime: RuntimeDep) -> None:
     """Keep a, keep b, or both are valid; kept across syncs while the conflict stands."""
-    HygieneRecords(runtime.catalog).resolve_conflict(
+    HygieneRecords(runtime.database).resolve_conflict(
         conflict_id, decision.resolution, decision.actor
     )
     runtime.hygiene.invalidate()
@@ -113,6 +115,6 @@ def resolve(conflict_id: str, decision: Resolve, runtime: RuntimeDep) -> None:
 @router.get("/hygiene/audit", response_model=AuditPage)
 def audit(runtime: RuntimeDep, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
     """Who did what, when: newest first."""
-    entries = HygieneRecords(runtime.catalog).audit(limit, offset)
+    entries = HygieneRecords(runtime.database).audit(limit, offset)
     items = [{**e, "at": rfc3339(e["at"])} for e in entries]
     return {"items": items, "limit": limit, "offset": offset}

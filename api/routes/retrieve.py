@@ -41,7 +41,7 @@ def retrieve(
     result = retriever.retrieve(request.query, request.top_k, request.mode, _filters(request))
     query_id = str(uuid.uuid4())
     metrics.observe_retrieve(result.took_ms / 1000, len(result.hits))
-    FeedbackRecords(runtime.catalog).log_query(
+    FeedbackRecords(runtime.database).log_query(
         query_id,
         request.query if runtime.settings.api.log_query_text else None,
         request.mode or retriever.settings.mode,
