@@ -115,7 +115,10 @@ def convert(
             if not grades:
                 continue
             judged += 1
-            queries.write(json.dumps({"_id": question["id"], "text": question["query"]}) + "\n")
+            record = {"_id": question["id"], "text": question["query"]}
+            if "type" in question:  # natural, version, identifier, name, quoted
+                record["metadata"] = {"type": question["type"]}
+            queries.write(json.dumps(record) + "\n")
             for page, grade in grades.items():
                 qrels.write(f"{question['id']}\t{page}\t{grade}\n")
     if missing:

@@ -281,6 +281,24 @@ def _natural(corpus: Corpus) -> tuple[dict[str, str], dict[str, dict[str, int]]]
     return queries, qrels
 
 
+def _query_types(corpus: Corpus) -> dict[str, str]:
+    """Each natural query's type where the questions name one (natural, identifier, name...)."""
+    if corpus.is_beir:
+        path, key = corpus.path / "queries.jsonl", "_id"
+    elif corpus.questions is not None:
+        path, key = corpus.questions, "id"
+    else:
+        return {}
+    types: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").split("\n"):
+        if line.strip():
+            record = json.loads(line)
+            kind = record.get("type") or (record.get("metadata") or {}).get("type")
+            if kind:
+                types[str(record[key])] = str(kind)
+    return types
+
+
 def _build(corpus: Corpus, into: Path) -> tuple[Any, list[Planted]]:
     """A planted copy of the corpus under `into`, and its connector."""
     rng = random.Random(SEED + 2)
@@ -434,7 +452,7 @@ def phase_corpus(spec: str, keep: Path | None = None) -> dict[str, Any]:
     it re-ingests nothing (the sync sees no change): for trying fusions without re-embedding.
     """
     from app.runtime import open_runtime
-    from evaluation.metrics import evaluate, ranked_run
+    from evaluation.metrics import evaluate, per_query, ranked_run
     from retrieval.search import Retriever
     from steward.settings import HomeSettings, RetrievalSettings, Settings
 
@@ -447,6 +465,7 @@ def phase_corpus(spec: str, keep: Path | None = None) -> dict[str, Any]:
         connector, planted = _build(corpus, work)
         exact = queries_for(planted)
         natural, qrels = _natural(corpus)
+        types = _query_types(corpus)
         settings = Settings(home=HomeSettings(home=work / "home"))
         runtime = open_runtime(settings)
         started = time.perf_counter()
@@ -475,9 +494,16 @@ def phase_corpus(spec: str, keep: Path | None = None) -> dict[str, Any]:
             rank = ranker(config, mode)
             row: dict[str, Any] = {"label": label, "mode": mode, **score_exact(exact, rank)}
             if natural:
-                row["natural"] = evaluate(
-                    qrels, ranked_run({q: rank(t) for q, t in natural.items()})
-                )
+                run = ranked_run({q: rank(t) for q, t in natural.items()})
+                row["natural"] = evaluate(qrels, run)
+                if len(set(types.values())) > 1:
+                    scores = per_query(qrels, run)
+                    row["natural_by_type"] = {
+                        kind: statistics.fmean(
+                            scores[q]["ndcg@10"] for q in scores if types.get(q) == kind
+                        )
+                        for kind in sorted(set(types.values()))
+                    }
             return row
 
         default = settings.retrieval
@@ -556,6 +582,19 @@ def report(results: Sequence[dict[str, Any]], labels: Sequence[str] | None = Non
                 f"| {_fmt(_mean(codes))} | {_fmt(_mean(asked))} | {_fmt(first.get('name'))} "
                 f"| {_fmt(_mean(phrases))} | {_fmt(natural)} |"
             )
+    typed = [r for r in results if "rows" in r and any("natural_by_type" in w for w in r["rows"])]
+    for result in typed:
+        kinds = sorted({k for w in result["rows"] for k in w.get("natural_by_type", {})})
+        lines += [
+            f"\n{result['corpus']}: natural queries' nDCG@10 by type\n",
+            "| retrieval | " + " | ".join(kinds) + " |",
+            "|---|" + "---|" * len(kinds),
+        ]
+        for row in result["rows"]:
+            if (labels is None or row["label"] in labels) and "natural_by_type" in row:
+                by_type = row["natural_by_type"]
+                cells = " | ".join(_fmt(by_type.get(k)) for k in kinds)
+                lines.append(f"| {row['label']} | {cells} |")
     for result in results:
         if "default_p50_ms" in result:
             lines.append(
