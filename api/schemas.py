@@ -242,4 +242,33 @@ class ScanResponse(BaseModel):
     summary: dict[str, object]
 
 
+class ScanRecord(BaseModel):
+    """The last finished scan."""
+
+    scan_id: int
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    summary: dict[str, object] | None
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+class IngestRunItem(BaseModel):
+    run_id: int
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    duration_s: float | None
+
+
+class SourceItem(BaseModel):
+    name: str
+    connector: str
+    schedule: str | None
+    documents: int
+    last_run: IngestRunItem | None
+
+
 DocumentResponse.model_rebuild()

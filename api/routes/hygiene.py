@@ -16,13 +16,14 @@ from api.schemas import (
     DuplicatePage,
     NotDuplicate,
     Resolve,
+    ScanRecord,
     ScanResponse,
     StalePage,
 )
 from hygiene import report
 from hygiene.records import HygieneRecords
 from hygiene.scan import scan
-from steward.domain import rfc3339
+from steward.domain import as_utc, rfc3339
 
 router = APIRouter(tags=["hygiene"])
 
@@ -78,6 +79,17 @@ async def run_scan(runtime: RuntimeDep) -> dict[str, Any]:
     found = await run_in_threadpool(scan, runtime)
     runtime.hygiene.invalidate()
     return {"scan_id": found.scan_id, "summary": found.summary()}
+
+
+@router.get("/hygiene/scans/last", response_model=ScanRecord | None)
+def last_scan(runtime: RuntimeDep) -> dict[str, Any] | None:
+    """The last finished scan (null before the first)."""
+    found = HygieneRecords(runtime.catalog).last_scan()
+    if found is None:
+        return None
+    for name in ("started_at", "finished_at"):
+        found[name] = as_utc(found[name]) if found[name] is not None else None
+    return found
 
 
 @router.post("/documents/{doc_id}/verify", status_code=204, responses=NOT_FOUND)
