@@ -160,6 +160,9 @@ class LocalClient:
         request = RetrieveRequest(query=query, top_k=top_k, mode=mode, filters=filters)
         runtime = self._live()
         if self._retriever is None:
+            # The first forward pass of a model is several times slower (the API pays it at
+            # start): pay it before the first query is timed.
+            runtime.embedder.embed_query("warm-up")
             self._retriever = runtime.retriever
         result = self._retriever.retrieve(
             request.query,
@@ -300,7 +303,10 @@ class LocalClient:
     def audit(self, *, limit: int = 100, offset: int = 0) -> AuditPage:
         page = _Page(limit=limit, offset=offset)
         entries = HygieneRecords(self._catalog).audit(page.limit, page.offset)
-        items = [{**e, "at": rfc3339(e["at"])} for e in entries]
+        items = [
+            {"at": rfc3339(e["at"]), **{k: e[k] for k in ("actor", "action", "subject", "detail")}}
+            for e in entries
+        ]
         return AuditPage.model_validate(
             {"items": items, "limit": page.limit, "offset": page.offset}
         )

@@ -190,6 +190,7 @@ class HttpClient:
         return self._send(calls.last_scan())
 
     def scan(self, progress: Progress | None = None) -> ScanResult:
+        """Scan now; `progress` is not called (a server reports no progress)."""
         return self._send(calls.scan())
 
     def verify(self, doc_id: str, *, actor: str, note: str | None = None) -> None:
@@ -367,7 +368,8 @@ class AsyncHttpClient:
     async def last_scan(self) -> ScanRecord | None:
         return await self._send(calls.last_scan())
 
-    async def scan(self) -> ScanResult:
+    async def scan(self, progress: Progress | None = None) -> ScanResult:
+        """Scan now; `progress` is not called (a server reports no progress)."""
         return await self._send(calls.scan())
 
     async def verify(self, doc_id: str, *, actor: str, note: str | None = None) -> None:
