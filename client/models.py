@@ -234,11 +234,12 @@ class ScanResult(Model):
 
 
 class ScanRecord(Model):
-    """The last finished scan, as the catalog records it."""
+    """The last finished scan, as the catalog records it: times in UTC (without their zone when
+    the catalog is SQLite, which drops it; `steward hygiene report --json` prints them so)."""
 
     scan_id: int
-    started_at: UtcDatetime
-    finished_at: UtcDatetime | None
+    started_at: datetime
+    finished_at: datetime | None
     duration_s: float | None = None
     summary: dict[str, Any] | None = None
 
