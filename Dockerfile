@@ -6,6 +6,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends git \
  && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY steward ./steward
+COPY client ./client
 COPY connectors ./connectors
 COPY retrieval ./retrieval
 COPY ingest ./ingest

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.metrics import CatalogCollector, ServiceMetrics
-from api.routes import documents, evaluation, health, hygiene, metrics, retrieve
+from api.routes import documents, evaluation, health, hygiene, metrics, retrieve, sources
 from app.runtime import Runtime, open_runtime
 from jobs.scheduler import EmbeddedScheduler
 from steward import __version__
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(documents.router)
     app.include_router(hygiene.router)
     app.include_router(evaluation.router)
+    app.include_router(sources.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app

@@ -5,27 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from steward.errors import (
-    CatalogError,
-    ConfigError,
-    NotFoundError,
-    QueryError,
-    StewardError,
-    StoreError,
-)
+from client.errors import status_of
+from steward.errors import QueryError, StewardError
 
-STATUS: list[tuple[type[StewardError], int]] = [
-    (NotFoundError, 404),
-    (QueryError, 422),
-    (ConfigError, 400),
-    (StoreError, 503),
-    (CatalogError, 503),
-    (StewardError, 500),
-]
+# The table of status codes lives with the client (client/errors.py: STATUS), which reads
+# these answers back into its errors and raises the same ones in-process.
 
 
 async def _steward_error(_request: Request, error: Exception) -> JSONResponse:
-    status = next(code for kind, code in STATUS if isinstance(error, kind))
+    assert isinstance(error, StewardError)
+    status = status_of(error)
     if isinstance(error, QueryError):
         # Shaped like FastAPI's own validation errors, naming the field.
         body = {

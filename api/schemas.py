@@ -1,4 +1,9 @@
-"""Request and response bodies of the HTTP API."""
+"""Request and response bodies of the HTTP API.
+
+The evaluation runs, their comparison and the feedback summary are answered with the client's
+models (client/models.py), one definition for both sides of the wire; the other models here are
+mirrored there, and tests/test_client.py checks that the two agree.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from client.models import Comparison, EvalRun, FeedbackSummary
+
+__all__ = ["Comparison", "EvalRun", "FeedbackSummary"]  # the client's, answered by /eval, /feedback
 
 
 class RetrieveFilters(BaseModel):
@@ -242,6 +251,35 @@ class ScanResponse(BaseModel):
     summary: dict[str, object]
 
 
+class ScanRecord(BaseModel):
+    """The last finished scan."""
+
+    scan_id: int
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    summary: dict[str, object] | None
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+class IngestRunItem(BaseModel):
+    run_id: int
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    duration_s: float | None
+
+
+class SourceItem(BaseModel):
+    name: str
+    connector: str
+    schedule: str | None
+    documents: int
+    last_run: IngestRunItem | None
+
+
 DocumentResponse.model_rebuild()
 
 
@@ -259,107 +297,5 @@ class GoldenSetItem(BaseModel):
     queries: int = Field(description="How many queries the set holds.")
 
 
-class MissingJudgement(BaseModel):
-    """A judged document that no longer exists (it still counts, as unfindable)."""
-
-    query_id: str
-    source_uri: str | None
-    doc_id: str | None
-
-
-class RegressedMetric(BaseModel):
-    baseline: float
-    value: float
-    drop: float
-    p_value: float
-
-
-# Metric name -> value: ndcg@10, p@5, p@10, recall@10, mrr@10, context_precision,
-# context_recall and, with an LLM judge, llm_context_precision.
-Scores = dict[str, float]
-
-
-class EvalRunItem(BaseModel):
-    """A stored run as listed: all but its per-query scores."""
-
-    run_id: int
-    golden_set: str
-    started_at: str
-    finished_at: str | None
-    trigger: str = Field(description="manual, api, sync or schedule")
-    status: Literal["running", "ok", "failed"]
-    metrics: Scores | None
-    per_source: dict[str, Scores] | None
-    missing: list[MissingJudgement] | None
-    index_state: dict[str, object] | None = Field(
-        description="Documents, chunks, model and retrieval settings the run measured."
-    )
-    error: str | None
-    accepted_at: str | None
-    accepted_by: str | None
-    baseline_run: int | None
-    regression: dict[str, RegressedMetric] | None
-
-
-class EvalRunResponse(BaseModel):
-    """A stored run with its per-query scores (query id -> metric -> value)."""
-
-    run_id: int
-    golden_set: str
-    started_at: str
-    finished_at: str | None
-    trigger: str = Field(description="manual, api, sync or schedule")
-    status: Literal["running", "ok", "failed"]
-    metrics: Scores | None
-    per_source: dict[str, Scores] | None
-    per_query: dict[str, Scores] | None
-    missing: list[MissingJudgement] | None
-    index_state: dict[str, object] | None = Field(
-        description="Documents, chunks, model and retrieval settings the run measured."
-    )
-    error: str | None
-    accepted_at: str | None
-    accepted_by: str | None
-    baseline_run: int | None
-    regression: dict[str, RegressedMetric] | None
-
-
-class MetricDifference(BaseModel):
-    a: float
-    b: float
-    difference: float = Field(description="b - a")
-    p_value: float = Field(description="Paired Student t-test over the shared queries.")
-    significant: bool
-    queries: int
-
-
-class ComparisonResponse(BaseModel):
-    run_a: int
-    run_b: int
-    queries: int = Field(description="Queries both runs scored.")
-    metrics: dict[str, MetricDifference]
-    skipped: list[str] = Field(description="Metrics only one of the runs has.")
-
-
 class FeedbackSaved(BaseModel):
     feedback_id: int
-
-
-class SourcePrecision(BaseModel):
-    judged: int
-    precision: float
-
-
-class DislikedDocument(BaseModel):
-    doc_id: str
-    source_uri: str | None
-    owner: str | None
-    not_relevant: int
-    relevant: int
-
-
-class FeedbackSummary(BaseModel):
-    precision_by_source: dict[str, SourcePrecision]
-    disliked_documents: list[DislikedDocument]
-    queries: int
-    zero_results: int

@@ -32,7 +32,8 @@ from croniter import CroniterError, croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.base import Connector
-from steward.domain import DocumentRef, RawDocument
+from steward.catalog import Catalog
+from steward.domain import DocumentRef, RawDocument, as_utc
 from steward.errors import ConfigError
 
 
@@ -129,6 +130,31 @@ def load_sources(path: Path) -> dict[str, AnySource]:
             config = config.model_copy(update={"path": base / config.path})
         resolved[name] = config
     return resolved
+
+
+def listing(path: Path, catalog: Catalog) -> list[dict[str, Any]]:
+    """The sources of a steward.yaml with their document counts and last runs (GET /sources)."""
+    found = []
+    for name, config in load_sources(path).items():
+        last = catalog.last_run(name)
+        found.append(
+            {
+                "name": name,
+                "connector": config.connector,
+                "schedule": config.schedule,
+                "documents": len(catalog.documents_of(name)),
+                "last_run": None
+                if last is None
+                else {
+                    "run_id": last["run_id"],
+                    "started_at": as_utc(last["started_at"]),
+                    "finished_at": as_utc(last["finished_at"]) if last["finished_at"] else None,
+                    "status": last["status"],
+                    "duration_s": last["duration_s"],
+                },
+            }
+        )
+    return found
 
 
 def _parse(path: Path) -> SourcesFile:

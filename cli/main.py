@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 from rich.console import Console
@@ -17,6 +17,11 @@ from rich.table import Table
 
 from steward.errors import ConfigError, IndexLockedError, StewardError
 from steward.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from client import StewardClient
 
 app = typer.Typer(
     help="Steward: a clean, measured knowledge base behind a retrieval API.",
@@ -151,27 +156,22 @@ def ingest(
 @app.command()
 def sources() -> None:
     """The sources of steward.yaml with their last run."""
-    from app.sources import load_sources
-    from steward.catalog import Catalog
-
     settings = _settings()
-    with _errors():
-        declared = load_sources(settings.home.sources_file)
-        with _database(settings) as database:
-            catalog = Catalog(database)
-            table = Table(title=f"sources in {settings.home.sources_file}")
-            for column in ("source", "connector", "schedule", "documents", "last run", "status"):
-                table.add_column(column)
-            for name, config in declared.items():
-                last = catalog.last_run(name)
-                table.add_row(
-                    escape(name),
-                    config.connector,
-                    config.schedule or "-",
-                    str(len(catalog.documents_of(name))),
-                    str(last["finished_at"] or last["started_at"])[:19] if last else "never",
-                    escape(str(last["status"])) if last else "-",
-                )
+    with _errors(), _client(settings) as steward:
+        declared = steward.sources()
+    table = Table(title=f"sources in {settings.home.sources_file}")
+    for column in ("source", "connector", "schedule", "documents", "last run", "status"):
+        table.add_column(column)
+    for source in declared:
+        last = source.last_run
+        table.add_row(
+            escape(source.name),
+            source.connector,
+            source.schedule or "-",
+            str(source.documents),
+            str(last.finished_at or last.started_at)[:19] if last else "never",
+            escape(str(last.status)) if last else "-",
+        )
     out.print(table)
 
 
@@ -276,43 +276,53 @@ def serve(
         )
 
 
-def _query_over_http(
-    settings: Settings, body: dict[str, Any], path: str = "/retrieve", timeout: float = 30
-) -> dict[str, Any]:
-    import httpx
+@contextmanager
+def _client(settings: Settings, index: bool = False) -> Iterator[StewardClient]:
+    """Steward in this process, or, while `steward serve` holds the embedded index and the
+    command needs the index, the server that holds it (which does the same work for us).
 
-    url = f"http://{settings.api.host}:{settings.api.port}{path}"
-    try:
-        response = httpx.post(url, json=body, timeout=timeout)
-    except httpx.HTTPError as error:
-        raise StewardError(
-            f"the embedded index is held by another process and no server answers at {url} "
-            f"({error}); set STEWARD_API_PORT to the running server's port"
-        ) from None
-    try:
-        answer: dict[str, Any] = response.json()
-    except ValueError:
-        answer = {"detail": response.text[:200]}
-    if not response.is_success:  # POST /eval/runs and /eval/probes answer 201
-        raise StewardError(f"the server answered {response.status_code}: {answer.get('detail')}")
-    return answer
-
-
-def _with_index(
-    settings: Settings, here: Callable[[Any], dict[str, Any]], path: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    """`here(runtime)` on the embedded index, or, while `steward serve` holds it, the server's
-    answer to POST `path` (which does the same work on our behalf)."""
-    from app.runtime import open_runtime
+    Commands that only read or write the catalog (`index=False`) always run here.
+    """
+    from app.client import LocalClient
+    from client import ApiError, HttpClient, TransportError
 
     try:
-        runtime = open_runtime(settings)
+        local = LocalClient.open(settings, index=index)
     except IndexLockedError:
-        return _query_over_http(settings, body, path, timeout=3600)
+        url = f"http://{settings.api.host}:{settings.api.port}"
+        # An evaluation or a scan of a large index takes minutes.
+        with HttpClient(url, timeout=3600) as remote:
+            try:
+                yield remote
+            except TransportError as error:
+                raise StewardError(
+                    f"the embedded index is held by another process and no server answers at "
+                    f"{url} ({error.reason}); set STEWARD_API_PORT to the running server's port"
+                ) from None
+            except ApiError as error:
+                raise StewardError(
+                    f"the server answered {error.status_code}: {error.detail}"
+                ) from None
+        return
+    with local:
+        yield local
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Any]:
+    """The home's catalog database (steward.database.Database), closed on the way out."""
+    from steward.database import Database
+
+    database = Database(settings.home.catalog_url(settings.catalog))
     try:
-        return here(runtime)
+        yield database
     finally:
-        runtime.close()
+        database.close()
+
+
+def _record(model: BaseModel) -> dict[str, Any]:
+    """A result as the record it was read from (fields it did not have are left out)."""
+    return model.model_dump(exclude_unset=True)
 
 
 @app.command()
@@ -325,42 +335,19 @@ def query(
 ) -> None:
     """Ask the index; uses the running server when it holds the embedded index."""
     settings = _settings()
-    body: dict[str, Any] = {"query": text, "top_k": top_k}
-    if mode:
-        body["mode"] = mode
-    if source:
-        body["filters"] = {"source": source}
-    with _errors():
-        from api.app import create_app
-        from app.runtime import open_runtime
-
-        try:
-            runtime = open_runtime(settings)
-        except IndexLockedError:
-            answer = _query_over_http(settings, body)
-        else:
-            from fastapi.testclient import TestClient
-
-            try:
-                with TestClient(create_app(settings, runtime)) as client:
-                    response = client.post("/retrieve", json=body)
-                    answer = response.json()
-                    if response.status_code != 200:
-                        err.print(f"[bold red]error:[/] {escape(str(answer['detail']))}")
-                        raise typer.Exit(2)
-            finally:
-                runtime.close()
+    with _errors(), _client(settings, index=True) as steward:
+        answer = steward.retrieve(text, top_k=top_k, mode=mode, source=source)
     if as_json:
-        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.write(json.dumps(answer.model_dump(mode="json")) + "\n")
         return
-    for rank, hit in enumerate(answer["results"], start=1):
+    for rank, hit in enumerate(answer.results, start=1):
         out.print(
-            f"[bold]{rank}. {escape(hit['title'])}[/] [dim]{escape(hit['source'])}:"
-            f"{escape(hit['source_uri'])}{escape(' > ' + hit['section']) if hit['section'] else ''}"
-            f"  score {hit['score']:.3f}[/]"
+            f"[bold]{rank}. {escape(hit.title)}[/] [dim]{escape(hit.source)}:"
+            f"{escape(hit.source_uri)}{escape(' > ' + hit.section) if hit.section else ''}"
+            f"  score {hit.score:.3f}[/]"
         )
-        out.print("   " + hit["text"][:300].replace("\n", " "), markup=False)
-    out.print(f"[dim]{len(answer['results'])} results in {answer['took_ms']:.1f} ms[/]")
+        out.print("   " + hit.text[:300].replace("\n", " "), markup=False)
+    out.print(f"[dim]{len(answer.results)} results in {answer.took_ms:.1f} ms[/]")
 
 
 # -- hygiene ---------------------------------------------------------------------------------
@@ -386,9 +373,8 @@ def hygiene_scan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Find duplicates, superseded and expired documents and conflicts (also run after syncs)."""
-    from app.hygiene import scan_hygiene
-
-    def here(runtime: Any) -> dict[str, Any]:
+    settings = _settings()
+    with _errors(), _client(settings, index=True) as steward:
         with Progress(
             TextColumn("{task.description}"), TimeElapsedColumn(), console=err, disable=as_json
         ) as bar:
@@ -397,28 +383,21 @@ def hygiene_scan(
             def progress(stage: str, _done: int, _total: int) -> None:
                 bar.update(task, description=stage)
 
-            found = scan_hygiene(runtime, progress)
-        return {"scan_id": found.scan_id, "summary": found.summary()}
-
-    settings = _settings()
-    with _errors():
-        summary = _with_index(settings, here, "/hygiene/scan", {})["summary"]
+            summary = steward.scan(progress).summary
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
         out.print(_scan_summary(summary))
 
 
-@contextmanager
-def _database(settings: Settings) -> Iterator[Any]:
-    """The home's catalog database (steward.database.Database), closed on the way out."""
-    from steward.database import Database
-
-    database = Database(settings.home.catalog_url(settings.catalog))
-    try:
-        yield database
-    finally:
-        database.close()
+def _every(fetch: Callable[..., Any], **filters: Any) -> list[dict[str, Any]]:
+    """Every item of a paged listing, as records."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = fetch(**filters, limit=500, offset=len(items))
+        items.extend(_record(item) for item in page.items)
+        if not page.items or len(items) >= page.total:
+            return items
 
 
 @hygiene_app.command("report")
@@ -428,19 +407,15 @@ def hygiene_report(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """What the last scan found, as tables: duplicates, stale documents, conflicts."""
-    from hygiene import report
-    from hygiene.records import HygieneRecords
-
     settings = _settings()
-    with _errors():
-        with _database(settings) as database:
-            filters = report.Filters(source, owner)
-            found: dict[str, Any] = {
-                "scan": HygieneRecords(database).last_scan(),
-                "duplicates": report.duplicates(database, filters),
-                "stale": report.stale(database, filters),
-                "conflicts": report.conflicts(database, filters),
-            }
+    with _errors(), _client(settings) as steward:
+        last = steward.last_scan()
+        found: dict[str, Any] = {
+            "scan": _record(last) if last is not None else None,
+            "duplicates": _every(steward.duplicates, source=source, owner=owner),
+            "stale": _every(steward.stale, source=source, owner=owner),
+            "conflicts": _every(steward.conflicts, source=source, owner=owner),
+        }
     if as_json:
         sys.stdout.write(json.dumps(found, default=str) + "\n")
         return
@@ -484,13 +459,10 @@ def hygiene_report(
         out.print(table)
 
 
-def _act(do: Any) -> None:
+def _act(do: Callable[[StewardClient], None]) -> None:
     settings = _settings()
-    with _errors():
-        with _database(settings) as database:
-            from hygiene.records import HygieneRecords
-
-            do(HygieneRecords(database))
+    with _errors(), _client(settings) as steward:
+        do(steward)
 
 
 Actor = Annotated[str, typer.Option(help="Who acts (recorded in the audit log).")]
@@ -499,21 +471,21 @@ Actor = Annotated[str, typer.Option(help="Who acts (recorded in the audit log)."
 @hygiene_app.command("verify")
 def hygiene_verify(doc_id: str, actor: Actor, note: str | None = None) -> None:
     """Vouch for a document as it reads now; its review date starts again."""
-    _act(lambda records: records.verify(doc_id, actor, note))
+    _act(lambda steward: steward.verify(doc_id, actor=actor, note=note))
     out.print(f"verified {doc_id}")
 
 
 @hygiene_app.command("deprecate")
 def hygiene_deprecate(doc_id: str, actor: Actor, note: str | None = None) -> None:
     """Keep a document but rank it last and flag it."""
-    _act(lambda records: records.deprecate(doc_id, actor, note))
+    _act(lambda steward: steward.deprecate(doc_id, actor=actor, note=note))
     out.print(f"deprecated {doc_id}")
 
 
 @hygiene_app.command("not-duplicate")
 def hygiene_not_duplicate(doc_a: str, doc_b: str, actor: Actor) -> None:
     """Two documents are distinct, whatever their similarity."""
-    _act(lambda records: records.mark_distinct(doc_a, doc_b, actor))
+    _act(lambda steward: steward.not_duplicate(doc_a, doc_b, actor=actor))
     out.print(f"{doc_a} and {doc_b} are not duplicates")
 
 
@@ -524,7 +496,9 @@ def hygiene_resolve(
     actor: Actor,
 ) -> None:
     """Resolve a conflict; the resolution holds while the conflict stands."""
-    _act(lambda records: records.resolve_conflict(conflict_id, resolution, actor))
+    # Checked by the client, which names the field when it is none of the three.
+    chosen = cast(Literal["keep_a", "keep_b", "both_valid"], resolution)
+    _act(lambda steward: steward.resolve_conflict(conflict_id, chosen, actor=actor))
     out.print(f"resolved {conflict_id}: {resolution}")
 
 
@@ -544,15 +518,14 @@ def golden_add(
     ] = None,
 ) -> None:
     """Create or replace a golden set from a file."""
-    from evaluation.golden import load_golden
-    from evaluation.runs import EvalRecords
+    from evaluation.golden import as_records, load_golden
 
     settings = _settings()
     with _errors():
         queries = load_golden(path)
-        with _database(settings) as database:
-            EvalRecords(database).save_golden(name or path.stem, queries)
-    out.print(f"golden set {escape(name or path.stem)}: {len(queries)} queries")
+        with _client(settings) as steward:
+            added = steward.add_golden_set(name or path.stem, as_records(queries))
+    out.print(f"golden set {escape(name or path.stem)}: {added.queries} queries")
 
 
 def _metrics_table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
@@ -578,27 +551,10 @@ def eval_run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
     """Evaluate golden sets against the index now and store the runs."""
-    from app.runtime import open_runtime
-    from evaluation.runs import EvalRecords, evaluate_golden
-
     settings = _settings()
-    done: list[dict[str, Any]] = []
-    with _errors():
-        try:
-            runtime = open_runtime(settings)
-        except IndexLockedError:
-            with _database(settings) as database:
-                names = golden_set or EvalRecords(database).names()
-            done = [
-                _query_over_http(settings, {"golden_set": n}, "/eval/runs", 3600) for n in names
-            ]
-        else:
-            try:
-                records = EvalRecords(runtime.database)
-                names = golden_set or records.names()
-                done = [evaluate_golden(runtime, n, "manual").as_dict() for n in names]
-            finally:
-                runtime.close()
+    with _errors(), _client(settings, index=True) as steward:
+        names = golden_set or [found.name for found in steward.golden_sets()]
+        done = [_record(steward.evaluate(name)) for name in names]
     if as_json:
         sys.stdout.write(json.dumps(done) + "\n")
         return
@@ -617,12 +573,9 @@ def eval_runs(
     golden_set: Annotated[str | None, typer.Option("--set", help="Only this set.")] = None,
 ) -> None:
     """Stored runs, newest first."""
-    from evaluation.runs import EvalRecords
-
     settings = _settings()
-    with _errors():
-        with _database(settings) as database:
-            found = [r.as_dict() for r in EvalRecords(database).runs(golden_set)]
+    with _errors(), _client(settings) as steward:
+        found = [_record(run) for run in steward.runs(golden_set=golden_set)]
     if not found:
         out.print("no evaluation runs yet: [bold]steward eval run[/]")
         return
@@ -636,12 +589,9 @@ def eval_runs(
 @eval_app.command("compare")
 def eval_compare(run_a: int, run_b: int) -> None:
     """Per-metric difference (b - a) with a paired t-test over the shared queries."""
-    from evaluation.runs import EvalRecords, compare
-
     settings = _settings()
-    with _errors():
-        with _database(settings) as database:
-            found = compare(EvalRecords(database), run_a, run_b).as_dict()
+    with _errors(), _client(settings) as steward:
+        found = _record(steward.compare(run_a, run_b))
     table = Table(title=f"run {run_b} against run {run_a} ({found['queries']} queries)")
     for name in ("metric", "a", "b", "b - a", "p", "significant"):
         table.add_column(name)
@@ -665,12 +615,9 @@ def eval_accept(
     actor: Actor,
 ) -> None:
     """Make a run the baseline its golden set's next runs are compared with."""
-    from evaluation.runs import EvalRecords
-
     settings = _settings()
-    with _errors():
-        with _database(settings) as database:
-            EvalRecords(database).accept(run_id, actor)
+    with _errors(), _client(settings) as steward:
+        steward.accept_run(run_id, actor=actor)
     out.print(f"run {run_id} is the baseline")
 
 
@@ -680,16 +627,9 @@ def eval_probes(
     rebuild: Annotated[bool, typer.Option(help="Sample new chunks.")] = False,
 ) -> None:
     """Run label-free probes: known-item queries built from sampled chunks."""
-    from evaluation.runs import probe_run
-
     settings = _settings()
-    with _errors():
-        found = _with_index(
-            settings,
-            lambda runtime: probe_run(runtime, size, rebuild).as_dict(),
-            "/eval/probes",
-            {"size": size, "rebuild": rebuild},
-        )
+    with _errors(), _client(settings, index=True) as steward:
+        found = _record(steward.probes(size=size, rebuild=rebuild))
     hit_rate = found["metrics"]["recall@10"]
     out.print(f"probe run {found['run_id']}: {hit_rate:.1%} of probes found their own document")
     if found.get("regression"):

@@ -89,6 +89,18 @@ VIOLATIONS = {
         LAYERS,
         "connectors.base -> retrieval.store",
     ),
+    "the client imports the engine": (
+        "client/http.py",
+        "from retrieval.search import Retriever",
+        LAYERS,
+        "client.http -> retrieval.search",
+    ),
+    "the kernel imports the client": (
+        "steward/errors.py",
+        "from client.errors import ClientError",
+        LAYERS,
+        "steward.errors -> client.errors",
+    ),
     "the Celery app imports its tasks": (
         "jobs/celery_app.py",
         "from jobs import tasks",

@@ -11,9 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import Limit, RuntimeDep
 from api.schemas import (
     NOT_FOUND,
-    ComparisonResponse,
-    EvalRunItem,
-    EvalRunResponse,
+    Comparison,
+    EvalRun,
     FeedbackSaved,
     FeedbackSummary,
     GoldenSetItem,
@@ -56,14 +55,14 @@ def list_golden_sets(runtime: RuntimeDep) -> list[dict[str, Any]]:
     return [found.as_dict() for found in EvalRecords(runtime.database).golden_sets()]
 
 
-@router.post("/eval/runs", status_code=201, response_model=EvalRunResponse, responses=NOT_FOUND)
+@router.post("/eval/runs", status_code=201, response_model=EvalRun, responses=NOT_FOUND)
 async def run(body: RunBody, runtime: RuntimeDep) -> dict[str, Any]:
     """Evaluate a golden set against the index now; the stored run."""
     found = await run_in_threadpool(evaluate_golden, runtime, body.golden_set, "api")
     return found.as_dict()
 
 
-@router.get("/eval/runs", response_model=list[EvalRunItem])
+@router.get("/eval/runs", response_model=list[EvalRun], response_model_exclude_unset=True)
 def runs(
     runtime: RuntimeDep,
     golden_set: Annotated[str | None, Query(min_length=1)] = None,
@@ -73,12 +72,12 @@ def runs(
     return [found.as_dict() for found in EvalRecords(runtime.database).runs(golden_set, limit)]
 
 
-@router.get("/eval/runs/{run_id}", response_model=EvalRunResponse, responses=NOT_FOUND)
+@router.get("/eval/runs/{run_id}", response_model=EvalRun, responses=NOT_FOUND)
 def one_run(run_id: int, runtime: RuntimeDep) -> dict[str, Any]:
     return EvalRecords(runtime.database).run(run_id).as_dict()
 
 
-@router.get("/eval/compare", response_model=ComparisonResponse, responses=NOT_FOUND)
+@router.get("/eval/compare", response_model=Comparison, responses=NOT_FOUND)
 def compare_runs(
     runtime: RuntimeDep, a: Annotated[int, Query()], b: Annotated[int, Query()]
 ) -> dict[str, Any]:
@@ -98,7 +97,7 @@ def accept(run_id: int, body: AcceptBody, runtime: RuntimeDep) -> None:
     EvalRecords(runtime.database).accept(run_id, body.actor)
 
 
-@router.get("/eval/regressions", response_model=list[EvalRunItem])
+@router.get("/eval/regressions", response_model=list[EvalRun], response_model_exclude_unset=True)
 def regressions(
     runtime: RuntimeDep,
     golden_set: Annotated[str | None, Query(min_length=1)] = None,
@@ -145,7 +144,7 @@ class ProbeBody(BaseModel):
     rebuild: bool = Field(False, description="Sample new chunks (a new baseline follows).")
 
 
-@router.post("/eval/probes", status_code=201, response_model=EvalRunResponse)
+@router.post("/eval/probes", status_code=201, response_model=EvalRun)
 async def run_probes(body: ProbeBody, runtime: RuntimeDep) -> dict[str, Any]:
     """Run the probe set (built on first use): known-item queries from sampled chunks."""
     found = await run_in_threadpool(probe_run, runtime, body.size, body.rebuild, "api")

@@ -16,6 +16,7 @@ from api.schemas import (
     DuplicatePage,
     NotDuplicate,
     Resolve,
+    ScanRecord,
     ScanResponse,
     StalePage,
 )
@@ -80,6 +81,12 @@ async def run_scan(runtime: RuntimeDep) -> dict[str, Any]:
     found = await run_in_threadpool(scan_hygiene, runtime)
     runtime.hygiene.invalidate()
     return {"scan_id": found.scan_id, "summary": found.summary()}
+
+
+@router.get("/hygiene/scans/last", response_model=ScanRecord | None)
+def last_scan(runtime: RuntimeDep) -> dict[str, Any] | None:
+    """The last finished scan (null before the first), times as the catalog holds them."""
+    return HygieneRecords(runtime.database).last_scan()
 
 
 @router.post("/documents/{doc_id}/verify", status_code=204, responses=NOT_FOUND)
