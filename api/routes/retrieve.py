@@ -3,32 +3,39 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from fastapi import APIRouter
 
-from api.deps import MetricsDep, RetrieverDep, RuntimeDep
+from api.deps import MetricsDep, Reader, RetrieverDep, RuntimeDep
 from api.schemas import RetrievedChunk, RetrieveRequest, RetrieveResponse
 from evaluation.feedback import FeedbackRecords
+from steward.access import Principal
 from steward.domain import SearchFilters
 
 router = APIRouter(tags=["retrieval"])
 
 
-def _filters(request: RetrieveRequest) -> SearchFilters | None:
+def _filters(request: RetrieveRequest, caller: Principal) -> SearchFilters | None:
+    """The request's filters plus the caller's groups, applied inside the index query (so
+    unreadable chunks never take a place of the top_k)."""
     given = request.filters
+    groups = caller.search_groups
     if given is None:
-        return None
+        return None if groups is None else SearchFilters(groups=groups)
     sources = [given.source] if isinstance(given.source, str) else given.source or []
-    return SearchFilters(
+    found = SearchFilters(
         sources=tuple(sources),
         source_uri_prefix=given.source_uri_prefix,
         updated_after=given.updated_after,
     )
+    return found if groups is None else replace(found, groups=groups)
 
 
 @router.post("/retrieve", response_model=RetrieveResponse)
 def retrieve(
     request: RetrieveRequest,
+    caller: Reader,
     retriever: RetrieverDep,
     runtime: RuntimeDep,
     metrics: MetricsDep,
@@ -38,7 +45,9 @@ def retrieve(
     The answer's `query_id` names it for POST /feedback, so its log entry is written before
     the answer leaves (an insert; about a millisecond on SQLite).
     """
-    result = retriever.retrieve(request.query, request.top_k, request.mode, _filters(request))
+    result = retriever.retrieve(
+        request.query, request.top_k, request.mode, _filters(request, caller)
+    )
     query_id = str(uuid.uuid4())
     metrics.observe_retrieve(result.took_ms / 1000, len(result.hits))
     FeedbackRecords(runtime.database).log_query(
