@@ -260,6 +260,14 @@ def check(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    insecure_bind: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-bind",
+            help="Bind a non-loopback interface without access control "
+            "(STEWARD_AUTH_ALLOW_INSECURE_BIND).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API (POST /retrieve; docs at /docs)."""
     import uvicorn
@@ -267,10 +275,12 @@ def serve(
     from api.app import create_app
 
     settings = _settings()
+    bind = host or settings.api.host
     with _errors():
+        settings.auth.check_bind(bind, insecure_bind)
         uvicorn.run(
             create_app(settings),
-            host=host or settings.api.host,
+            host=bind,
             port=port or settings.api.port,
             log_level="info",
         )
