@@ -2,7 +2,9 @@
 
 Plain functions over one database's hygiene tables, shared by the HTTP API and the CLI. Each
 takes optional `source` and `owner` filters; a cluster or a conflict matches when any of its
-documents does.
+documents does. With a `reader`, nothing of a document it may not read is listed: such a
+document leaves its cluster (a cluster whose canonical document it is goes), and a stale item
+or a conflict that names it is dropped.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from evaluation.feedback import FeedbackRecords
 from hygiene.records import Conflict, HygieneRecords
+from steward.access import Principal
 from steward.catalog import Catalog, DocumentRow
 from steward.database import Database
 from steward.domain import rfc3339
@@ -23,6 +26,12 @@ from steward.domain import rfc3339
 class Filters:
     source: str | None = None
     owner: str | None = None
+    # Who the listing is for; None lists every document (the CLI, an admin).
+    reader: Principal | None = None
+
+    def readable(self, row: DocumentRow | None) -> bool:
+        """A document the reader may see (one gone from the catalog shows nothing of itself)."""
+        return row is None or self.reader is None or self.reader.can_read(row.acl)
 
     def admits(self, row: DocumentRow | None) -> bool:
         if row is None:
@@ -53,7 +62,10 @@ def duplicates(database: Database, filters: Filters) -> list[dict[str, Any]]:
         if state["duplicate_of"]:
             members[state["duplicate_of"]].append((doc_id, state["similarity"] or 0.0))
     clusters: list[dict[str, Any]] = []
-    for canonical, copies in members.items():
+    for canonical, every_copy in members.items():
+        copies = [(d, s) for d, s in every_copy if filters.readable(rows.get(d))]
+        if not copies or not filters.readable(rows.get(canonical)):
+            continue
         involved = [canonical, *(d for d, _ in copies)]
         if not any(filters.admits(rows.get(d)) for d in involved):
             continue
@@ -78,7 +90,7 @@ def stale(database: Database, filters: Filters) -> list[dict[str, Any]]:
     items = []
     for doc_id, state in records.states().items():
         row = rows.get(doc_id)
-        if not filters.admits(row):
+        if not filters.admits(row) or not filters.readable(row):
             continue
         review = reviews.get(doc_id)
         if state["state"] == "deprecated" and review is not None:
@@ -90,7 +102,7 @@ def stale(database: Database, filters: Filters) -> list[dict[str, Any]]:
                     "by": review.deprecated_by,
                 }
             )
-        if state["superseded_by"]:
+        if state["superseded_by"] and filters.readable(rows.get(state["superseded_by"])):
             newer = rows.get(state["superseded_by"])
             items.append(
                 {
@@ -109,7 +121,7 @@ def stale(database: Database, filters: Filters) -> list[dict[str, Any]]:
             )
     for disliked in FeedbackRecords(database).disliked_documents():
         row = rows.get(disliked["doc_id"])
-        if filters.admits(row):
+        if filters.admits(row) and filters.readable(row):
             items.append(
                 {
                     **_doc(row, disliked["doc_id"]),
@@ -145,6 +157,8 @@ def conflicts(
         if kind is not None and c.kind != kind:
             continue
         if not (filters.admits(rows.get(c.a_doc)) or filters.admits(rows.get(c.b_doc))):
+            continue
+        if not (filters.readable(rows.get(c.a_doc)) and filters.readable(rows.get(c.b_doc))):
             continue
         found.append(
             {

@@ -34,7 +34,7 @@ DocOwner = Annotated[str | None, Query(min_length=1, description="Only documents
 
 @router.get("/hygiene/duplicates", response_model=DuplicatePage)
 def duplicates(
-    _caller: Reader,
+    caller: Reader,
     runtime: RuntimeDep,
     source: Source = None,
     owner: DocOwner = None,
@@ -42,13 +42,13 @@ def duplicates(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Clusters of copies: the canonical document and the members folded into it."""
-    items = report.duplicates(runtime.database, report.Filters(source, owner))
+    items = report.duplicates(runtime.database, report.Filters(source, owner, caller))
     return report.page(items, limit, offset)
 
 
 @router.get("/hygiene/stale", response_model=StalePage)
 def stale(
-    _caller: Reader,
+    caller: Reader,
     runtime: RuntimeDep,
     source: Source = None,
     owner: DocOwner = None,
@@ -56,13 +56,13 @@ def stale(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Deprecated, superseded and expired documents."""
-    items = report.stale(runtime.database, report.Filters(source, owner))
+    items = report.stale(runtime.database, report.Filters(source, owner, caller))
     return report.page(items, limit, offset)
 
 
 @router.get("/hygiene/conflicts", response_model=ConflictPage)
 def conflicts(
-    _caller: Reader,
+    caller: Reader,
     runtime: RuntimeDep,
     source: Source = None,
     owner: DocOwner = None,
@@ -73,7 +73,7 @@ def conflicts(
 ) -> dict[str, Any]:
     """Pairs of statements that give different values for the same thing."""
     items = report.conflicts(
-        runtime.database, report.Filters(source, owner), kind, include_resolved
+        runtime.database, report.Filters(source, owner, caller), kind, include_resolved
     )
     return report.page(items, limit, offset)
 
