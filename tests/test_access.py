@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from app.hygiene import scan_hygiene
 from app.runtime import Runtime, open_runtime
 from app.sources import FilesystemSource, build_connector
 from client import HttpClient
@@ -31,6 +32,10 @@ KEYS = {
 }
 ADMIN_KEY = "admin-key-000000000001"  # declared in the keys file, as its digest only
 QUERY = "Falcon acquisition layoffs"
+PARKING = (
+    "Parking permits are renewed each January at the front desk. Bring the old permit and "
+    "your badge; visitors park on level two and register at reception before noon."
+)
 
 # Every route and the least role it needs (None: open). A route added without a line here
 # fails test_every_route_has_a_role.
@@ -117,10 +122,12 @@ def kb(
         ("vpn", "Connect to the VPN with the WireGuard client before opening internal sites."),
         ("printer", "The office printer floor3-laser takes toner from the supply room."),
         ("coffee", "Descale the coffee machine every Friday with the blue tablets."),
-        ("parking", "Parking permits are renewed each January at the front desk."),
+        ("parking", PARKING),
     ]
     for name, text in topics:
         write.markdown(public / f"{name}.md", f"# {name.title()}\n\n{text}\n")
+    # A copy of a public page in the restricted source: a duplicate cluster across the two.
+    write.markdown(secret / "parking-copy.md", f"# Parking\n\n{PARKING}\n")
     live = open_runtime(make_settings(root, auth=access_settings(root)), embedder=embedder)
     configs = {
         "secret": FilesystemSource(connector="filesystem", path=secret, acl=["secret-team"]),
@@ -129,6 +136,7 @@ def kb(
     for name, config in configs.items():
         summary = live.pipeline.run(build_connector(name, config, root / "home"))
         assert summary.status == "ok" and summary.skipped == [], summary
+    scan_hygiene(live)
     yield live
     live.close()
 
@@ -151,6 +159,7 @@ def bearer(name: str) -> dict[str, str]:
 
 
 MERGER = document_id("secret", "merger-plan.md")
+PARKING_COPY = document_id("secret", "parking-copy.md")
 TOWN_HALL = document_id("secret", "town-hall.md")
 
 
@@ -282,6 +291,24 @@ def test_health_is_open_and_says_access_control_is_on(http: httpx.Client) -> Non
     answer = http.get("/health")
     assert answer.status_code == 200
     assert answer.json()["access_control"] == "on"
+
+
+def listed(http: httpx.Client, caller: str, path: str) -> str:
+    answer = http.get(path, headers=bearer(caller))
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["items"])
+
+
+def test_hygiene_listings_show_nothing_of_an_unreadable_document(http: httpx.Client) -> None:
+    # The copy of the parking page is found by the scan; only secret-team may see it.
+    assert PARKING_COPY in listed(http, "admin", "/hygiene/duplicates")
+    assert PARKING_COPY in listed(http, "secret-reader", "/hygiene/duplicates")
+    assert PARKING_COPY not in listed(http, "other-reader", "/hygiene/duplicates")
+    deprecated = http.post(f"/documents/{TOWN_HALL}/deprecate", json={}, headers=bearer("admin"))
+    assert deprecated.status_code == 204
+    assert http.post("/hygiene/scan", headers=bearer("owner")).status_code == 200
+    assert TOWN_HALL in listed(http, "secret-reader", "/hygiene/stale")
+    assert TOWN_HALL not in listed(http, "other-reader", "/hygiene/stale")
 
 
 # -- the Python client ---------------------------------------------------------------------
