@@ -177,8 +177,20 @@ def conflicts(
     return found
 
 
-def document_state(database: Database, doc_id: str) -> dict[str, Any] | None:
-    """The hygiene section of GET /documents/{doc_id}; None before the first scan."""
+def document_state(
+    database: Database, doc_id: str, reader: Principal | None = None
+) -> dict[str, Any] | None:
+    """The hygiene section of GET /documents/{doc_id}; None before the first scan.
+
+    With a `reader`, documents it may not read are left out: their ids, and the conflicts
+    that name them.
+    """
+    catalog = Catalog(database)
+    see = Filters(reader=reader)
+
+    def visible(other: str | None) -> bool:
+        return other is not None and (reader is None or see.readable(catalog.document(other)))
+
     records = HygieneRecords(database)
     state = records.states([doc_id]).get(doc_id)
     review = records.reviews().get(doc_id)
@@ -191,10 +203,16 @@ def document_state(database: Database, doc_id: str) -> dict[str, Any] | None:
         "last_verified_at": _when(review.verified_at) if review else None,
         "verified_by": review.verified_by if review else None,
         "deprecated_at": _when(review.deprecated_at) if review else None,
-        "duplicate_of": state["duplicate_of"] if state else None,
-        "duplicates": sorted(members),
-        "superseded_by": state["superseded_by"] if state else None,
-        "conflicts": [c.conflict_id for c in records.conflicts(doc_id, include_resolved=False)],
+        "duplicate_of": state["duplicate_of"] if state and visible(state["duplicate_of"]) else None,
+        "duplicates": sorted(m for m in members if visible(m)),
+        "superseded_by": (
+            state["superseded_by"] if state and visible(state["superseded_by"]) else None
+        ),
+        "conflicts": [
+            c.conflict_id
+            for c in records.conflicts(doc_id, include_resolved=False)
+            if visible(c.a_doc) and visible(c.b_doc)
+        ],
         "scanned_at": _when(state["scanned_at"]) if state else None,
     }
 

@@ -311,6 +311,19 @@ def test_hygiene_listings_show_nothing_of_an_unreadable_document(http: httpx.Cli
     assert TOWN_HALL not in listed(http, "other-reader", "/hygiene/stale")
 
 
+def test_a_readable_answer_does_not_name_an_unreadable_copy(http: httpx.Client) -> None:
+    """The public parking page and its restricted copy are one cluster; only one side sees both."""
+    parking = document_id("public", "parking.md")
+    query = {"query": "parking permits renewed at the front desk", "top_k": 3}
+    for caller, sees in (("admin", True), ("secret-reader", True), ("other-reader", False)):
+        answer = http.post("/retrieve", json=query, headers=bearer(caller))
+        assert answer.status_code == 200
+        assert (PARKING_COPY in answer.text) is sees, caller
+        document = http.get(f"/documents/{parking}", headers=bearer(caller))
+        assert document.status_code == 200
+        assert (PARKING_COPY in str(document.json()["hygiene"])) is sees, caller
+
+
 # -- the Python client ---------------------------------------------------------------------
 
 

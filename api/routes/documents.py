@@ -49,5 +49,5 @@ def get_document(doc_id: str, caller: Reader, runtime: RuntimeDep) -> DocumentRe
             )
             for c in chunks
         ],
-        hygiene=report.document_state(runtime.database, doc_id),
+        hygiene=report.document_state(runtime.database, doc_id, caller),
     )

@@ -9,9 +9,10 @@ from fastapi import APIRouter
 
 from api.deps import MetricsDep, Reader, RetrieverDep, RuntimeDep
 from api.schemas import RetrievedChunk, RetrieveRequest, RetrieveResponse
+from app.runtime import Runtime
 from evaluation.feedback import FeedbackRecords
 from steward.access import Principal
-from steward.domain import SearchFilters
+from steward.domain import ScoredChunk, SearchFilters
 
 router = APIRouter(tags=["retrieval"])
 
@@ -30,6 +31,23 @@ def _filters(request: RetrieveRequest, caller: Principal) -> SearchFilters | Non
         updated_after=given.updated_after,
     )
     return found if groups is None else replace(found, groups=groups)
+
+
+def _unreadable(runtime: Runtime, caller: Principal, hits: list[ScoredChunk]) -> set[str]:
+    """Documents a hit names (its canonical copy, its successor) that the caller may not read.
+
+    The hits themselves are readable (the index query was filtered); the documents they point
+    to need not be, and their ids would confirm that they exist.
+    """
+    if caller.search_groups is None:
+        return set()
+    named = {d for hit in hits for d in (hit.duplicate_of, hit.superseded_by, *hit.duplicates) if d}
+    unreadable = set()
+    for doc_id in named:
+        row = runtime.catalog.document(doc_id)
+        if row is not None and not caller.can_read(row.acl):
+            unreadable.add(doc_id)
+    return unreadable
 
 
 @router.post("/retrieve", response_model=RetrieveResponse)
@@ -58,6 +76,7 @@ def retrieve(
         round(result.took_ms, 3),
         result.hits,
     )
+    hidden = _unreadable(runtime, caller, result.hits)
     return RetrieveResponse(
         query_id=query_id,
         results=[
@@ -72,9 +91,9 @@ def retrieve(
                 score=hit.score,
                 updated_at=hit.payload.updated_at,
                 flags=list(hit.flags),
-                superseded_by=hit.superseded_by,
-                duplicate_of=hit.duplicate_of,
-                duplicates=list(hit.duplicates),
+                superseded_by=None if hit.superseded_by in hidden else hit.superseded_by,
+                duplicate_of=None if hit.duplicate_of in hidden else hit.duplicate_of,
+                duplicates=[d for d in hit.duplicates if d not in hidden],
             )
             for hit in result.hits
         ],
