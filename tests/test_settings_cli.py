@@ -28,6 +28,8 @@ BAD_VALUES = [
     ("STEWARD_HOME", ""),
     ("STEWARD_HYGIENE_JUDGE_TIMEOUT_S", "0"),
     ("STEWARD_EVAL_LLM_CONCURRENCY", "many"),
+    ("STEWARD_AUTH_ALLOW_INSECURE_BIND", "perhaps"),
+    ("STEWARD_AUTH_KEYS_FILE", "/nonexistent/keys.yaml"),
 ]
 
 
@@ -126,6 +128,16 @@ def test_the_cli_refuses_a_list_variable_that_is_not_json_without_a_traceback(
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "STEWARD_INGEST_INCLUDE" in result.stderr
+
+
+def test_serve_refuses_a_public_interface_without_access_control(tmp_path: Path) -> None:
+    env = {"STEWARD_HOME": str(tmp_path / "home")}
+    result = steward("serve", "--host", "0.0.0.0", env=env)
+    assert result.returncode == 2
+    assert "STEWARD_AUTH_ALLOW_INSECURE_BIND" in result.stderr
+    assert "--insecure-bind" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "home").exists()  # refused before opening anything
 
 
 def test_the_cli_refuses_an_empty_source_name(tmp_path: Path) -> None:
