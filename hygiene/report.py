@@ -177,6 +177,19 @@ def conflicts(
     return found
 
 
+def unreadable_ids(database: Database, reader: Principal) -> frozenset[str]:
+    """Every document the reader may not read (none for an admin); one catalog read."""
+    if reader.search_groups is None:
+        return frozenset()
+    rows = Catalog(database).all_documents()
+    return frozenset(d for d, row in rows.items() if not reader.can_read(row.acl))
+
+
+def names_any(entry: Any, doc_ids: frozenset[str]) -> bool:
+    """Whether a listed entry (an audit line, a feedback row) names one of these documents."""
+    return bool(doc_ids) and any(d in str(entry) for d in doc_ids)
+
+
 def document_state(
     database: Database, doc_id: str, reader: Principal | None = None
 ) -> dict[str, Any] | None:

@@ -309,6 +309,33 @@ def test_hygiene_listings_show_nothing_of_an_unreadable_document(http: httpx.Cli
     assert http.post("/hygiene/scan", headers=bearer("owner")).status_code == 200
     assert TOWN_HALL in listed(http, "secret-reader", "/hygiene/stale")
     assert TOWN_HALL not in listed(http, "other-reader", "/hygiene/stale")
+    # The audit line of the deprecation names the document too.
+    assert TOWN_HALL in listed(http, "secret-reader", "/hygiene/audit")
+    assert TOWN_HALL not in listed(http, "other-reader", "/hygiene/audit")
+
+
+def test_feedback_summary_does_not_name_an_unreadable_document(http: httpx.Client) -> None:
+    for _ in range(3):
+        answer = http.post("/retrieve", json={"query": QUERY}, headers=bearer("secret-reader"))
+        top = answer.json()["results"][0]
+        assert top["doc_id"] == MERGER
+        judged = http.post(
+            "/feedback",
+            json={
+                "query_id": answer.json()["query_id"],
+                "chunk_id": top["chunk_id"],
+                "relevant": False,
+            },
+            headers=bearer("secret-reader"),
+        )
+        assert judged.status_code == 201, judged.text
+
+    def disliked(caller: str) -> set[str]:
+        summary = http.get("/feedback/summary", headers=bearer(caller)).json()
+        return {d["doc_id"] for d in summary["disliked_documents"]}
+
+    assert MERGER in disliked("secret-reader")
+    assert MERGER not in disliked("other-reader")
 
 
 def test_a_readable_answer_does_not_name_an_unreadable_copy(http: httpx.Client) -> None:

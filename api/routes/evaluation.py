@@ -21,6 +21,7 @@ from api.schemas import (
 from evaluation.feedback import FeedbackRecords
 from evaluation.golden import parse_records
 from evaluation.runs import EvalRecords, compare, evaluate_golden, probe_run
+from hygiene.report import unreadable_ids
 
 router = APIRouter(tags=["evaluation"])
 
@@ -134,12 +135,15 @@ def add_feedback(body: FeedbackBody, _caller: Reader, runtime: RuntimeDep) -> di
 
 
 @router.get("/feedback/summary", response_model=FeedbackSummary)
-def feedback_summary(_caller: Reader, runtime: RuntimeDep) -> dict[str, Any]:
+def feedback_summary(caller: Reader, runtime: RuntimeDep) -> dict[str, Any]:
     """Precision from feedback per source, documents repeatedly judged not relevant, query log."""
     records = FeedbackRecords(runtime.database)
+    hidden = unreadable_ids(runtime.database, caller)
     return {
         "precision_by_source": records.precision_by_source(),
-        "disliked_documents": records.disliked_documents(),
+        "disliked_documents": [
+            d for d in records.disliked_documents() if d["doc_id"] not in hidden
+        ],
         **records.query_stats(),
     }
 

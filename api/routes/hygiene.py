@@ -126,9 +126,15 @@ def resolve(conflict_id: str, decision: Resolve, caller: Owner, runtime: Runtime
 
 @router.get("/hygiene/audit", response_model=AuditPage)
 def audit(
-    _caller: Reader, runtime: RuntimeDep, limit: Limit = 100, offset: Offset = 0
+    caller: Reader, runtime: RuntimeDep, limit: Limit = 100, offset: Offset = 0
 ) -> dict[str, Any]:
     """Who did what, when: newest first."""
-    entries = HygieneRecords(runtime.database).audit(limit, offset)
+    hidden = report.unreadable_ids(runtime.database, caller)
+    # A page may come out shorter than `limit` when it held lines about unreadable documents.
+    entries = [
+        e
+        for e in HygieneRecords(runtime.database).audit(limit, offset)
+        if not report.names_any(e, hidden)
+    ]
     items = [{**e, "at": rfc3339(e["at"])} for e in entries]
     return {"items": items, "limit": limit, "offset": offset}
