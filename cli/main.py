@@ -301,7 +301,8 @@ def _client(settings: Settings, index: bool = False) -> Iterator[StewardClient]:
     except IndexLockedError:
         url = f"http://{settings.api.host}:{settings.api.port}"
         # An evaluation or a scan of a large index takes minutes.
-        with HttpClient(url, timeout=3600) as remote:
+        key = settings.api.key.get_secret_value() if settings.api.key else None
+        with HttpClient(url, api_key=key, timeout=3600) as remote:
             try:
                 yield remote
             except TransportError as error:
@@ -310,8 +311,9 @@ def _client(settings: Settings, index: bool = False) -> Iterator[StewardClient]:
                     f"{url} ({error.reason}); set STEWARD_API_PORT to the running server's port"
                 ) from None
             except ApiError as error:
+                hint = "; set STEWARD_API_KEY to a key" if error.status_code in (401, 403) else ""
                 raise StewardError(
-                    f"the server answered {error.status_code}: {error.detail}"
+                    f"the server answered {error.status_code}: {error.detail}{hint}"
                 ) from None
         return
     with local:

@@ -311,6 +311,8 @@ class ApiSettings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     # The query log keeps latency, result ids and scores always; the text only when this is on.
     log_query_text: bool = True
+    # The API key the CLI sends when it asks the running server (while that holds the index).
+    key: SecretStr | None = None
 
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -284,3 +284,38 @@ def test_cli_evaluation_asks_the_server_that_holds_the_index(
         ("support", "api"),
         ("probes", "api"),
     }
+
+
+def test_cli_sends_its_api_key_to_a_server_with_access_control(
+    tmp_path: Path, hash_embedder: Any, make_settings: Any, serve_app: Any
+) -> None:
+    """STEWARD_API_KEY is the key the CLI sends when it asks the server holding the index."""
+    from api.app import create_app
+    from app.runtime import open_runtime
+    from connectors.filesystem import FilesystemConnector
+    from steward.settings import AccessSettings, KeyEntry
+
+    kb = Path(__file__).resolve().parents[1] / "examples" / "sample-kb"
+    ops = KeyEntry(name="ops", role="owner", key="ops-key-0000000000001")
+    auth = AccessSettings(keys=[ops])
+    runtime = open_runtime(make_settings(tmp_path, auth=auth), embedder=hash_embedder)
+    try:
+        assert runtime.pipeline.run(FilesystemConnector(kb / "support", "support")).status == "ok"
+        with serve_app(create_app(runtime.settings, runtime)) as url:
+            env = {
+                "STEWARD_HOME": str(runtime.settings.home.home),
+                "STEWARD_API_PORT": url.rsplit(":", 1)[1],
+            }
+            refused = steward("eval", "probes", "--size", "5", env=env)
+            probed = steward(
+                "eval",
+                "probes",
+                "--size",
+                "5",
+                env={**env, "STEWARD_API_KEY": "ops-key-0000000000001"},
+            )
+    finally:
+        runtime.close()
+    assert refused.returncode == 2
+    assert "401" in refused.stderr and "STEWARD_API_KEY" in refused.stderr
+    assert probed.returncode == 0, probed.stderr
