@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         live = runtime or open_runtime(settings or load_settings())
         app.state.runtime = live
         app.state.retriever = live.retriever
+        app.state.keys = live.settings.auth.key_ring()
         # The first forward pass of a model is several times slower: pay it before serving.
         live.embedder.embed_query("warm-up")
         scheduler = _embedded_scheduler(live)

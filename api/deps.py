@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.metrics import ServiceMetrics
 from app.runtime import Runtime
 from retrieval.search import Retriever
+from steward.access import KeyRing, Principal, Role
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -26,9 +29,41 @@ def get_metrics(request: Request) -> ServiceMetrics:
     return metrics
 
 
+def get_keys(request: Request) -> KeyRing:
+    keys: KeyRing = request.app.state.keys
+    return keys
+
+
+# auto_error=False: a missing key is ours to refuse (401 with WWW-Authenticate), not FastAPI's 403.
+_bearer = HTTPBearer(auto_error=False, description="An API key (STEWARD_AUTH_KEYS_FILE).")
+
+
+def get_principal(
+    keys: Annotated[KeyRing, Depends(get_keys)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller named by `Authorization: Bearer <key>`; the local admin without access control."""
+    return keys.resolve(credentials.credentials if credentials is not None else None)
+
+
+def _guard(role: Role) -> Callable[[Principal], Principal]:
+    def guard(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        principal.require(role)
+        return principal
+
+    guard.__name__ = f"require_{role.name.lower()}"
+    return guard
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+KeysDep = Annotated[KeyRing, Depends(get_keys)]
+
+# The caller, refused unless it holds the role (each role includes the ones below it).
+Reader = Annotated[Principal, Depends(_guard(Role.READER))]
+Owner = Annotated[Principal, Depends(_guard(Role.OWNER))]
+Admin = Annotated[Principal, Depends(_guard(Role.ADMIN))]
 
 # A listing's page size.
 Limit = Annotated[int, Query(ge=1, le=500)]

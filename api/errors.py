@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from client.errors import status_of
-from steward.errors import QueryError, StewardError
+from steward.errors import QueryError, StewardError, UnauthenticatedError
 
 # The table of status codes lives with the client (client/errors.py: STATUS), which reads
 # these answers back into its errors and raises the same ones in-process.
@@ -21,6 +21,9 @@ async def _steward_error(_request: Request, error: Exception) -> JSONResponse:
             "detail": [{"loc": ["body", error.field], "msg": error.message, "type": "value_error"}]
         }
         return JSONResponse(status_code=status, content=body)
+    if isinstance(error, UnauthenticatedError):
+        headers = {"WWW-Authenticate": 'Bearer realm="steward"'}
+        return JSONResponse(status_code=status, content={"detail": str(error)}, headers=headers)
     return JSONResponse(status_code=status, content={"detail": str(error)})
 
 

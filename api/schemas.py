@@ -121,6 +121,7 @@ class HealthResponse(BaseModel):
     model: str
     documents: int
     chunks: int
+    access_control: Literal["on", "off"] = "off"
 
 
 class ErrorResponse(BaseModel):
@@ -200,7 +201,12 @@ class ConflictPage(BaseModel):
 class Action(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = Field(..., min_length=1, max_length=200, description="Who acts (e-mail, user).")
+    actor: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Who acts; recorded only without access control (else the API key's name).",
+    )
     note: str | None = Field(None, max_length=2000)
 
 
@@ -209,14 +215,24 @@ class NotDuplicate(BaseModel):
 
     doc_a: str = Field(..., min_length=1)
     doc_b: str = Field(..., min_length=1)
-    actor: str = Field(..., min_length=1, max_length=200)
+    actor: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Who acts; recorded only without access control (else the API key's name).",
+    )
 
 
 class Resolve(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resolution: Literal["keep_a", "keep_b", "both_valid"]
-    actor: str = Field(..., min_length=1, max_length=200)
+    actor: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Who acts; recorded only without access control (else the API key's name).",
+    )
 
 
 class AuditEntry(BaseModel):

@@ -32,6 +32,7 @@ from croniter import CroniterError, croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.base import Connector
+from steward.access import within
 from steward.catalog import Catalog
 from steward.domain import DocumentRef, RawDocument, as_utc
 from steward.errors import ConfigError
@@ -197,7 +198,12 @@ class _WithDefaults:
         raw = self._inner.fetch(ref)
         if not self._defaults:
             return raw
-        return replace(raw, metadata={**self._defaults, **raw.metadata})
+        metadata = {**self._defaults, **raw.metadata}
+        if "acl" in self._defaults:
+            # A row's own groups may narrow the source's, never widen them.
+            own = raw.metadata.get("acl")
+            metadata["acl"] = within(self._defaults["acl"], own if isinstance(own, list) else None)
+        return replace(raw, metadata=metadata)
 
 
 def build_connector(name: str, config: AnySource, home: Path) -> Connector:

@@ -260,6 +260,14 @@ def check(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    insecure_bind: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-bind",
+            help="Bind a non-loopback interface without access control "
+            "(STEWARD_AUTH_ALLOW_INSECURE_BIND).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API (POST /retrieve; docs at /docs)."""
     import uvicorn
@@ -267,10 +275,12 @@ def serve(
     from api.app import create_app
 
     settings = _settings()
+    bind = host or settings.api.host
     with _errors():
+        settings.auth.check_bind(bind, insecure_bind)
         uvicorn.run(
             create_app(settings),
-            host=host or settings.api.host,
+            host=bind,
             port=port or settings.api.port,
             log_level="info",
         )
@@ -291,7 +301,8 @@ def _client(settings: Settings, index: bool = False) -> Iterator[StewardClient]:
     except IndexLockedError:
         url = f"http://{settings.api.host}:{settings.api.port}"
         # An evaluation or a scan of a large index takes minutes.
-        with HttpClient(url, timeout=3600) as remote:
+        key = settings.api.key.get_secret_value() if settings.api.key else None
+        with HttpClient(url, api_key=key, timeout=3600) as remote:
             try:
                 yield remote
             except TransportError as error:
@@ -300,8 +311,9 @@ def _client(settings: Settings, index: bool = False) -> Iterator[StewardClient]:
                     f"{url} ({error.reason}); set STEWARD_API_PORT to the running server's port"
                 ) from None
             except ApiError as error:
+                hint = "; set STEWARD_API_KEY to a key" if error.status_code in (401, 403) else ""
                 raise StewardError(
-                    f"the server answered {error.status_code}: {error.detail}"
+                    f"the server answered {error.status_code}: {error.detail}{hint}"
                 ) from None
         return
     with local:

@@ -144,6 +144,8 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 # The kernel's errors as HTTP status codes, most specific first.
 STATUS: list[tuple[type[StewardError], int]] = [
     (kernel.NotFoundError, 404),
+    (kernel.UnauthenticatedError, 401),
+    (kernel.ForbiddenError, 403),
     (kernel.QueryError, 422),
     (kernel.ConfigError, 400),
     (kernel.StoreError, 503),

@@ -147,6 +147,8 @@ class Health(Model):
     model: str
     documents: int
     chunks: int
+    # "off": every caller is a local admin (no API key declared, or the in-process client).
+    access_control: Literal["on", "off"] = "off"
 
 
 # -- hygiene ---------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Plain functions over one database's hygiene tables, shared by the HTTP API and the CLI. Each
 takes optional `source` and `owner` filters; a cluster or a conflict matches when any of its
-documents does.
+documents does. With a `reader`, nothing of a document it may not read is listed: such a
+document leaves its cluster (a cluster whose canonical document it is goes), and a stale item
+or a conflict that names it is dropped.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from evaluation.feedback import FeedbackRecords
 from hygiene.records import Conflict, HygieneRecords
+from steward.access import Principal
 from steward.catalog import Catalog, DocumentRow
 from steward.database import Database
 from steward.domain import rfc3339
@@ -23,6 +26,12 @@ from steward.domain import rfc3339
 class Filters:
     source: str | None = None
     owner: str | None = None
+    # Who the listing is for; None lists every document (the CLI, an admin).
+    reader: Principal | None = None
+
+    def readable(self, row: DocumentRow | None) -> bool:
+        """A document the reader may see (one gone from the catalog shows nothing of itself)."""
+        return row is None or self.reader is None or self.reader.can_read(row.acl)
 
     def admits(self, row: DocumentRow | None) -> bool:
         if row is None:
@@ -53,7 +62,10 @@ def duplicates(database: Database, filters: Filters) -> list[dict[str, Any]]:
         if state["duplicate_of"]:
             members[state["duplicate_of"]].append((doc_id, state["similarity"] or 0.0))
     clusters: list[dict[str, Any]] = []
-    for canonical, copies in members.items():
+    for canonical, every_copy in members.items():
+        copies = [(d, s) for d, s in every_copy if filters.readable(rows.get(d))]
+        if not copies or not filters.readable(rows.get(canonical)):
+            continue
         involved = [canonical, *(d for d, _ in copies)]
         if not any(filters.admits(rows.get(d)) for d in involved):
             continue
@@ -78,7 +90,7 @@ def stale(database: Database, filters: Filters) -> list[dict[str, Any]]:
     items = []
     for doc_id, state in records.states().items():
         row = rows.get(doc_id)
-        if not filters.admits(row):
+        if not filters.admits(row) or not filters.readable(row):
             continue
         review = reviews.get(doc_id)
         if state["state"] == "deprecated" and review is not None:
@@ -90,7 +102,7 @@ def stale(database: Database, filters: Filters) -> list[dict[str, Any]]:
                     "by": review.deprecated_by,
                 }
             )
-        if state["superseded_by"]:
+        if state["superseded_by"] and filters.readable(rows.get(state["superseded_by"])):
             newer = rows.get(state["superseded_by"])
             items.append(
                 {
@@ -109,7 +121,7 @@ def stale(database: Database, filters: Filters) -> list[dict[str, Any]]:
             )
     for disliked in FeedbackRecords(database).disliked_documents():
         row = rows.get(disliked["doc_id"])
-        if filters.admits(row):
+        if filters.admits(row) and filters.readable(row):
             items.append(
                 {
                     **_doc(row, disliked["doc_id"]),
@@ -146,6 +158,8 @@ def conflicts(
             continue
         if not (filters.admits(rows.get(c.a_doc)) or filters.admits(rows.get(c.b_doc))):
             continue
+        if not (filters.readable(rows.get(c.a_doc)) and filters.readable(rows.get(c.b_doc))):
+            continue
         found.append(
             {
                 "id": c.conflict_id,
@@ -163,8 +177,33 @@ def conflicts(
     return found
 
 
-def document_state(database: Database, doc_id: str) -> dict[str, Any] | None:
-    """The hygiene section of GET /documents/{doc_id}; None before the first scan."""
+def unreadable_ids(database: Database, reader: Principal) -> frozenset[str]:
+    """Every document the reader may not read (none for an admin); one catalog read."""
+    if reader.search_groups is None:
+        return frozenset()
+    rows = Catalog(database).all_documents()
+    return frozenset(d for d, row in rows.items() if not reader.can_read(row.acl))
+
+
+def names_any(entry: Any, doc_ids: frozenset[str]) -> bool:
+    """Whether a listed entry (an audit line, a feedback row) names one of these documents."""
+    return bool(doc_ids) and any(d in str(entry) for d in doc_ids)
+
+
+def document_state(
+    database: Database, doc_id: str, reader: Principal | None = None
+) -> dict[str, Any] | None:
+    """The hygiene section of GET /documents/{doc_id}; None before the first scan.
+
+    With a `reader`, documents it may not read are left out: their ids, and the conflicts
+    that name them.
+    """
+    catalog = Catalog(database)
+    see = Filters(reader=reader)
+
+    def visible(other: str | None) -> bool:
+        return other is not None and (reader is None or see.readable(catalog.document(other)))
+
     records = HygieneRecords(database)
     state = records.states([doc_id]).get(doc_id)
     review = records.reviews().get(doc_id)
@@ -177,10 +216,16 @@ def document_state(database: Database, doc_id: str) -> dict[str, Any] | None:
         "last_verified_at": _when(review.verified_at) if review else None,
         "verified_by": review.verified_by if review else None,
         "deprecated_at": _when(review.deprecated_at) if review else None,
-        "duplicate_of": state["duplicate_of"] if state else None,
-        "duplicates": sorted(members),
-        "superseded_by": state["superseded_by"] if state else None,
-        "conflicts": [c.conflict_id for c in records.conflicts(doc_id, include_resolved=False)],
+        "duplicate_of": state["duplicate_of"] if state and visible(state["duplicate_of"]) else None,
+        "duplicates": sorted(m for m in members if visible(m)),
+        "superseded_by": (
+            state["superseded_by"] if state and visible(state["superseded_by"]) else None
+        ),
+        "conflicts": [
+            c.conflict_id
+            for c in records.conflicts(doc_id, include_resolved=False)
+            if visible(c.a_doc) and visible(c.b_doc)
+        ],
         "scanned_at": _when(state["scanned_at"]) if state else None,
     }
 

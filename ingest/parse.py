@@ -26,6 +26,7 @@ import frontmatter
 import yaml
 
 from ingest.normalize import normalize_text
+from steward.access import within
 from steward.domain import DocumentMeta, Element, ElementKind, RawDocument
 from steward.errors import DocumentError
 
@@ -343,7 +344,11 @@ def parse(raw: RawDocument) -> tuple[list[Element], DocumentMeta, datetime | Non
         review_by=_as_date(front.get("review_by")),
         review_interval_days=_as_days(front.get("review_interval_days")),
         tags=_as_list(front.get("tags")),
-        acl=_as_list(front.get("acl")),
+        # The connector's groups (the source's) are a ceiling the front matter may only narrow.
+        acl=within(
+            _as_list(raw.metadata.get("acl")),
+            _as_list(parsed_front["acl"]) if "acl" in parsed_front else None,
+        ),
     )
     updated = _as_date(front.get("updated"))
     updated_at = datetime.fromisoformat(updated + "T00:00:00+00:00") if updated else None

@@ -58,6 +58,13 @@ def _filter(filters: SearchFilters | None) -> qe.Filter | None:
             )
         if filters.doc_ids:
             must.append(qe.FieldCondition(key="doc_id", match=qe.MatchAny(list(filters.doc_ids))))
+        if filters.groups is not None:
+            readable: list[Any] = [qe.IsEmptyCondition("acl")]
+            if filters.groups:
+                readable.append(
+                    qe.FieldCondition(key="acl", match=qe.MatchAny(list(filters.groups)))
+                )
+            must.append(qe.Filter(should=readable))
     return qe.Filter(must=must) if must else None
 
 

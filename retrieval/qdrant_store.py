@@ -57,6 +57,15 @@ def _filter(filters: SearchFilters | None) -> models.Filter | None:
                     key="doc_id", match=models.MatchAny(any=list(filters.doc_ids))
                 )
             )
+        if filters.groups is not None:
+            readable: list[Any] = [models.IsEmptyCondition(is_empty=models.PayloadField(key="acl"))]
+            if filters.groups:
+                readable.append(
+                    models.FieldCondition(
+                        key="acl", match=models.MatchAny(any=list(filters.groups))
+                    )
+                )
+            must.append(models.Filter(should=readable))
     return models.Filter(must=must) if must else None
 
 

@@ -146,6 +146,9 @@ class SearchFilters:
     source_uri_prefix: str | None = None
     updated_after: datetime | None = None
     doc_ids: tuple[str, ...] = ()
+    # Documents readable with these groups: public ones (no acl) and those sharing a group.
+    # None does not restrict (an admin, or access control off); () leaves public ones only.
+    groups: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

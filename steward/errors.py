@@ -9,6 +9,9 @@ StewardError
 ├── CatalogError         the catalog is missing, locked or of another schema
 ├── LlmError             an LLM endpoint failed or answered out of shape
 ├── NotFoundError        an id that does not exist
+├── AccessError          the caller may not do this
+│   ├── UnauthenticatedError  no valid API key (401)
+│   └── ForbiddenError        a valid key whose role is too low (403)
 └── QueryError           a query that cannot be answered as asked
 """
 
@@ -77,6 +80,23 @@ class NotFoundError(StewardError):
         super().__init__(f"{kind} {ident!r} not found")
         self.kind = kind
         self.ident = ident
+
+
+class AccessError(StewardError):
+    """The caller may not do this."""
+
+
+class UnauthenticatedError(AccessError):
+    """No API key, or one that is unknown or revoked."""
+
+
+class ForbiddenError(AccessError):
+    """A known caller whose role is below what the action needs."""
+
+    def __init__(self, principal: str, needed: str) -> None:
+        super().__init__(f"{principal!r} may not do this: it needs the {needed} role")
+        self.principal = principal
+        self.needed = needed
 
 
 class QueryError(StewardError):

@@ -11,8 +11,18 @@ from itertools import takewhile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from steward.access import ApiKey, KeyRing, Principal, Role, digest
 
 
 class HomeSettings(BaseSettings):
@@ -301,6 +311,113 @@ class ApiSettings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     # The query log keeps latency, result ids and scores always; the text only when this is on.
     log_query_text: bool = True
+    # The API key the CLI sends when it asks the running server (while that holds the index).
+    key: SecretStr | None = None
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Values that are examples, not secrets: refused so a copied sample never guards a server.
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "api-key", "your-key", "xxx"}
+
+
+class KeyEntry(BaseModel):
+    """One API key: a name, a role, its groups, and the key as a SHA-256 digest (or in clear)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, max_length=200)
+    role: Literal["reader", "owner", "admin"] = "reader"
+    groups: list[str] = Field(default_factory=list)
+    # Prefer `sha256` (printf %s "$KEY" | sha256sum); `key` is hashed at load and never kept.
+    sha256: str | None = None
+    key: SecretStr | None = None
+    revoked: bool = False
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> KeyEntry:
+        if (self.sha256 is None) == (self.key is None):
+            raise ValueError(f"key {self.name!r}: give exactly one of sha256 and key")
+        if self.sha256 is not None and not _HEX64.match(self.sha256.lower()):
+            raise ValueError(f"key {self.name!r}: sha256 must be 64 hex digits")
+        if self.key is not None:
+            clear = self.key.get_secret_value()
+            if len(clear) < 16 or clear.lower() in _PLACEHOLDERS:
+                raise ValueError(f"key {self.name!r}: a key needs at least 16 characters")
+        return self
+
+    def as_api_key(self) -> ApiKey:
+        secret = self.sha256.lower() if self.sha256 else digest(self.key.get_secret_value())  # type: ignore[union-attr]
+        principal = Principal(self.name, Role.named(self.role), frozenset(self.groups))
+        return ApiKey(secret, principal, self.revoked)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _read_keys_file(path: Path) -> list[KeyEntry]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not YAML: {error}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("keys", []), list):
+        raise ValueError(f"{path}: expected a mapping with a `keys:` list")
+    try:
+        return [KeyEntry.model_validate(item) for item in data.get("keys", [])]
+    except ValidationError as error:
+        problems = "; ".join(str(item["msg"]) for item in error.errors())
+        raise ValueError(f"{path}: {problems}") from None
+
+
+class AccessSettings(BaseSettings):
+    """Access control: API keys with a role and groups; off (everyone a local admin) without."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_AUTH_", extra="ignore")
+
+    # A YAML file `keys: [{name, role, groups, sha256 | key, revoked}]`.
+    keys_file: Path | None = None
+    # The same entries as JSON, e.g. for a container: STEWARD_AUTH_KEYS='[{"name": ...}]'.
+    keys: list[KeyEntry] = Field(default_factory=list)
+    # `steward serve` binds a non-loopback interface with access control off only when set.
+    allow_insecure_bind: bool = False
+
+    @field_validator("keys_file")
+    @classmethod
+    def _keys_file_reads(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            _read_keys_file(value)
+        return value
+
+    def check_bind(self, host: str, insecure: bool = False) -> None:
+        """Refuse to serve beyond this machine with access control off, unless told to."""
+        if insecure or self.allow_insecure_bind or _loopback(host) or self.key_ring().enabled:
+            return
+        from steward.errors import ConfigError
+
+        raise ConfigError(
+            f"refusing to bind {host} with access control off (no API key declared): anyone "
+            "who reaches it would be an admin. Declare keys (STEWARD_AUTH_KEYS_FILE or "
+            "STEWARD_AUTH_KEYS), bind 127.0.0.1, or set STEWARD_AUTH_ALLOW_INSECURE_BIND=true "
+            "(steward serve --insecure-bind)"
+        )
+
+    def key_ring(self) -> KeyRing:
+        """Every declared key, from the file and the environment."""
+        entries = list(self.keys)
+        if self.keys_file is not None:
+            entries += _read_keys_file(self.keys_file)
+        return KeyRing(entry.as_api_key() for entry in entries)
 
 
 _PREFIXES: dict[type[BaseSettings], str] = {
@@ -314,6 +431,7 @@ _PREFIXES: dict[type[BaseSettings], str] = {
     EvaluationSettings: "STEWARD_EVAL_",
     JobsSettings: "STEWARD_JOBS_",
     ApiSettings: "STEWARD_API_",
+    AccessSettings: "STEWARD_AUTH_",
 }
 
 
@@ -332,6 +450,7 @@ class Settings:
         evaluation: EvaluationSettings | None = None,
         jobs: JobsSettings | None = None,
         api: ApiSettings | None = None,
+        auth: AccessSettings | None = None,
     ) -> None:
         self.home = home or HomeSettings()
         self.catalog = catalog or CatalogSettings()
@@ -343,6 +462,7 @@ class Settings:
         self.evaluation = evaluation or EvaluationSettings()
         self.jobs = jobs or JobsSettings()
         self.api = api or ApiSettings()
+        self.auth = auth or AccessSettings()
 
 
 def describe_validation_error(error: ValidationError, cls: type[BaseSettings]) -> str:
@@ -385,4 +505,5 @@ def load_settings() -> Settings:
         evaluation=built[EvaluationSettings],  # type: ignore[arg-type]
         jobs=built[JobsSettings],  # type: ignore[arg-type]
         api=built[ApiSettings],  # type: ignore[arg-type]
+        auth=built[AccessSettings],  # type: ignore[arg-type]
     )

@@ -122,6 +122,20 @@ FILTER_CASES = {
         {"b0"},
     ),
     "doc ids": (SearchFilters(doc_ids=("doc-b", "doc-c")), {"b0", "c0", "c1"}),
+    # wiki's chunks carry acl ["staff"]; finance's none (public).
+    "groups: none held leaves the public chunks": (SearchFilters(groups=()), {"c0", "c1"}),
+    "groups: another group leaves the public chunks": (
+        SearchFilters(groups=("secret-team",)),
+        {"c0", "c1"},
+    ),
+    "groups: a shared group adds its chunks": (
+        SearchFilters(groups=("secret-team", "staff")),
+        {"a0", "a1", "b0", "c0", "c1"},
+    ),
+    "groups with another filter": (
+        SearchFilters(groups=(), source_uri_prefix="guides/"),
+        {"c0", "c1"},
+    ),
     "combined": (
         SearchFilters(sources=("wiki",), source_uri_prefix="guides/", doc_ids=("doc-a", "doc-c")),
         {"a0", "a1"},

@@ -412,6 +412,7 @@ def test_health_counts_documents_and_chunks(client, kb_runtime: Runtime) -> None
         "model": "bundled:all-MiniLM-L6-v2",
         "documents": 10,
         "chunks": kb_runtime.store.count(),
+        "access_control": "off",
     }
     assert kb_runtime.store.count() >= 12
 

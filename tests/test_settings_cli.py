@@ -28,6 +28,8 @@ BAD_VALUES = [
     ("STEWARD_HOME", ""),
     ("STEWARD_HYGIENE_JUDGE_TIMEOUT_S", "0"),
     ("STEWARD_EVAL_LLM_CONCURRENCY", "many"),
+    ("STEWARD_AUTH_ALLOW_INSECURE_BIND", "perhaps"),
+    ("STEWARD_AUTH_KEYS_FILE", "/nonexistent/keys.yaml"),
 ]
 
 
@@ -126,6 +128,16 @@ def test_the_cli_refuses_a_list_variable_that_is_not_json_without_a_traceback(
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "STEWARD_INGEST_INCLUDE" in result.stderr
+
+
+def test_serve_refuses_a_public_interface_without_access_control(tmp_path: Path) -> None:
+    env = {"STEWARD_HOME": str(tmp_path / "home")}
+    result = steward("serve", "--host", "0.0.0.0", env=env)
+    assert result.returncode == 2
+    assert "STEWARD_AUTH_ALLOW_INSECURE_BIND" in result.stderr
+    assert "--insecure-bind" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "home").exists()  # refused before opening anything
 
 
 def test_the_cli_refuses_an_empty_source_name(tmp_path: Path) -> None:
@@ -272,3 +284,38 @@ def test_cli_evaluation_asks_the_server_that_holds_the_index(
         ("support", "api"),
         ("probes", "api"),
     }
+
+
+def test_cli_sends_its_api_key_to_a_server_with_access_control(
+    tmp_path: Path, hash_embedder: Any, make_settings: Any, serve_app: Any
+) -> None:
+    """STEWARD_API_KEY is the key the CLI sends when it asks the server holding the index."""
+    from api.app import create_app
+    from app.runtime import open_runtime
+    from connectors.filesystem import FilesystemConnector
+    from steward.settings import AccessSettings, KeyEntry
+
+    kb = Path(__file__).resolve().parents[1] / "examples" / "sample-kb"
+    ops = KeyEntry(name="ops", role="owner", key="ops-key-0000000000001")
+    auth = AccessSettings(keys=[ops])
+    runtime = open_runtime(make_settings(tmp_path, auth=auth), embedder=hash_embedder)
+    try:
+        assert runtime.pipeline.run(FilesystemConnector(kb / "support", "support")).status == "ok"
+        with serve_app(create_app(runtime.settings, runtime)) as url:
+            env = {
+                "STEWARD_HOME": str(runtime.settings.home.home),
+                "STEWARD_API_PORT": url.rsplit(":", 1)[1],
+            }
+            refused = steward("eval", "probes", "--size", "5", env=env)
+            probed = steward(
+                "eval",
+                "probes",
+                "--size",
+                "5",
+                env={**env, "STEWARD_API_KEY": "ops-key-0000000000001"},
+            )
+    finally:
+        runtime.close()
+    assert refused.returncode == 2
+    assert "401" in refused.stderr and "STEWARD_API_KEY" in refused.stderr
+    assert probed.returncode == 0, probed.stderr

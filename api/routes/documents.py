@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import RuntimeDep
+from api.deps import Reader, RuntimeDep
 from api.schemas import NOT_FOUND, DocumentChunk, DocumentResponse
 from hygiene import report
 from steward.domain import rfc3339
@@ -18,10 +18,11 @@ router = APIRouter(tags=["documents"])
     response_model=DocumentResponse,
     responses=NOT_FOUND,
 )
-def get_document(doc_id: str, runtime: RuntimeDep) -> DocumentResponse:
+def get_document(doc_id: str, caller: Reader, runtime: RuntimeDep) -> DocumentResponse:
     """A document's catalog record, its chunks in reading order and its hygiene state."""
     row = runtime.catalog.document(doc_id)
-    if row is None:
+    # Unreadable answers as missing: a 403 would confirm that the document exists.
+    if row is None or not caller.can_read(row.acl):
         raise NotFoundError("document", doc_id)
     chunks = runtime.store.document_chunks(doc_id)
     return DocumentResponse(
@@ -48,5 +49,5 @@ def get_document(doc_id: str, runtime: RuntimeDep) -> DocumentResponse:
             )
             for c in chunks
         ],
-        hygiene=report.document_state(runtime.database, doc_id),
+        hygiene=report.document_state(runtime.database, doc_id, caller),
     )

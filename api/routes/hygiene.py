@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import Limit, RuntimeDep
+from api.deps import Limit, Owner, Reader, RuntimeDep
 from api.schemas import (
     NOT_FOUND,
     Action,
@@ -29,40 +29,43 @@ router = APIRouter(tags=["hygiene"])
 
 Offset = Annotated[int, Query(ge=0)]
 Source = Annotated[str | None, Query(min_length=1, description="Only this source.")]
-Owner = Annotated[str | None, Query(min_length=1, description="Only documents of this owner.")]
+DocOwner = Annotated[str | None, Query(min_length=1, description="Only documents of this owner.")]
 
 
 @router.get("/hygiene/duplicates", response_model=DuplicatePage)
 def duplicates(
+    caller: Reader,
     runtime: RuntimeDep,
     source: Source = None,
-    owner: Owner = None,
+    owner: DocOwner = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Clusters of copies: the canonical document and the members folded into it."""
-    items = report.duplicates(runtime.database, report.Filters(source, owner))
+    items = report.duplicates(runtime.database, report.Filters(source, owner, caller))
     return report.page(items, limit, offset)
 
 
 @router.get("/hygiene/stale", response_model=StalePage)
 def stale(
+    caller: Reader,
     runtime: RuntimeDep,
     source: Source = None,
-    owner: Owner = None,
+    owner: DocOwner = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Deprecated, superseded and expired documents."""
-    items = report.stale(runtime.database, report.Filters(source, owner))
+    items = report.stale(runtime.database, report.Filters(source, owner, caller))
     return report.page(items, limit, offset)
 
 
 @router.get("/hygiene/conflicts", response_model=ConflictPage)
 def conflicts(
+    caller: Reader,
     runtime: RuntimeDep,
     source: Source = None,
-    owner: Owner = None,
+    owner: DocOwner = None,
     kind: Annotated[str | None, Query(min_length=1)] = None,
     include_resolved: bool = False,
     limit: Limit = 50,
@@ -70,13 +73,13 @@ def conflicts(
 ) -> dict[str, Any]:
     """Pairs of statements that give different values for the same thing."""
     items = report.conflicts(
-        runtime.database, report.Filters(source, owner), kind, include_resolved
+        runtime.database, report.Filters(source, owner, caller), kind, include_resolved
     )
     return report.page(items, limit, offset)
 
 
 @router.post("/hygiene/scan", response_model=ScanResponse)
-async def run_scan(runtime: RuntimeDep) -> dict[str, Any]:
+async def run_scan(_caller: Owner, runtime: RuntimeDep) -> dict[str, Any]:
     """Scan now (it also runs after every sync); the scan's summary."""
     found = await run_in_threadpool(scan_hygiene, runtime)
     runtime.hygiene.invalidate()
@@ -84,44 +87,54 @@ async def run_scan(runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @router.get("/hygiene/scans/last", response_model=ScanRecord | None)
-def last_scan(runtime: RuntimeDep) -> dict[str, Any] | None:
+def last_scan(_caller: Reader, runtime: RuntimeDep) -> dict[str, Any] | None:
     """The last finished scan (null before the first), times as the catalog holds them."""
     return HygieneRecords(runtime.database).last_scan()
 
 
 @router.post("/documents/{doc_id}/verify", status_code=204, responses=NOT_FOUND)
-def verify(doc_id: str, action: Action, runtime: RuntimeDep) -> None:
+def verify(doc_id: str, action: Action, caller: Owner, runtime: RuntimeDep) -> None:
     """The owner vouches for the document as it reads now; its review date starts again."""
-    HygieneRecords(runtime.database).verify(doc_id, action.actor, action.note)
+    HygieneRecords(runtime.database).verify(doc_id, caller.actor(action.actor), action.note)
     runtime.hygiene.invalidate()
 
 
 @router.post("/documents/{doc_id}/deprecate", status_code=204, responses=NOT_FOUND)
-def deprecate(doc_id: str, action: Action, runtime: RuntimeDep) -> None:
+def deprecate(doc_id: str, action: Action, caller: Owner, runtime: RuntimeDep) -> None:
     """Keep the document, but rank it last and flag it."""
-    HygieneRecords(runtime.database).deprecate(doc_id, action.actor, action.note)
+    HygieneRecords(runtime.database).deprecate(doc_id, caller.actor(action.actor), action.note)
     runtime.hygiene.invalidate()
 
 
 @router.post("/hygiene/not-duplicate", status_code=204, responses=NOT_FOUND)
-def not_duplicate(decision: NotDuplicate, runtime: RuntimeDep) -> None:
+def not_duplicate(decision: NotDuplicate, caller: Owner, runtime: RuntimeDep) -> None:
     """Two documents are distinct, whatever their similarity; kept across syncs."""
-    HygieneRecords(runtime.database).mark_distinct(decision.doc_a, decision.doc_b, decision.actor)
+    HygieneRecords(runtime.database).mark_distinct(
+        decision.doc_a, decision.doc_b, caller.actor(decision.actor)
+    )
     runtime.hygiene.invalidate()
 
 
 @router.post("/hygiene/conflicts/{conflict_id}/resolve", status_code=204, responses=NOT_FOUND)
-def resolve(conflict_id: str, decision: Resolve, runtime: RuntimeDep) -> None:
+def resolve(conflict_id: str, decision: Resolve, caller: Owner, runtime: RuntimeDep) -> None:
     """Keep a, keep b, or both are valid; kept across syncs while the conflict stands."""
     HygieneRecords(runtime.database).resolve_conflict(
-        conflict_id, decision.resolution, decision.actor
+        conflict_id, decision.resolution, caller.actor(decision.actor)
     )
     runtime.hygiene.invalidate()
 
 
 @router.get("/hygiene/audit", response_model=AuditPage)
-def audit(runtime: RuntimeDep, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+def audit(
+    caller: Reader, runtime: RuntimeDep, limit: Limit = 100, offset: Offset = 0
+) -> dict[str, Any]:
     """Who did what, when: newest first."""
-    entries = HygieneRecords(runtime.database).audit(limit, offset)
+    hidden = report.unreadable_ids(runtime.database, caller)
+    # A page may come out shorter than `limit` when it held lines about unreadable documents.
+    entries = [
+        e
+        for e in HygieneRecords(runtime.database).audit(limit, offset)
+        if not report.names_any(e, hidden)
+    ]
     items = [{**e, "at": rfc3339(e["at"])} for e in entries]
     return {"items": items, "limit": limit, "offset": offset}

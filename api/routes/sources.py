@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import RuntimeDep
+from api.deps import Admin, RuntimeDep
 from api.schemas import SourceItem
 from app.sources import listing
 
@@ -14,6 +14,6 @@ router = APIRouter(tags=["sources"])
 
 
 @router.get("/sources", response_model=list[SourceItem])
-def sources(runtime: RuntimeDep) -> list[dict[str, Any]]:
+def sources(_caller: Admin, runtime: RuntimeDep) -> list[dict[str, Any]]:
     """The declared sources (400 when the sources file is missing or invalid)."""
     return listing(runtime.settings.home.sources_file, runtime.catalog)

@@ -1,0 +1,116 @@
+"""Who is asking: principals, their roles and groups, and the API keys that name them.
+
+A key is kept only as its SHA-256 digest and compared in constant time. With no key declared,
+access control is off and every caller is `LOCAL_ADMIN` (the embedded, loopback-only default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from steward.errors import ForbiddenError, UnauthenticatedError
+
+
+class Role(IntEnum):
+    """What a principal may do; each role may do everything of the roles below it."""
+
+    READER = 1  # retrieve, read documents, hygiene and evaluation listings, send feedback
+    OWNER = 2  # act on hygiene findings, run scans and evaluations
+    ADMIN = 3  # accept baselines, manage golden sets and sources; reads every document
+
+    @classmethod
+    def named(cls, name: str) -> Role:
+        return cls[name.upper()]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller of one request."""
+
+    name: str
+    role: Role
+    groups: frozenset[str] = frozenset()
+    # False for the local admin of a server without access control: nobody proved a name.
+    authenticated: bool = True
+
+    def actor(self, claimed: str | None) -> str:
+        """The name an action is recorded under: the key's, or what an unchecked caller says."""
+        if self.authenticated:
+            return self.name
+        return claimed or self.name
+
+    def require(self, role: Role) -> None:
+        """Refuse (ForbiddenError) unless this principal holds `role` or a higher one."""
+        if self.role < role:
+            raise ForbiddenError(self.name, role.name.lower())
+
+    def can_read(self, acl: Sequence[str]) -> bool:
+        """A document without groups is public; one with groups needs a shared group."""
+        return self.role >= Role.ADMIN or not acl or not self.groups.isdisjoint(acl)
+
+    @property
+    def search_groups(self) -> tuple[str, ...] | None:
+        """The groups a search is restricted to (None: no restriction, an admin sees all)."""
+        return None if self.role >= Role.ADMIN else tuple(sorted(self.groups))
+
+
+LOCAL_ADMIN = Principal("local", Role.ADMIN, authenticated=False)
+
+
+def digest(key: str) -> str:
+    """The SHA-256 hex digest a key is stored and compared as."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """One declared key: its digest, the principal it names, and whether it was revoked."""
+
+    sha256: str
+    principal: Principal
+    revoked: bool = False
+
+
+class KeyRing:
+    """The declared keys; resolves a presented key to its principal."""
+
+    def __init__(self, keys: Iterable[ApiKey]) -> None:
+        self._keys = list(keys)
+
+    @property
+    def enabled(self) -> bool:
+        """Access control is on as soon as one key is declared."""
+        return bool(self._keys)
+
+    def resolve(self, presented: str | None) -> Principal:
+        """The principal of a presented key; UnauthenticatedError for none, unknown or revoked."""
+        if not self.enabled:
+            return LOCAL_ADMIN
+        if not presented:
+            raise UnauthenticatedError("an API key is required (Authorization: Bearer <key>)")
+        found = digest(presented)
+        match: ApiKey | None = None
+        # Compare against every key, so the time taken does not tell how far a guess got.
+        for key in self._keys:
+            if hmac.compare_digest(key.sha256, found):
+                match = key
+        if match is None or match.revoked:
+            raise UnauthenticatedError("invalid or revoked API key")
+        return match.principal
+
+
+def within(ceiling: Sequence[str], asked: Sequence[str] | None) -> list[str]:
+    """A document's groups when its source allows only `ceiling`: narrowed, never widened.
+
+    Without a ceiling the document's own groups stand. With one, the document keeps the groups
+    it shares with the ceiling; asking for none (public) or only for groups outside the ceiling
+    leaves the ceiling, so no page of a restricted source becomes readable to more people.
+    """
+    if not ceiling:
+        return list(asked or [])
+    shared = [group for group in (asked or []) if group in ceiling]
+    return shared or list(ceiling)
