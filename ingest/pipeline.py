@@ -41,7 +41,7 @@ from steward.errors import DocumentError, SourceError
 from steward.settings import IngestSettings
 
 # Bump when parsing or chunking changes what a document turns into: documents re-process.
-PIPELINE_REVISION = "6"  # 6: the text of <details> blocks is kept
+PIPELINE_REVISION = "7"  # 6: <details> text kept; 7: a source's acl caps front matter's
 
 Progress = Callable[[str, int, int], None]
 
