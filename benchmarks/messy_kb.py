@@ -391,7 +391,10 @@ def text_change(text: str, rng: random.Random) -> tuple[str, list[Change]] | Non
         dropped, after = pieces.pop(index)
         if index > 0:  # the paragraph break or heading after the dropped sentence stays
             joined = pieces[index - 1][1] + after
-            pieces[index - 1][1] = joined.strip(" ") if "\n" in joined else " "
+            if "\n" in joined:
+                pieces[index - 1][1] = joined.strip(" ")
+            else:  # the text's own ending when the dropped sentence ended it
+                pieces[index - 1][1] = after if index == len(pieces) else " "
         added = rng.choice(REPLACED_SENTENCES)
         where = rng.randrange(len(pieces) + 1)
         if where == len(pieces):
