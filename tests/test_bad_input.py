@@ -6,8 +6,10 @@ import json
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
+from api.app import create_app
 from app.runtime import Runtime
 from connectors.filesystem import FilesystemConnector
 from connectors.jsonl import JsonlConnector
@@ -236,3 +238,79 @@ def test_a_repeated_jsonl_id_does_not_crash_the_run(hash_runtime: Runtime, tmp_p
     assert hash_runtime.store.document_ids("records") == set(
         hash_runtime.catalog.documents_of("records")
     )
+
+
+# -- odd input over HTTP: a 4xx that names the field, never a 500 -----------------------------
+
+# Raw JSON, so the escape reaches the server as sent: json.dumps of "\ud800" would be the same.
+LONE_SURROGATE = "\\ud800"
+
+
+@pytest.fixture
+def api_url(hash_runtime: Runtime, serve_app, write, tmp_path: Path):
+    write.text(tmp_path / "kb/a.txt", "Parking permits are renewed every January.\n")
+    hash_runtime.pipeline.run(FilesystemConnector(tmp_path / "kb", SOURCE))
+    with serve_app(create_app(hash_runtime.settings, hash_runtime)) as url:
+        yield url
+
+
+def post_raw(url: str, path: str, raw: str) -> httpx.Response:
+    # A fresh connection each time: after a 500 the server drops the one it answered on.
+    headers = {"content-type": "application/json"}
+    return httpx.post(f"{url}{path}", content=raw.encode("ascii"), headers=headers, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("raw", "loc"),
+    [
+        (f'{{"query": "park{LONE_SURROGATE}ing"}}', ["body", "query"]),
+        (
+            f'{{"query": "parking", "filters": {{"source": "{LONE_SURROGATE}"}}}}',
+            ["body", "filters", "source"],
+        ),
+        (
+            f'{{"query": "parking", "filters": {{"source": ["kb", "{LONE_SURROGATE}"]}}}}',
+            ["body", "filters", "source"],
+        ),
+        (
+            f'{{"query": "parking", "filters": {{"source_uri_prefix": "{LONE_SURROGATE}"}}}}',
+            ["body", "filters", "source_uri_prefix"],
+        ),
+    ],
+    ids=["query", "source", "source list", "uri prefix"],
+)
+def test_a_lone_surrogate_is_a_422_naming_the_field(api_url: str, raw: str, loc: list) -> None:
+    response = post_raw(api_url, "/retrieve", raw)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert loc in [item["loc"][: len(loc)] for item in detail], detail
+    assert any("unicode" in item["msg"].lower() for item in detail), detail
+
+
+TOO_BIG = str(2**63)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "name"),
+    [
+        ("GET", f"/eval/runs/{TOO_BIG}", {}, "run_id"),
+        ("POST", f"/eval/runs/{TOO_BIG}/accept", {}, "run_id"),
+        ("GET", "/eval/compare", {"a": TOO_BIG, "b": "1"}, "a"),
+        ("GET", "/eval/compare", {"a": "1", "b": TOO_BIG}, "b"),
+        ("GET", "/hygiene/stale", {"offset": TOO_BIG}, "offset"),
+        ("GET", "/hygiene/duplicates", {"offset": TOO_BIG}, "offset"),
+        ("GET", "/eval/runs", {"limit": TOO_BIG}, "limit"),
+    ],
+)
+def test_an_integer_beyond_64_bits_is_a_422(
+    api_url: str, method: str, path: str, params: dict, name: str
+) -> None:
+    body = {} if path.endswith("/accept") else None
+    response = httpx.request(method, f"{api_url}{path}", params=params, json=body, timeout=30)
+    assert response.status_code == 422, response.text
+    assert name in [item["loc"][-1] for item in response.json()["detail"]]
+
+
+def test_the_largest_64_bit_run_id_is_an_ordinary_404(api_url: str) -> None:
+    response = httpx.get(f"{api_url}/eval/runs/{2**63 - 1}", timeout=30)
+    assert response.status_code == 404, response.text
