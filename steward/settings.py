@@ -313,6 +313,9 @@ class ApiSettings(BaseSettings):
     log_query_text: bool = True
     # The API key the CLI sends when it asks the running server (while that holds the index).
     key: SecretStr | None = None
+    # A larger request body is refused with 413 before it is parsed (a /retrieve body is a few
+    # hundred bytes; a golden set of 5,000 queries about 1 MB as JSON lines).
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
 
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -314,3 +314,56 @@ def test_an_integer_beyond_64_bits_is_a_422(
 def test_the_largest_64_bit_run_id_is_an_ordinary_404(api_url: str) -> None:
     response = httpx.get(f"{api_url}/eval/runs/{2**63 - 1}", timeout=30)
     assert response.status_code == 404, response.text
+
+
+# -- bounded requests ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_body_url(open_home, hash_embedder, serve_app):
+    live = open_home("capped", hash_embedder, api={"max_body_bytes": 4096})
+    with serve_app(create_app(live.settings, live)) as url:
+        yield url
+
+
+def test_a_body_above_the_limit_is_a_413_naming_the_limit(small_body_url: str) -> None:
+    body = {"query": "parking " * 1000}  # ~8 KB
+    response = httpx.post(f"{small_body_url}/retrieve", json=body, timeout=30)
+    assert response.status_code == 413, response.text
+    assert "4096 bytes" in response.json()["detail"]
+    assert "STEWARD_API_MAX_BODY_BYTES" in response.json()["detail"]
+
+
+def test_a_chunked_body_without_a_length_is_capped_too(small_body_url: str) -> None:
+    def chunks():
+        yield b'{"query": "'
+        for _ in range(100):
+            yield b"parking " * 16
+        yield b'"}'
+
+    request = httpx.Request(
+        "POST",
+        f"{small_body_url}/retrieve",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+    assert "content-length" not in request.headers  # sent chunked
+    with httpx.Client(timeout=30) as http:
+        response = http.send(request)
+    assert response.status_code == 413, response.text
+    assert "4096 bytes" in response.json()["detail"]
+
+
+def test_a_body_within_the_limit_is_served(small_body_url: str) -> None:
+    response = httpx.post(f"{small_body_url}/retrieve", json={"query": "parking"}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["results"] == []  # nothing indexed in this home
+
+
+def test_a_422_echoes_a_long_input_shortened(api_url: str) -> None:
+    response = httpx.post(f"{api_url}/retrieve", json={"query": "x" * 100_000}, timeout=30)
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "query"]
+    assert item["input"].startswith("xxxx") and len(item["input"]) <= 201
+    assert len(response.content) < 2000
