@@ -154,10 +154,18 @@ class EvalRecords:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def save_golden(self, name: str, queries: list[GoldenQuery]) -> None:
-        """Create or replace a golden set."""
+    def save_golden(
+        self, name: str, queries: list[GoldenQuery], max_queries: int | None = None
+    ) -> None:
+        """Create or replace a golden set; uploads pass `max_queries`, the limit they obey."""
         if not name.strip() or len(name) > 200:
             raise QueryError("name", "must be 1 to 200 characters")
+        if max_queries is not None and len(queries) > max_queries:
+            raise QueryError(
+                "queries",
+                f"{len(queries)} queries is above the limit of {max_queries} per golden set "
+                "(STEWARD_EVAL_MAX_GOLDEN_QUERIES)",
+            )
         with self._database.begin() as conn:
             conn.execute(delete(golden_sets).where(golden_sets.c.name == name))
             conn.execute(
@@ -192,6 +200,20 @@ class EvalRecords:
             ).inserted_primary_key
             assert key is not None
             return int(key[0])
+
+    def interrupt_running(self) -> int:
+        """Mark runs still `running` as failed: their process died before finishing them."""
+        with self._database.begin() as conn:
+            result = conn.execute(
+                update(eval_runs)
+                .where(eval_runs.c.status == "running")
+                .values(
+                    status="failed",
+                    finished_at=utc_now(),
+                    error="interrupted: the process stopped before the run finished",
+                )
+            )
+        return int(result.rowcount or 0)
 
     def finish(self, run_id: int, **values: Any) -> None:
         with self._database.begin() as conn:

@@ -296,6 +296,9 @@ class EvaluationSettings(BaseSettings):
     significance: float = Field(0.05, gt=0, lt=1)
     # Regressions are POSTed here as JSON when set.
     webhook_url: str | None = None
+    # A golden set with more queries is refused: every run embeds and searches each one, and
+    # the set is stored (and read back) as one JSON value.
+    max_golden_queries: int = Field(5000, ge=1)
     # ragas' LLM-judged context precision, added to runs when an OpenAI-compatible endpoint is
     # set (e.g. http://127.0.0.1:11434/v1); only golden queries with a `reference` answer are
     # judged. Each retrieved chunk is one LLM call.

@@ -13,6 +13,8 @@ from api.app import create_app
 from app.runtime import Runtime
 from connectors.filesystem import FilesystemConnector
 from connectors.jsonl import JsonlConnector
+from evaluation.golden import parse_records
+from evaluation.runs import EvalRecords
 from ingest.pipeline import document_id
 from steward.domain import DocumentRef, RawDocument
 
@@ -367,3 +369,49 @@ def test_a_422_echoes_a_long_input_shortened(api_url: str) -> None:
     assert item["loc"] == ["body", "query"]
     assert item["input"].startswith("xxxx") and len(item["input"]) <= 201
     assert len(response.content) < 2000
+
+
+# -- bounded evaluation ----------------------------------------------------------------------
+
+
+def golden(count: int) -> list[dict]:
+    return [
+        {"id": f"q{n}", "query": f"question {n}", "relevant": [{"doc_id": "d1"}]}
+        for n in range(count)
+    ]
+
+
+def test_a_golden_set_above_the_limit_is_refused_naming_the_limit(
+    open_home, hash_embedder, serve_app
+) -> None:
+    live = open_home("eval", hash_embedder, evaluation={"max_golden_queries": 3})
+    with serve_app(create_app(live.settings, live)) as url:
+        body = {"name": "big", "queries": golden(4)}
+        refused = httpx.post(f"{url}/eval/golden-sets", json=body, timeout=30)
+        assert refused.status_code == 422, refused.text
+        message = json.dumps(refused.json())
+        assert "4 queries" in message and "limit of 3" in message
+        assert "STEWARD_EVAL_MAX_GOLDEN_QUERIES" in message
+        assert EvalRecords(live.database).names() == []
+
+        body = {"name": "small", "queries": golden(3)}
+        saved = httpx.post(f"{url}/eval/golden-sets", json=body, timeout=30)
+        assert saved.status_code == 201, saved.text
+        assert EvalRecords(live.database).names() == ["small"]
+
+
+def test_an_evaluation_run_left_running_is_marked_failed_at_start_up(
+    open_home, hash_embedder
+) -> None:
+    first = open_home("eval", hash_embedder)
+    records = EvalRecords(first.database)
+    records.save_golden("sample", parse_records(golden(1)))
+    run_id = records.start("sample", "api")  # ...and the process dies here
+    assert records.run(run_id).status == "running"
+    first.close()
+
+    again = open_home("eval", hash_embedder)
+
+    found = EvalRecords(again.database).run(run_id)
+    assert found.status == "failed"
+    assert "interrupted" in (found.error or "")

@@ -47,7 +47,8 @@ class RunBody(BaseModel):
 def add_golden_set(body: GoldenSetBody, _caller: Admin, runtime: RuntimeDep) -> dict[str, Any]:
     """Create or replace a golden set; judgements name documents, never chunks."""
     queries = parse_records(body.queries)
-    EvalRecords(runtime.database).save_golden(body.name, queries)
+    limit = runtime.settings.evaluation.max_golden_queries
+    EvalRecords(runtime.database).save_golden(body.name, queries, limit)
     return {"name": body.name, "queries": len(queries)}
 
 
