@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from connectors.filesystem import FilesystemConnector
 from connectors.jsonl import JsonlConnector
 from evaluation.golden import parse_records
 from evaluation.runs import EvalRecords
+from ingest import parse
 from ingest.pipeline import document_id
 from steward.domain import DocumentRef, RawDocument
 
@@ -415,3 +417,62 @@ def test_an_evaluation_run_left_running_is_marked_failed_at_start_up(
     found = EvalRecords(again.database).run(run_id)
     assert found.status == "failed"
     assert "interrupted" in (found.error or "")
+
+
+# -- parse limits ----------------------------------------------------------------------------
+
+ALIAS_BOMB = (
+    "---\n"
+    "title: Laughs\n"
+    'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+    "tags: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+    "---\n\nThe body of a document whose front matter expands to thousands of values.\n"
+)
+
+
+def test_front_matter_with_too_many_aliases_is_skipped_with_its_reason(
+    hash_runtime: Runtime, write, tmp_path: Path
+) -> None:
+    kb = tmp_path / "kb"
+    (kb / "bomb.md").parent.mkdir(parents=True, exist_ok=True)
+    (kb / "bomb.md").write_text(ALIAS_BOMB, encoding="utf-8")
+    # A few aliases, as people write them, are fine.
+    (kb / "shared.md").write_text(
+        "---\nowner: &who hr@example.com\nreviewer: *who\n---\n\n"
+        "Parking permits are renewed every January.\n",
+        encoding="utf-8",
+    )
+
+    summary = hash_runtime.pipeline.run(FilesystemConnector(kb, SOURCE))
+
+    skipped = reasons(summary)
+    assert set(skipped) == {"bomb.md"}, skipped
+    assert "front matter" in skipped["bomb.md"] and "27 YAML aliases" in skipped["bomb.md"]
+    assert hash_runtime.catalog.document(document_id(SOURCE, "bomb.md")) is None
+    assert summary.new == 1
+    assert hash_runtime.catalog.document(document_id(SOURCE, "shared.md")).owner == (
+        "hr@example.com"
+    )
+
+
+def test_a_docx_that_unpacks_above_the_limit_is_skipped_with_its_reason(
+    hash_runtime: Runtime, write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real limit is 256 MB; a smaller one keeps the test file small.
+    monkeypatch.setattr(parse, "MAX_DOCX_UNPACKED_BYTES", 1024 * 1024)
+    kb = tmp_path / "kb"
+    write.docx(kb / "fine.docx", "Expense guide", [("Meals", "Meals are reimbursed.")])
+    write.docx(kb / "bomb.docx", "Expense guide", [("Meals", "Meals are reimbursed.")])
+    with zipfile.ZipFile(kb / "bomb.docx", "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/media/padding.bin", b"\0" * (2 * 1024 * 1024))
+    assert (kb / "bomb.docx").stat().st_size < 64 * 1024  # small on disk, large unpacked
+
+    summary = hash_runtime.pipeline.run(FilesystemConnector(kb, SOURCE))
+
+    skipped = reasons(summary)
+    assert set(skipped) == {"bomb.docx"}, skipped
+    assert "DOCX unpacks to 2." in skipped["bomb.docx"]
+    assert "limit of 1.0 MB" in skipped["bomb.docx"]
+    assert summary.new == 1
