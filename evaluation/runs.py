@@ -38,6 +38,7 @@ from steward.audit import audit, require_actor
 from steward.database import Database
 from steward.domain import as_utc, rfc3339, utc_now
 from steward.errors import NotFoundError, QueryError
+from steward.redact import redact_url
 
 log = logging.getLogger("steward.evaluation")
 
@@ -458,10 +459,23 @@ def _judge_against_baseline(runtime: Runtime, records: EvalRecords, run_id: int,
             "baseline_run": baseline.run_id,
             "regression": fallen,
         }
-        try:
-            httpx.post(settings.webhook_url, json=body, timeout=10).raise_for_status()
-        except httpx.HTTPError as error:  # the run and its regression are stored regardless
-            log.warning("the regression webhook %s failed: %s", settings.webhook_url, error)
+        post_webhook(settings.webhook_url, body)
+
+
+def post_webhook(url: str, body: dict[str, Any]) -> bool:
+    """POST `body` as JSON; a failure is logged (the URL redacted), not raised. Whether it went."""
+    try:
+        httpx.post(url, json=body, timeout=10).raise_for_status()
+    except httpx.HTTPError as error:  # the run and its regression are stored regardless
+        # The URL may carry credentials or a token (user:password@, ?token=), and httpx's own
+        # message repeats it: only the redacted URL and the status or error kind are logged.
+        if isinstance(error, httpx.HTTPStatusError):
+            reason = f"answered {error.response.status_code}"
+        else:
+            reason = type(error).__name__
+        log.warning("the regression webhook %s failed: %s", redact_url(url), reason)
+        return False
+    return True
 
 
 def _round(value: float) -> float:
