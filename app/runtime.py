@@ -33,7 +33,12 @@ def open_store(settings: Settings) -> VectorStore:
         return EdgeStore(settings.home.index_dir)
     if not settings.index.url:
         raise ConfigError("STEWARD_INDEX_URL: required when STEWARD_INDEX_BACKEND=qdrant")
-    return QdrantStore(settings.index.url, settings.index.collection, settings.index.api_key)
+    key = settings.index.api_key
+    return QdrantStore(
+        settings.index.url,
+        settings.index.collection,
+        key.get_secret_value() if key else None,
+    )
 
 
 @dataclass

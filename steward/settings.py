@@ -106,7 +106,7 @@ class IndexSettings(BaseSettings):
     backend: Literal["edge", "qdrant"] = "edge"
     # For backend=qdrant: a server URL, or ":memory:" for qdrant-client's in-process mode.
     url: str | None = None
-    api_key: str | None = None
+    api_key: SecretStr | None = None
     collection: str = "steward"
     # Average chunk length in BM25 tokens; part of the stored sparse vectors.
     bm25_avg_len: float = Field(60.0, gt=0)
@@ -191,7 +191,7 @@ class LlmSettings(BaseModel):
 
     url: str | None = None
     model: str = Field("gpt-4o-mini", min_length=1)
-    api_key: str | None = None
+    api_key: SecretStr | None = None
     timeout_s: float = Field(30.0, gt=0)
 
 

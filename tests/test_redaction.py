@@ -47,3 +47,19 @@ def test_a_failing_webhook_logs_its_url_without_credentials_or_tokens(
     for secret in ("s3cret", "abc123"):
         assert secret not in logged, logged
 
+
+def test_settings_reprs_never_show_api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from steward.settings import load_settings
+
+    monkeypatch.setenv("STEWARD_HYGIENE_JUDGE_API_KEY", "sk-judge-secret")
+    monkeypatch.setenv("STEWARD_EVAL_LLM_API_KEY", "sk-eval-secret")
+    monkeypatch.setenv("STEWARD_INDEX_API_KEY", "qdrant-secret")
+    settings = load_settings()
+    shown = " ".join(
+        repr(part) + str(part) for part in (settings.hygiene, settings.evaluation, settings.index)
+    )
+    for secret in ("sk-judge-secret", "sk-eval-secret", "qdrant-secret"):
+        assert secret not in shown
+    # ...while the value is still there for the client that sends it.
+    assert settings.hygiene.judge.api_key.get_secret_value() == "sk-judge-secret"
+    assert settings.index.api_key.get_secret_value() == "qdrant-secret"
