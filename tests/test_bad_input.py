@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -476,3 +478,24 @@ def test_a_docx_that_unpacks_above_the_limit_is_skipped_with_its_reason(
     assert "DOCX unpacks to 2." in skipped["bomb.docx"]
     assert "limit of 1.0 MB" in skipped["bomb.docx"]
     assert summary.new == 1
+
+
+# -- a busy catalog --------------------------------------------------------------------------
+
+
+def test_retrieve_answers_while_the_catalog_is_locked_for_writing(
+    hash_runtime: Runtime, api_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Another writer (a sync, a scan, a second process) holds the write lock past the timeout.
+    holder = sqlite3.connect(hash_runtime.settings.home.catalog_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with caplog.at_level(logging.WARNING, logger="evaluation.feedback"):
+            response = httpx.post(f"{api_url}/retrieve", json={"query": "parking"}, timeout=60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert [hit["source_uri"] for hit in answer["results"]] == ["a.txt"]
+    assert "query log entry" in caplog.text and answer["query_id"] in caplog.text
