@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from client.errors import status_of
 from steward.errors import QueryError, StewardError, UnauthenticatedError
@@ -62,6 +63,15 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return _AsciiJSONResponse(status_code=422, content={"detail": detail})
 
 
+async def _database_unavailable(_request: Request, error: Exception) -> JSONResponse:
+    """A catalog that is locked or unreachable is a 503 to retry, like a CatalogError."""
+    assert isinstance(error, OperationalError)
+    # The driver's message can name the database URL; the detail stays generic.
+    detail = "the catalog is busy or unreachable; retry shortly"
+    return JSONResponse(status_code=503, content={"detail": detail}, headers={"Retry-After": "5"})
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StewardError, _steward_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)

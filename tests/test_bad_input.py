@@ -499,3 +499,21 @@ def test_retrieve_answers_while_the_catalog_is_locked_for_writing(
     answer = response.json()
     assert [hit["source_uri"] for hit in answer["results"]] == ["a.txt"]
     assert "query log entry" in caplog.text and answer["query_id"] in caplog.text
+
+
+def test_a_write_while_the_catalog_is_locked_is_a_503_to_retry(
+    hash_runtime: Runtime, api_url: str
+) -> None:
+    holder = sqlite3.connect(hash_runtime.settings.home.catalog_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        body = {"name": "sample", "queries": golden(1)}
+        response = httpx.post(f"{api_url}/eval/golden-sets", json=body, timeout=60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503, response.text
+    assert "retry" in response.json()["detail"] and response.headers["retry-after"] == "5"
+    # Once the lock is gone the same request goes through.
+    again = httpx.post(f"{api_url}/eval/golden-sets", json=body, timeout=60)
+    assert again.status_code == 201, again.text
