@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.body_limit import BodyLimit
 from api.metrics import CatalogCollector, ServiceMetrics
 from api.routes import documents, evaluation, health, hygiene, metrics, retrieve, sources
 from app.runtime import Runtime, open_runtime
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(BodyLimit)
     service_metrics = ServiceMetrics()
     app.state.metrics = service_metrics
     app.include_router(retrieve.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.metrics import ServiceMetrics
@@ -65,5 +65,15 @@ Reader = Annotated[Principal, Depends(_guard(Role.READER))]
 Owner = Annotated[Principal, Depends(_guard(Role.OWNER))]
 Admin = Annotated[Principal, Depends(_guard(Role.ADMIN))]
 
-# A listing's page size.
+# The largest integer the catalog stores (SQLite and PostgreSQL BIGINT); a larger one in a
+# request would overflow in the driver and answer 500, so it is refused as a 422 here.
+MAX_ROW_INT = 2**63 - 1
+
+# A listing's page size and start.
 Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=MAX_ROW_INT)]
+
+# A stored row's number in the path (an evaluation run).
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_INT)]
+# The same, as a query parameter (GET /eval/compare?a=&b=).
+RowIdQuery = Annotated[int, Query(ge=1, le=MAX_ROW_INT)]

@@ -17,6 +17,17 @@ from client.models import Comparison, EvalRun, FeedbackSummary
 __all__ = ["Comparison", "EvalRun", "FeedbackSummary"]  # the client's, answered by /eval, /feedback
 
 
+def _encodable(value: str) -> str:
+    """Refuse a lone surrogate ("\\ud800" is valid JSON, but no UTF-8 can carry it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # The index's filter would fail to encode it and answer 500. A plain `str` field is
+        # checked by pydantic already; a `str | list[str]` one is not.
+        raise ValueError("is not valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
 class RetrieveFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -42,6 +53,8 @@ class RetrieveFilters(BaseModel):
         names = [value] if isinstance(value, str) else value or []
         if any(not name.strip() for name in names):
             raise ValueError("source names must not be empty")
+        for name in names:
+            _encodable(name)
         return value
 
 

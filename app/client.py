@@ -355,7 +355,8 @@ class LocalClient:
     @_translated
     def add_golden_set(self, name: str, queries: Sequence[Mapping[str, Any]]) -> GoldenSet:
         parsed = parse_records([dict(q) for q in queries])
-        EvalRecords(self._database).save_golden(name, parsed)
+        limit = self._settings.evaluation.max_golden_queries
+        EvalRecords(self._database).save_golden(name, parsed, limit)
         return GoldenSet(name=name, queries=len(parsed))
 
     @_translated

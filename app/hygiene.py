@@ -40,7 +40,7 @@ def scan_hygiene(runtime: Components, progress: Progress | None = None) -> ScanR
         judge = LlmJudge(
             settings.judge.url,
             settings.judge.model,
-            settings.judge.api_key,
+            settings.judge.api_key.get_secret_value() if settings.judge.api_key else None,
             settings.judge.timeout_s,
         )
     try:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
 from app.after_sync import AfterSync, reevaluate, rescan
-from evaluation.runs import evaluate_all
+from evaluation.runs import EvalRecords, evaluate_all
 from hygiene.records import HygieneRecords, SnapshotCache
 from ingest.pipeline import IngestPipeline
 from retrieval.edge_store import EdgeStore
@@ -21,6 +22,8 @@ from steward.database import Database
 from steward.errors import ConfigError, StoreError
 from steward.settings import Settings
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from hygiene.findings import ScanReport
 
@@ -30,7 +33,12 @@ def open_store(settings: Settings) -> VectorStore:
         return EdgeStore(settings.home.index_dir)
     if not settings.index.url:
         raise ConfigError("STEWARD_INDEX_URL: required when STEWARD_INDEX_BACKEND=qdrant")
-    return QdrantStore(settings.index.url, settings.index.collection, settings.index.api_key)
+    key = settings.index.api_key
+    return QdrantStore(
+        settings.index.url,
+        settings.index.collection,
+        key.get_secret_value() if key else None,
+    )
 
 
 @dataclass
@@ -85,6 +93,10 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
                 f"STEWARD_EMBED_MODEL is {model.name!r} ({model.dimension}); use the same model, "
                 "or re-ingest into a new STEWARD_HOME or collection"
             )
+        # A run left `running` by a process that died would read as in progress forever.
+        interrupted = EvalRecords(database).interrupt_running()
+        if interrupted:
+            log.warning("marked %d evaluation run(s) left running as failed", interrupted)
     except BaseException:
         store.close()
         raise

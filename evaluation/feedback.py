@@ -8,16 +8,20 @@ and documents judged not relevant again and again become hygiene items.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from evaluation.tables import feedback, query_log
 from steward.catalog import documents
 from steward.database import Database
 from steward.domain import ScoredChunk, utc_now
 from steward.errors import NotFoundError, QueryError
+
+log = logging.getLogger(__name__)
 
 # A document with at least this many "not relevant" judgements, and more of them than
 # "relevant" ones, is listed for its owner.
@@ -31,6 +35,26 @@ class FeedbackRecords:
         self._database = database
 
     def log_query(
+        self,
+        query_id: str,
+        text: str | None,
+        mode: str,
+        top_k: int,
+        took_ms: float,
+        hits: list[ScoredChunk],
+    ) -> bool:
+        """Log one answer, best-effort: a locked or failing catalog costs the log entry (and
+        feedback on that answer), never the answer itself. Whether it was written."""
+        try:
+            self._insert_query(query_id, text, mode, top_k, took_ms, hits)
+        except SQLAlchemyError as error:
+            log.warning(
+                "the query log entry %s was not written: %s", query_id, type(error).__name__
+            )
+            return False
+        return True
+
+    def _insert_query(
         self,
         query_id: str,
         text: str | None,

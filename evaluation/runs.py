@@ -38,6 +38,7 @@ from steward.audit import audit, require_actor
 from steward.database import Database
 from steward.domain import as_utc, rfc3339, utc_now
 from steward.errors import NotFoundError, QueryError
+from steward.redact import redact_url
 
 log = logging.getLogger("steward.evaluation")
 
@@ -154,10 +155,18 @@ class EvalRecords:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def save_golden(self, name: str, queries: list[GoldenQuery]) -> None:
-        """Create or replace a golden set."""
+    def save_golden(
+        self, name: str, queries: list[GoldenQuery], max_queries: int | None = None
+    ) -> None:
+        """Create or replace a golden set; uploads pass `max_queries`, the limit they obey."""
         if not name.strip() or len(name) > 200:
             raise QueryError("name", "must be 1 to 200 characters")
+        if max_queries is not None and len(queries) > max_queries:
+            raise QueryError(
+                "queries",
+                f"{len(queries)} queries is above the limit of {max_queries} per golden set "
+                "(STEWARD_EVAL_MAX_GOLDEN_QUERIES)",
+            )
         with self._database.begin() as conn:
             conn.execute(delete(golden_sets).where(golden_sets.c.name == name))
             conn.execute(
@@ -192,6 +201,20 @@ class EvalRecords:
             ).inserted_primary_key
             assert key is not None
             return int(key[0])
+
+    def interrupt_running(self) -> int:
+        """Mark runs still `running` as failed: their process died before finishing them."""
+        with self._database.begin() as conn:
+            result = conn.execute(
+                update(eval_runs)
+                .where(eval_runs.c.status == "running")
+                .values(
+                    status="failed",
+                    finished_at=utc_now(),
+                    error="interrupted: the process stopped before the run finished",
+                )
+            )
+        return int(result.rowcount or 0)
 
     def finish(self, run_id: int, **values: Any) -> None:
         with self._database.begin() as conn:
@@ -436,10 +459,23 @@ def _judge_against_baseline(runtime: Runtime, records: EvalRecords, run_id: int,
             "baseline_run": baseline.run_id,
             "regression": fallen,
         }
-        try:
-            httpx.post(settings.webhook_url, json=body, timeout=10).raise_for_status()
-        except httpx.HTTPError as error:  # the run and its regression are stored regardless
-            log.warning("the regression webhook %s failed: %s", settings.webhook_url, error)
+        post_webhook(settings.webhook_url, body)
+
+
+def post_webhook(url: str, body: dict[str, Any]) -> bool:
+    """POST `body` as JSON; a failure is logged (the URL redacted), not raised. Whether it went."""
+    try:
+        httpx.post(url, json=body, timeout=10).raise_for_status()
+    except httpx.HTTPError as error:  # the run and its regression are stored regardless
+        # The URL may carry credentials or a token (user:password@, ?token=), and httpx's own
+        # message repeats it: only the redacted URL and the status or error kind are logged.
+        if isinstance(error, httpx.HTTPStatusError):
+            reason = f"answered {error.response.status_code}"
+        else:
+            reason = type(error).__name__
+        log.warning("the regression webhook %s failed: %s", redact_url(url), reason)
+        return False
+    return True
 
 
 def _round(value: float) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 from ingest.normalize import normalize_text
 from steward.access import within
@@ -154,13 +156,39 @@ def _partition_text(text: str, page: int | None = None) -> list[Element]:
     return _elements_from_unstructured(partition_text(text=text), page)
 
 
+# YAML aliases in one front matter. SafeLoader shares an aliased node instead of copying it,
+# but everything that walks the metadata afterwards (list coercion, the catalog's JSON) expands
+# it: nine anchors of nine aliases each ("billion laughs") is 81 aliases and 9**9 values.
+# Hand-written front matter uses a few at most.
+MAX_FRONT_MATTER_ALIASES = 16
+# A .docx is a zip: its parts' total unpacked size, refused above this before unzipping
+# (a few MB of zip can declare gigabytes of XML).
+MAX_DOCX_UNPACKED_BYTES = 256 * 1024 * 1024
+
+
+class _BoundedYAMLHandler(YAMLHandler):
+    """YAML front matter, refused when it uses more aliases than MAX_FRONT_MATTER_ALIASES."""
+
+    def load(self, fm: str, **kwargs: object) -> Any:
+        # Counted on the event stream, which never expands an alias.
+        aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(fm))
+        if aliases > MAX_FRONT_MATTER_ALIASES:
+            raise yaml.YAMLError(
+                f"{aliases} YAML aliases, more than the {MAX_FRONT_MATTER_ALIASES} allowed"
+            )
+        return super().load(fm, **kwargs)
+
+
 def _parse_markdown(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
     _use_bundled_spacy_model()
     from unstructured.partition.md import partition_md
 
     text = decode_text(raw)
     try:
-        post = frontmatter.loads(text)
+        handler = frontmatter.detect_format(text, frontmatter.handlers)
+        if isinstance(handler, YAMLHandler):
+            handler = _BoundedYAMLHandler()
+        post = frontmatter.loads(text, handler=handler)
         body, meta = post.content, dict(post.metadata)
     except (yaml.YAMLError, ValueError) as error:
         raise DocumentError(raw.ref.source_uri, f"invalid front matter: {error}") from None
@@ -186,6 +214,13 @@ def _parse_docx(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
 
     if not raw.content:
         raise DocumentError(raw.ref.source_uri, "empty file")
+    unpacked = _zip_unpacked_size(raw.content)
+    if unpacked is not None and unpacked > MAX_DOCX_UNPACKED_BYTES:
+        raise DocumentError(
+            raw.ref.source_uri,
+            f"DOCX unpacks to {unpacked / 2**20:.1f} MB, above the limit of "
+            f"{MAX_DOCX_UNPACKED_BYTES / 2**20:.1f} MB",
+        )
     try:
         items = partition_docx(file=io.BytesIO(raw.content))
     except Exception as error:  # python-docx raises many types on a damaged package
@@ -193,6 +228,15 @@ def _parse_docx(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
             raw.ref.source_uri, f"unreadable DOCX ({type(error).__name__})"
         ) from None
     return _elements_from_unstructured(items), {}
+
+
+def _zip_unpacked_size(content: bytes) -> int | None:
+    """The total size a zip declares for its members; None when it is not a readable zip."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None  # partition_docx then names it an unreadable DOCX
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ def _options(settings: LlmSettings, max_retries: int) -> dict[str, Any]:
         raise ConfigError("no LLM endpoint is set")
     return {
         "base_url": settings.url,
-        "api_key": settings.api_key or NO_KEY,
+        "api_key": settings.api_key.get_secret_value() if settings.api_key else NO_KEY,
         "timeout": settings.timeout_s,
         "max_retries": max_retries,
     }

@@ -106,7 +106,7 @@ class IndexSettings(BaseSettings):
     backend: Literal["edge", "qdrant"] = "edge"
     # For backend=qdrant: a server URL, or ":memory:" for qdrant-client's in-process mode.
     url: str | None = None
-    api_key: str | None = None
+    api_key: SecretStr | None = None
     collection: str = "steward"
     # Average chunk length in BM25 tokens; part of the stored sparse vectors.
     bm25_avg_len: float = Field(60.0, gt=0)
@@ -191,7 +191,7 @@ class LlmSettings(BaseModel):
 
     url: str | None = None
     model: str = Field("gpt-4o-mini", min_length=1)
-    api_key: str | None = None
+    api_key: SecretStr | None = None
     timeout_s: float = Field(30.0, gt=0)
 
 
@@ -296,6 +296,9 @@ class EvaluationSettings(BaseSettings):
     significance: float = Field(0.05, gt=0, lt=1)
     # Regressions are POSTed here as JSON when set.
     webhook_url: str | None = None
+    # A golden set with more queries is refused: every run embeds and searches each one, and
+    # the set is stored (and read back) as one JSON value.
+    max_golden_queries: int = Field(5000, ge=1)
     # ragas' LLM-judged context precision, added to runs when an OpenAI-compatible endpoint is
     # set (e.g. http://127.0.0.1:11434/v1); only golden queries with a `reference` answer are
     # judged. Each retrieved chunk is one LLM call.
@@ -313,6 +316,9 @@ class ApiSettings(BaseSettings):
     log_query_text: bool = True
     # The API key the CLI sends when it asks the running server (while that holds the index).
     key: SecretStr | None = None
+    # A larger request body is refused with 413 before it is parsed (a /retrieve body is a few
+    # hundred bytes; a golden set of 5,000 queries about 1 MB as JSON lines).
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
 
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

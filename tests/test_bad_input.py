@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
+import sqlite3
+import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 
+from api.app import create_app
 from app.runtime import Runtime
 from connectors.filesystem import FilesystemConnector
 from connectors.jsonl import JsonlConnector
+from evaluation.golden import parse_records
+from evaluation.runs import EvalRecords
+from ingest import parse
 from ingest.pipeline import document_id
 from steward.domain import DocumentRef, RawDocument
 
@@ -236,3 +244,276 @@ def test_a_repeated_jsonl_id_does_not_crash_the_run(hash_runtime: Runtime, tmp_p
     assert hash_runtime.store.document_ids("records") == set(
         hash_runtime.catalog.documents_of("records")
     )
+
+
+# -- odd input over HTTP: a 4xx that names the field, never a 500 -----------------------------
+
+# Raw JSON, so the escape reaches the server as sent: json.dumps of "\ud800" would be the same.
+LONE_SURROGATE = "\\ud800"
+
+
+@pytest.fixture
+def api_url(hash_runtime: Runtime, serve_app, write, tmp_path: Path):
+    write.text(tmp_path / "kb/a.txt", "Parking permits are renewed every January.\n")
+    hash_runtime.pipeline.run(FilesystemConnector(tmp_path / "kb", SOURCE))
+    with serve_app(create_app(hash_runtime.settings, hash_runtime)) as url:
+        yield url
+
+
+def post_raw(url: str, path: str, raw: str) -> httpx.Response:
+    # A fresh connection each time: after a 500 the server drops the one it answered on.
+    headers = {"content-type": "application/json"}
+    return httpx.post(f"{url}{path}", content=raw.encode("ascii"), headers=headers, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("raw", "loc"),
+    [
+        (f'{{"query": "park{LONE_SURROGATE}ing"}}', ["body", "query"]),
+        (
+            f'{{"query": "parking", "filters": {{"source": "{LONE_SURROGATE}"}}}}',
+            ["body", "filters", "source"],
+        ),
+        (
+            f'{{"query": "parking", "filters": {{"source": ["kb", "{LONE_SURROGATE}"]}}}}',
+            ["body", "filters", "source"],
+        ),
+        (
+            f'{{"query": "parking", "filters": {{"source_uri_prefix": "{LONE_SURROGATE}"}}}}',
+            ["body", "filters", "source_uri_prefix"],
+        ),
+    ],
+    ids=["query", "source", "source list", "uri prefix"],
+)
+def test_a_lone_surrogate_is_a_422_naming_the_field(api_url: str, raw: str, loc: list) -> None:
+    response = post_raw(api_url, "/retrieve", raw)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert loc in [item["loc"][: len(loc)] for item in detail], detail
+    assert any("unicode" in item["msg"].lower() for item in detail), detail
+
+
+TOO_BIG = str(2**63)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "name"),
+    [
+        ("GET", f"/eval/runs/{TOO_BIG}", {}, "run_id"),
+        ("POST", f"/eval/runs/{TOO_BIG}/accept", {}, "run_id"),
+        ("GET", "/eval/compare", {"a": TOO_BIG, "b": "1"}, "a"),
+        ("GET", "/eval/compare", {"a": "1", "b": TOO_BIG}, "b"),
+        ("GET", "/hygiene/stale", {"offset": TOO_BIG}, "offset"),
+        ("GET", "/hygiene/duplicates", {"offset": TOO_BIG}, "offset"),
+        ("GET", "/eval/runs", {"limit": TOO_BIG}, "limit"),
+    ],
+)
+def test_an_integer_beyond_64_bits_is_a_422(
+    api_url: str, method: str, path: str, params: dict, name: str
+) -> None:
+    body = {} if path.endswith("/accept") else None
+    response = httpx.request(method, f"{api_url}{path}", params=params, json=body, timeout=30)
+    assert response.status_code == 422, response.text
+    assert name in [item["loc"][-1] for item in response.json()["detail"]]
+
+
+def test_the_largest_64_bit_run_id_is_an_ordinary_404(api_url: str) -> None:
+    response = httpx.get(f"{api_url}/eval/runs/{2**63 - 1}", timeout=30)
+    assert response.status_code == 404, response.text
+
+
+# -- bounded requests ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_body_url(open_home, hash_embedder, serve_app):
+    live = open_home("capped", hash_embedder, api={"max_body_bytes": 4096})
+    with serve_app(create_app(live.settings, live)) as url:
+        yield url
+
+
+def test_a_body_above_the_limit_is_a_413_naming_the_limit(small_body_url: str) -> None:
+    body = {"query": "parking " * 1000}  # ~8 KB
+    response = httpx.post(f"{small_body_url}/retrieve", json=body, timeout=30)
+    assert response.status_code == 413, response.text
+    assert "4096 bytes" in response.json()["detail"]
+    assert "STEWARD_API_MAX_BODY_BYTES" in response.json()["detail"]
+
+
+def test_a_chunked_body_without_a_length_is_capped_too(small_body_url: str) -> None:
+    def chunks():
+        yield b'{"query": "'
+        for _ in range(100):
+            yield b"parking " * 16
+        yield b'"}'
+
+    request = httpx.Request(
+        "POST",
+        f"{small_body_url}/retrieve",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+    assert "content-length" not in request.headers  # sent chunked
+    with httpx.Client(timeout=30) as http:
+        response = http.send(request)
+    assert response.status_code == 413, response.text
+    assert "4096 bytes" in response.json()["detail"]
+
+
+def test_a_body_within_the_limit_is_served(small_body_url: str) -> None:
+    response = httpx.post(f"{small_body_url}/retrieve", json={"query": "parking"}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["results"] == []  # nothing indexed in this home
+
+
+def test_a_422_echoes_a_long_input_shortened(api_url: str) -> None:
+    response = httpx.post(f"{api_url}/retrieve", json={"query": "x" * 100_000}, timeout=30)
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "query"]
+    assert item["input"].startswith("xxxx") and len(item["input"]) <= 201
+    assert len(response.content) < 2000
+
+
+# -- bounded evaluation ----------------------------------------------------------------------
+
+
+def golden(count: int) -> list[dict]:
+    return [
+        {"id": f"q{n}", "query": f"question {n}", "relevant": [{"doc_id": "d1"}]}
+        for n in range(count)
+    ]
+
+
+def test_a_golden_set_above_the_limit_is_refused_naming_the_limit(
+    open_home, hash_embedder, serve_app
+) -> None:
+    live = open_home("eval", hash_embedder, evaluation={"max_golden_queries": 3})
+    with serve_app(create_app(live.settings, live)) as url:
+        body = {"name": "big", "queries": golden(4)}
+        refused = httpx.post(f"{url}/eval/golden-sets", json=body, timeout=30)
+        assert refused.status_code == 422, refused.text
+        message = json.dumps(refused.json())
+        assert "4 queries" in message and "limit of 3" in message
+        assert "STEWARD_EVAL_MAX_GOLDEN_QUERIES" in message
+        assert EvalRecords(live.database).names() == []
+
+        body = {"name": "small", "queries": golden(3)}
+        saved = httpx.post(f"{url}/eval/golden-sets", json=body, timeout=30)
+        assert saved.status_code == 201, saved.text
+        assert EvalRecords(live.database).names() == ["small"]
+
+
+def test_an_evaluation_run_left_running_is_marked_failed_at_start_up(
+    open_home, hash_embedder
+) -> None:
+    first = open_home("eval", hash_embedder)
+    records = EvalRecords(first.database)
+    records.save_golden("sample", parse_records(golden(1)))
+    run_id = records.start("sample", "api")  # ...and the process dies here
+    assert records.run(run_id).status == "running"
+    first.close()
+
+    again = open_home("eval", hash_embedder)
+
+    found = EvalRecords(again.database).run(run_id)
+    assert found.status == "failed"
+    assert "interrupted" in (found.error or "")
+
+
+# -- parse limits ----------------------------------------------------------------------------
+
+ALIAS_BOMB = (
+    "---\n"
+    "title: Laughs\n"
+    'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+    "tags: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+    "---\n\nThe body of a document whose front matter expands to thousands of values.\n"
+)
+
+
+def test_front_matter_with_too_many_aliases_is_skipped_with_its_reason(
+    hash_runtime: Runtime, write, tmp_path: Path
+) -> None:
+    kb = tmp_path / "kb"
+    (kb / "bomb.md").parent.mkdir(parents=True, exist_ok=True)
+    (kb / "bomb.md").write_text(ALIAS_BOMB, encoding="utf-8")
+    # A few aliases, as people write them, are fine.
+    (kb / "shared.md").write_text(
+        "---\nowner: &who hr@example.com\nreviewer: *who\n---\n\n"
+        "Parking permits are renewed every January.\n",
+        encoding="utf-8",
+    )
+
+    summary = hash_runtime.pipeline.run(FilesystemConnector(kb, SOURCE))
+
+    skipped = reasons(summary)
+    assert set(skipped) == {"bomb.md"}, skipped
+    assert "front matter" in skipped["bomb.md"] and "27 YAML aliases" in skipped["bomb.md"]
+    assert hash_runtime.catalog.document(document_id(SOURCE, "bomb.md")) is None
+    assert summary.new == 1
+    assert hash_runtime.catalog.document(document_id(SOURCE, "shared.md")).owner == (
+        "hr@example.com"
+    )
+
+
+def test_a_docx_that_unpacks_above_the_limit_is_skipped_with_its_reason(
+    hash_runtime: Runtime, write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real limit is 256 MB; a smaller one keeps the test file small.
+    monkeypatch.setattr(parse, "MAX_DOCX_UNPACKED_BYTES", 1024 * 1024)
+    kb = tmp_path / "kb"
+    write.docx(kb / "fine.docx", "Expense guide", [("Meals", "Meals are reimbursed.")])
+    write.docx(kb / "bomb.docx", "Expense guide", [("Meals", "Meals are reimbursed.")])
+    with zipfile.ZipFile(kb / "bomb.docx", "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/media/padding.bin", b"\0" * (2 * 1024 * 1024))
+    assert (kb / "bomb.docx").stat().st_size < 64 * 1024  # small on disk, large unpacked
+
+    summary = hash_runtime.pipeline.run(FilesystemConnector(kb, SOURCE))
+
+    skipped = reasons(summary)
+    assert set(skipped) == {"bomb.docx"}, skipped
+    assert "DOCX unpacks to 2." in skipped["bomb.docx"]
+    assert "limit of 1.0 MB" in skipped["bomb.docx"]
+    assert summary.new == 1
+
+
+# -- a busy catalog --------------------------------------------------------------------------
+
+
+def test_retrieve_answers_while_the_catalog_is_locked_for_writing(
+    hash_runtime: Runtime, api_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Another writer (a sync, a scan, a second process) holds the write lock past the timeout.
+    holder = sqlite3.connect(hash_runtime.settings.home.catalog_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with caplog.at_level(logging.WARNING, logger="evaluation.feedback"):
+            response = httpx.post(f"{api_url}/retrieve", json={"query": "parking"}, timeout=60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert [hit["source_uri"] for hit in answer["results"]] == ["a.txt"]
+    assert "query log entry" in caplog.text and answer["query_id"] in caplog.text
+
+
+def test_a_write_while_the_catalog_is_locked_is_a_503_to_retry(
+    hash_runtime: Runtime, api_url: str
+) -> None:
+    holder = sqlite3.connect(hash_runtime.settings.home.catalog_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        body = {"name": "sample", "queries": golden(1)}
+        response = httpx.post(f"{api_url}/eval/golden-sets", json=body, timeout=60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503, response.text
+    assert "retry" in response.json()["detail"] and response.headers["retry-after"] == "5"
+    # Once the lock is gone the same request goes through.
+    again = httpx.post(f"{api_url}/eval/golden-sets", json=body, timeout=60)
+    assert again.status_code == 201, again.text

@@ -69,7 +69,8 @@ def test_both_llm_judges_read_one_group_under_their_own_variables(
     monkeypatch.setenv("STEWARD_EVAL_LLM_CONCURRENCY", "2")
     settings = load_settings()
     conflicts, context = settings.hygiene.judge, settings.evaluation.llm
-    assert (conflicts.url, conflicts.model, conflicts.api_key, conflicts.timeout_s) == (
+    key = conflicts.api_key.get_secret_value() if conflicts.api_key else None
+    assert (conflicts.url, conflicts.model, key, conflicts.timeout_s) == (
         "http://127.0.0.1:11434/v1",
         "gpt-4o-mini",
         "sk-conflicts",

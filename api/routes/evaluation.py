@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import Admin, Limit, Owner, Reader, RuntimeDep
+from api.deps import Admin, Limit, Owner, Reader, RowId, RowIdQuery, RuntimeDep
 from api.schemas import (
     NOT_FOUND,
     Comparison,
@@ -47,7 +47,8 @@ class RunBody(BaseModel):
 def add_golden_set(body: GoldenSetBody, _caller: Admin, runtime: RuntimeDep) -> dict[str, Any]:
     """Create or replace a golden set; judgements name documents, never chunks."""
     queries = parse_records(body.queries)
-    EvalRecords(runtime.database).save_golden(body.name, queries)
+    limit = runtime.settings.evaluation.max_golden_queries
+    EvalRecords(runtime.database).save_golden(body.name, queries, limit)
     return {"name": body.name, "queries": len(queries)}
 
 
@@ -75,13 +76,13 @@ def runs(
 
 
 @router.get("/eval/runs/{run_id}", response_model=EvalRun, responses=NOT_FOUND)
-def one_run(run_id: int, _caller: Reader, runtime: RuntimeDep) -> dict[str, Any]:
+def one_run(run_id: RowId, _caller: Reader, runtime: RuntimeDep) -> dict[str, Any]:
     return EvalRecords(runtime.database).run(run_id).as_dict()
 
 
 @router.get("/eval/compare", response_model=Comparison, responses=NOT_FOUND)
 def compare_runs(
-    _caller: Reader, runtime: RuntimeDep, a: Annotated[int, Query()], b: Annotated[int, Query()]
+    _caller: Reader, runtime: RuntimeDep, a: RowIdQuery, b: RowIdQuery
 ) -> dict[str, Any]:
     """b - a per metric, with a paired t-test over the queries both runs scored."""
     return compare(EvalRecords(runtime.database), a, b).as_dict()
@@ -99,7 +100,7 @@ class AcceptBody(BaseModel):
 
 
 @router.post("/eval/runs/{run_id}/accept", status_code=204, responses=NOT_FOUND)
-def accept(run_id: int, body: AcceptBody, caller: Admin, runtime: RuntimeDep) -> None:
+def accept(run_id: RowId, body: AcceptBody, caller: Admin, runtime: RuntimeDep) -> None:
     """Make this run its golden set's baseline (audited: GET /hygiene/audit)."""
     EvalRecords(runtime.database).accept(run_id, caller.actor(body.actor))
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import Limit, Owner, Reader, RuntimeDep
+from api.deps import Limit, Offset, Owner, Reader, RuntimeDep
 from api.schemas import (
     NOT_FOUND,
     Action,
@@ -27,7 +27,6 @@ from steward.domain import rfc3339
 
 router = APIRouter(tags=["hygiene"])
 
-Offset = Annotated[int, Query(ge=0)]
 Source = Annotated[str | None, Query(min_length=1, description="Only this source.")]
 DocOwner = Annotated[str | None, Query(min_length=1, description="Only documents of this owner.")]
 
