@@ -93,10 +93,13 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
                 f"STEWARD_EMBED_MODEL is {model.name!r} ({model.dimension}); use the same model, "
                 "or re-ingest into a new STEWARD_HOME or collection"
             )
-        # A run left `running` by a process that died would read as in progress forever.
-        interrupted = EvalRecords(database).interrupt_running()
-        if interrupted:
-            log.warning("marked %d evaluation run(s) left running as failed", interrupted)
+        # A run left `running` by a process that died would read as in progress forever. Only
+        # the embedded index's holder may say so: it is the one process that can evaluate (the
+        # index is locked to it); with a Qdrant server, workers run evaluations concurrently.
+        if settings.index.backend == "edge":
+            interrupted = EvalRecords(database).interrupt_running()
+            if interrupted:
+                log.warning("marked %d evaluation run(s) left running as failed", interrupted)
     except BaseException:
         store.close()
         raise
