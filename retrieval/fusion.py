@@ -66,15 +66,18 @@ def lexical_anchors(sparse: Ranked, gap: float, depth: int) -> list[str]:
     BM25 scores carry the index's own IDF, so a query term that few chunks contain (an error
     code, a ticket number, an unfamiliar name) lifts the chunks that have it far above every
     other match. The anchors are the hits before the largest score drop among the first
-    `depth`, when that drop is a factor of at least `gap`; a list that ends within `depth`
-    ends with an infinite drop (nothing else matched). Empty when no drop is large enough.
+    `depth`, when that drop is a factor of at least `gap`. A list that ends within `depth`
+    (nothing else matched) ends with a drop of just `gap`: a larger drop before it still
+    decides ("Tobiah Teduku": the one page naming both at 13.3, three naming a Tobiah at 6.3
+    and less, then nothing — the anchor is the first page, not all four). Empty when no drop
+    is large enough.
     """
     if gap <= 0 or not sparse or sparse[0][1] <= 0:
         return []
     best, cut = 0.0, 0
     for at in range(min(depth, len(sparse))):
         following = sparse[at + 1][1] if at + 1 < len(sparse) else 0.0
-        ratio = sparse[at][1] / following if following > 0 else float("inf")
+        ratio = sparse[at][1] / following if following > 0 else gap
         if ratio > best:
             best, cut = ratio, at + 1
     return [ident for ident, _ in sparse[:cut]] if best >= gap else []

@@ -231,6 +231,10 @@ def test_lexical_anchors_are_the_hits_before_a_large_drop() -> None:
     # A list that ends within the depth: nothing else matched, so its hits are anchors.
     assert fusion.lexical_anchors([("a", 3.0), ("b", 2.9)], 2.0, 5) == ["a", "b"]
     assert fusion.lexical_anchors([("a", 3.0)], 0.0, 5) == []
+    # A large drop before the list's end decides: the pages matching only the common part of a
+    # name (a first name several pages share) are not anchors.
+    shared = [("a", 13.3), ("b", 6.3), ("c", 6.1), ("d", 5.6)]
+    assert fusion.lexical_anchors(shared, 1.3, 5) == ["a"]
 
 
 def test_anchored_hits_rise_above_the_rest_in_their_order() -> None:
