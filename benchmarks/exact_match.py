@@ -262,41 +262,36 @@ class Corpus:
         return f"{self.name}={self.path}" + (f"@{self.questions}" if self.questions else "")
 
 
-def _natural(corpus: Corpus) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-    """The corpus' natural queries and graded judgements, keyed by document id."""
+def _natural(
+    corpus: Corpus,
+) -> tuple[dict[str, str], dict[str, dict[str, int]], dict[str, str]]:
+    """The corpus' natural queries, graded judgements (keyed by document id) and each query's
+    type where the questions name one (natural, identifier, name...)."""
     if corpus.is_beir:
         from evaluation.beir import load_beir
 
         dataset = load_beir(corpus.path)
-        return dict(dataset.queries), {q: dict(j) for q, j in dataset.qrels.items()}
-    if corpus.questions is None:
-        return {}, {}
-    queries: dict[str, str] = {}
-    qrels: dict[str, dict[str, int]] = {}
-    for line in corpus.questions.read_text(encoding="utf-8").split("\n"):
-        if line.strip():
-            record = json.loads(line)
-            queries[record["id"]] = record["query"]
-            qrels[record["id"]] = {str(k): int(v) for k, v in record["relevant"].items()}
-    return queries, qrels
-
-
-def _query_types(corpus: Corpus) -> dict[str, str]:
-    """Each natural query's type where the questions name one (natural, identifier, name...)."""
-    if corpus.is_beir:
-        path, key = corpus.path / "queries.jsonl", "_id"
-    elif corpus.questions is not None:
-        path, key = corpus.questions, "id"
+        queries = dict(dataset.queries)
+        qrels = {q: dict(j) for q, j in dataset.qrels.items()}
+        path, key = corpus.path / "queries.jsonl", "_id"  # load_beir keeps no metadata
+        records = [json.loads(line) for line in _lines(path)]
+    elif corpus.questions is None:
+        return {}, {}, {}
     else:
-        return {}
+        key = "id"
+        records = [json.loads(line) for line in _lines(corpus.questions)]
+        queries = {r["id"]: r["query"] for r in records}
+        qrels = {r["id"]: {str(k): int(v) for k, v in r["relevant"].items()} for r in records}
     types: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").split("\n"):
-        if line.strip():
-            record = json.loads(line)
-            kind = record.get("type") or (record.get("metadata") or {}).get("type")
-            if kind:
-                types[str(record[key])] = str(kind)
-    return types
+    for record in records:
+        kind = record.get("type") or (record.get("metadata") or {}).get("type")
+        if kind:
+            types[str(record[key])] = str(kind)
+    return queries, qrels, types
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def _build(corpus: Corpus, into: Path) -> tuple[Any, list[Planted]]:
@@ -464,8 +459,7 @@ def phase_corpus(spec: str, keep: Path | None = None) -> dict[str, Any]:
     try:
         connector, planted = _build(corpus, work)
         exact = queries_for(planted)
-        natural, qrels = _natural(corpus)
-        types = _query_types(corpus)
+        natural, qrels, types = _natural(corpus)
         settings = Settings(home=HomeSettings(home=work / "home"))
         runtime = open_runtime(settings)
         started = time.perf_counter()
