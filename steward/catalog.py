@@ -180,6 +180,16 @@ class Catalog:
             row = conn.execute(select(documents).where(documents.c.doc_id == doc_id)).first()
             return _row(row._mapping, self._chunk_ids(conn, [doc_id])[doc_id]) if row else None
 
+    def acls(self, doc_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The access groups of these documents (those that exist), in one query."""
+        if not doc_ids:
+            return {}
+        query = select(documents.c.doc_id, documents.c.acl).where(
+            documents.c.doc_id.in_(list(doc_ids))
+        )
+        with self._database.connect() as conn:
+            return {str(doc_id): list(acl) for doc_id, acl in conn.execute(query)}
+
     def sources(self) -> list[str]:
         """Names of the sources that have documents."""
         with self._database.connect() as conn:

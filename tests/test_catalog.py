@@ -91,6 +91,12 @@ def test_documents_round_trip_with_utc_datetimes_and_lists(catalog: Catalog) -> 
     assert catalog.count_documents() == 2
 
 
+def test_acls_are_read_for_many_documents_at_once(catalog: Catalog) -> None:
+    catalog.save_documents([row("d1", acl=["secret-team"]), row("d2", acl=[])])
+    assert catalog.acls(["d1", "d2", "missing"]) == {"d1": ["secret-team"], "d2": []}
+    assert catalog.acls([]) == {}
+
+
 def test_save_replaces_and_sources_stay_apart(catalog: Catalog) -> None:
     catalog.save_documents([row("d1"), row("x1", source="other")])
     catalog.save_documents([row("d1", title="Renamed", chunk_ids=["c9"])])

@@ -42,12 +42,9 @@ def _unreadable(runtime: Runtime, caller: Principal, hits: list[ScoredChunk]) ->
     if caller.search_groups is None:
         return set()
     named = {d for hit in hits for d in (hit.duplicate_of, hit.superseded_by, *hit.duplicates) if d}
-    unreadable = set()
-    for doc_id in named:
-        row = runtime.catalog.document(doc_id)
-        if row is not None and not caller.can_read(row.acl):
-            unreadable.add(doc_id)
-    return unreadable
+    # One query for every named document's groups (not a document and its chunk list each).
+    acls = runtime.catalog.acls(sorted(named))
+    return {doc_id for doc_id, acl in acls.items() if not caller.can_read(acl)}
 
 
 @router.post("/retrieve", response_model=RetrieveResponse)
