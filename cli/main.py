@@ -87,11 +87,13 @@ def _summary_table(summary: dict[str, Any]) -> Table:
     table.add_row("seconds", f"{summary['seconds']:.2f}")
     hygiene = summary.get("hygiene")
     if hygiene:
+        from hygiene.findings import FINDING_KINDS
+
         table.add_section()
-        table.add_row("hygiene: copies in clusters", str(hygiene["duplicates"]))
-        table.add_row("hygiene: superseded", str(hygiene["superseded"]))
+        for kind in FINDING_KINDS:
+            if kind.exported and kind.name in hygiene:
+                table.add_row(f"hygiene: {kind.label}", str(hygiene[kind.name]))
         table.add_row("hygiene: expired", str(hygiene["states"].get("expired", 0)))
-        table.add_row("hygiene: open conflicts", str(hygiene["unresolved_conflicts"]))
     return table
 
 

@@ -91,17 +91,24 @@ class FindingKind:
 
     name: str  # also the `kind` label of steward_hygiene_items
     count: Callable[[ScanReport], int]
-    exported: bool = True  # a steward_hygiene_items gauge (a total of another kind is not)
+    label: str  # how the CLI's summary names it
+    exported: bool = True  # a steward_hygiene_items gauge, a CLI row (a total of another is not)
 
 
 # In the order of a scan's summary. A detector that finds a new kind adds its line here.
 FINDING_KINDS: tuple[FindingKind, ...] = (
-    FindingKind("duplicate_clusters", lambda r: len(r.clusters), exported=False),
-    FindingKind("duplicates", lambda r: sum(len(c.members) for c in r.clusters)),
-    FindingKind("superseded", lambda r: len(r.superseded)),
-    FindingKind("conflicts", lambda r: len(r.conflicts), exported=False),
     FindingKind(
-        "unresolved_conflicts", lambda r: sum(1 for c in r.conflicts if c.resolution is None)
+        "duplicate_clusters", lambda r: len(r.clusters), "duplicate clusters", exported=False
     ),
-    FindingKind("chunk_duplicates", lambda r: r.chunk_duplicates),
+    FindingKind(
+        "duplicates", lambda r: sum(len(c.members) for c in r.clusters), "copies in clusters"
+    ),
+    FindingKind("superseded", lambda r: len(r.superseded), "superseded"),
+    FindingKind("conflicts", lambda r: len(r.conflicts), "conflicts", exported=False),
+    FindingKind(
+        "unresolved_conflicts",
+        lambda r: sum(1 for c in r.conflicts if c.resolution is None),
+        "open conflicts",
+    ),
+    FindingKind("chunk_duplicates", lambda r: r.chunk_duplicates, "chunks folded as copies"),
 )

@@ -320,3 +320,42 @@ def test_cli_sends_its_api_key_to_a_server_with_access_control(
     assert refused.returncode == 2
     assert "401" in refused.stderr and "STEWARD_API_KEY" in refused.stderr
     assert probed.returncode == 0, probed.stderr
+
+
+def test_the_ingest_table_shows_every_exported_finding_kind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CLI's hygiene rows come from FINDING_KINDS: a new kind appears without a CLI edit."""
+    from rich.console import Console
+
+    from cli.main import _summary_table
+    from hygiene import findings
+
+    new_kind = findings.FindingKind("orphans", lambda report: 0, "pages with no owner")
+    monkeypatch.setattr(findings, "FINDING_KINDS", (*findings.FINDING_KINDS, new_kind))
+    counts = {kind.name: 10 + i for i, kind in enumerate(findings.FINDING_KINDS)}
+    summary: dict[str, Any] = {
+        "source": "s",
+        "status": "ok",
+        **dict.fromkeys(
+            (
+                "listed new changed metadata_only moved unchanged deleted chunks chunks_embedded "
+                "chunks_cached boilerplate_lines_removed"
+            ).split(),
+            0,
+        ),
+        "skipped": [],
+        "seconds": 1.0,
+        "hygiene": {**counts, "states": {"expired": 3}},
+    }
+    console = Console(width=200, record=True)
+    console.print(_summary_table(summary))
+    shown = console.export_text()
+
+    for kind in findings.FINDING_KINDS:
+        row = f"hygiene: {kind.label}"
+        if kind.exported:
+            assert row in shown and str(counts[kind.name]) in shown
+        else:
+            assert row not in shown
+    assert "hygiene: pages with no owner" in shown and "hygiene: expired" in shown
