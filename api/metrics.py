@@ -79,8 +79,8 @@ class CatalogCollector:
             last = catalog.last_run(source)
             if last is None:
                 continue
-            status.add_metric([source], 1 if last["status"] == "ok" else 0)
-            summary = last.get("summary") or {}
+            status.add_metric([source], 1 if last.status == "ok" else 0)
+            summary = last.summary or {}
             for what in ("new", "changed", "deleted", "skipped"):
                 value = summary.get(what, 0)
                 documents.add_metric(

@@ -147,11 +147,11 @@ def listing(path: Path, catalog: Catalog) -> list[dict[str, Any]]:
                 "last_run": None
                 if last is None
                 else {
-                    "run_id": last["run_id"],
-                    "started_at": as_utc(last["started_at"]),
-                    "finished_at": as_utc(last["finished_at"]) if last["finished_at"] else None,
-                    "status": last["status"],
-                    "duration_s": last["duration_s"],
+                    "run_id": last.run_id,
+                    "started_at": as_utc(last.started_at),
+                    "finished_at": as_utc(last.finished_at) if last.finished_at else None,
+                    "status": last.status,
+                    "duration_s": last.duration_s,
                 },
             }
         )

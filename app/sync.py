@@ -54,7 +54,7 @@ def sync_source(
     since = None
     if incremental and hasattr(connector, "list_changed"):
         last = runtime.catalog.last_good_run(name)
-        since = as_utc(last["started_at"]) if last else None
+        since = as_utc(last.started_at) if last else None
     summary = pipeline.run(connector, progress or _quiet, since)
     result = summary.as_dict()
     if summary.status == "ok":

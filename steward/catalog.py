@@ -141,6 +141,19 @@ class DocumentRow:
 _STORED = [name for name in DocumentRow.__slots__ if name != "chunk_ids"]
 
 
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One ingest run of a source, as the catalog holds it (`summary` is the sync's summary)."""
+
+    run_id: int
+    source: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    duration_s: float | None
+    summary: dict[str, Any] | None
+
+
 def _row(mapping: Any, chunk_ids: list[str]) -> DocumentRow:
     values = {name: mapping[name] for name in _STORED}
     values["chunk_ids"] = chunk_ids
@@ -360,7 +373,7 @@ class Catalog:
                 )
             )
 
-    def last_good_run(self, source: str) -> dict[str, Any] | None:
+    def last_good_run(self, source: str) -> RunRow | None:
         """The newest run of a source that finished well."""
         with self._database.connect() as conn:
             row = conn.execute(
@@ -369,11 +382,12 @@ class Catalog:
                 .order_by(runs.c.run_id.desc())
                 .limit(1)
             ).first()
-            return dict(row._mapping) if row else None
+            return RunRow(**row._mapping) if row else None
 
-    def last_run(self, source: str) -> dict[str, Any] | None:
+    def last_run(self, source: str) -> RunRow | None:
+        """The newest run of a source, whatever its status (a running one included)."""
         with self._database.connect() as conn:
             row = conn.execute(
                 select(runs).where(runs.c.source == source).order_by(runs.c.run_id.desc()).limit(1)
             ).first()
-            return dict(row._mapping) if row else None
+            return RunRow(**row._mapping) if row else None

@@ -177,7 +177,7 @@ def test_a_missing_source_folder_fails_the_run_and_prunes_nothing(
     assert hash_runtime.catalog.documents_of(SOURCE) == rows_before
     assert hash_runtime.store.count() == count_before
     assert hash_runtime.store.document_ids(SOURCE) == set(rows_before)
-    assert hash_runtime.catalog.last_run(SOURCE)["status"] == "failed"
+    assert hash_runtime.catalog.last_run(SOURCE).status == "failed"
 
 
 def test_an_empty_folder_prunes_nothing_unless_deletes_are_allowed(

@@ -127,10 +127,11 @@ def test_runs_are_recorded_in_order(catalog: Catalog) -> None:
     second = catalog.start_run("kb")
     last = catalog.last_run("kb")
     assert second > first
-    assert last is not None and last["run_id"] == second and last["status"] == "running"
+    assert last is not None and last.run_id == second and last.status == "running"
     catalog.finish_run(second, "failed", 0.2, {"error": "listing failed"})
     last = catalog.last_run("kb")
-    assert last is not None and last["status"] == "failed" and last["summary"]["error"]
+    assert last is not None and last.status == "failed" and last.summary is not None
+    assert last.summary["error"] == "listing failed" and last.finished_at is not None
     assert catalog.last_run("elsewhere") is None
 
 

@@ -90,7 +90,7 @@ def test_a_run_interrupted_after_its_first_batch_resumes_to_the_same_index(
     with pytest.raises(Interrupted):
         interrupted.pipeline.run(FilesystemConnector(folder, SOURCE), die_after_first_batch)
     assert len(interrupted.catalog.documents_of(SOURCE)) == 5
-    assert interrupted.catalog.last_run(SOURCE)["status"] == "failed"
+    assert interrupted.catalog.last_run(SOURCE).status == "failed"
 
     resumed = interrupted.pipeline.run(FilesystemConnector(folder, SOURCE))
     assert (resumed.status, resumed.unchanged, resumed.new) == ("ok", 5, len(TOPICS) - 5)

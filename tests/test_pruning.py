@@ -54,7 +54,7 @@ def test_removing_more_than_the_share_deletes_nothing_and_fails(
     rows = live.catalog.documents_of(SOURCE)
     assert {k: rows[k].chunk_ids for k in before} == before  # nothing was pruned
     assert document_id(SOURCE, "new.txt") in rows  # what did arrive is indexed
-    assert live.catalog.last_run(SOURCE)["status"] == "failed"
+    assert live.catalog.last_run(SOURCE).status == "failed"
     assert check(live.catalog, live.store).clean
 
 

@@ -297,9 +297,9 @@ def test_pruned_documents_leave_tombstones_and_listed_ones_their_last_run(
     last = live.catalog.last_run(SOURCE)
     assert last is not None
     (tomb,) = live.catalog.tombstones_of(SOURCE)
-    assert (tomb["source_uri"], tomb["run_id"]) == ("valves.md", last["run_id"])
+    assert (tomb["source_uri"], tomb["run_id"]) == ("valves.md", last.run_id)
     rows = live.catalog.documents_of(SOURCE).values()
-    assert rows and all(row.last_seen_run == last["run_id"] for row in rows)
+    assert rows and all(row.last_seen_run == last.run_id for row in rows)
 
 
 def test_an_incremental_run_reads_only_files_changed_since_and_prunes_nothing(
