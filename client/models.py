@@ -239,8 +239,7 @@ class ScanResult(Model):
 
 
 class ScanRecord(Model):
-    """The last finished scan, as the catalog records it: times in UTC (without their zone when
-    the catalog is SQLite, which drops it; `steward hygiene report --json` prints them so)."""
+    """The last finished scan, as the catalog records it, times in UTC."""
 
     scan_id: int
     started_at: datetime

@@ -256,7 +256,14 @@ class HygieneRecords:
                 .order_by(hygiene_scans.c.scan_id.desc())
                 .limit(1)
             ).first()
-            return dict(row._mapping) if row else None
+        if row is None:
+            return None
+        # In UTC with the zone said (SQLite drops it), so the API's date-times are RFC 3339.
+        found = dict(row._mapping)
+        for name in ("started_at", "finished_at"):
+            if found[name] is not None:
+                found[name] = as_utc(found[name])
+        return found
 
     def generation(self) -> tuple[int | None, datetime | None, int]:
         """Changes whenever retrieval's view must be reloaded: a scan, an ingest, a decision."""

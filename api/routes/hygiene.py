@@ -87,7 +87,7 @@ async def run_scan(_caller: Owner, runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.get("/hygiene/scans/last", response_model=ScanRecord | None)
 def last_scan(_caller: Reader, runtime: RuntimeDep) -> dict[str, Any] | None:
-    """The last finished scan (null before the first), times as the catalog holds them."""
+    """The last finished scan (null before the first)."""
     return HygieneRecords(runtime.database).last_scan()
 
 
