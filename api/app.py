@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from api import errors
 from api.body_limit import BodyLimit
+from api.inflight import InFlightBound
 from api.metrics import CatalogCollector, ServiceMetrics
+from api.rate_limit import rate_limiter
 from api.routes import documents, evaluation, health, hygiene, metrics, retrieve, sources
 from app.runtime import Runtime, open_runtime
 from jobs.scheduler import EmbeddedScheduler
@@ -38,7 +40,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         live = runtime or open_runtime(settings or load_settings())
         app.state.runtime = live
         app.state.retriever = live.retriever
-        app.state.keys = live.settings.auth.key_ring()
+        app.state.keys = live.settings.auth.authenticator()
+        app.state.rate_limiter = rate_limiter(live.settings.api)
         # The first forward pass of a model is several times slower: pay it before serving.
         live.embedder.embed_query("warm-up")
         scheduler = _embedded_scheduler(live)
@@ -64,6 +67,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     errors.install(app)
     app.add_middleware(BodyLimit)
+    # Added last, so outermost: a request beyond the bound is refused before its body is read.
+    app.add_middleware(InFlightBound)
     service_metrics = ServiceMetrics()
     app.state.metrics = service_metrics
     app.include_router(retrieve.router)
