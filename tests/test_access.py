@@ -736,3 +736,46 @@ def test_jwt_settings_fail_at_start_naming_the_variable(
     # A JWKS alone turns access control on: no key is needed for the bind guard.
     monkeypatch.setenv("STEWARD_AUTH_JWKS_URL", "https://sso.example.com/jwks.json")
     load_settings().auth.check_bind("0.0.0.0")
+
+
+def test_claims_become_a_principal_as_the_settings_say(tmp_path: Path) -> None:
+    """A Keycloak-shaped token: groups in a nested claim, roles as a list (the highest wins)."""
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps(jwks(PRIVATE, KID)), encoding="utf-8")
+    settings = AccessSettings(
+        jwks_file=jwks_file,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwt_name_claim="email",
+        jwt_groups_claim="realm_access.groups",
+        jwt_role_claim="roles",
+        jwt_roles={"kb-editors": "owner", "kb-portal": "app"},
+    )
+    auth = settings.authenticator()
+    presented = token(
+        "f3b1c2",
+        email="ana@example.com",
+        realm_access={"groups": ["staff", "secret-team", 7]},
+        roles=["offline_access", "kb-portal", "kb-editors"],
+    )
+    principal = auth.resolve(presented)
+    assert (principal.name, principal.role) == ("ana@example.com", Role.OWNER)
+    assert principal.groups == {"staff", "secret-team"}
+    # No mapped value: the safe default; a space-separated string claim splits.
+    plain = auth.resolve(token("x", email="bo@example.com", roles="offline_access admin"))
+    assert plain.role is Role.READER and plain.groups == frozenset()
+    with pytest.raises(UnauthenticatedError, match="lacks the 'email' claim"):
+        auth.resolve(token("no-email"))
+    # A JWKS and no key declared: a string that is not a JWT is refused, not let in as the
+    # local admin of a server without access control.
+    for presented in ("not.a.token", "an-api-key-of-nobody-0001"):
+        with pytest.raises(UnauthenticatedError, match="invalid bearer token"):
+            auth.resolve(presented)
+
+
+def test_the_clients_headers_carry_an_apps_end_user(base_url: str) -> None:
+    on_behalf = {"X-Steward-On-Behalf-Of-Groups": "secret-team"}
+    with HttpClient(base_url, api_key=KEYS["app"], headers=on_behalf) as client:
+        assert client.retrieve(QUERY, top_k=3).results[0].doc_id == MERGER
+    with HttpClient(base_url, api_key=KEYS["app"]) as client, pytest.raises(NotFoundError):
+        client.document(MERGER)
