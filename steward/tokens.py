@@ -8,6 +8,7 @@ verify. A refusal says which check failed, never the expected values or the toke
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,8 @@ import jwt
 
 from steward.access import Principal, Role
 from steward.errors import KeySetError, UnauthenticatedError
+
+log = logging.getLogger(__name__)
 
 # Signature algorithm family → the JWK key type it needs.
 ALGORITHMS: dict[str, str] = {
@@ -147,14 +150,24 @@ class UrlKeySet:
 
     def key_for(self, kid: str | None) -> SigningKey | None:
         with self._lock:
-            age = time.monotonic() - self._fetched
-            if age > self._cache_s:
-                self._fetch()
+            if time.monotonic() - self._fetched > self._cache_s:
+                self._refresh()
             found = _select(self._keys, kid)
             if found is None and time.monotonic() - self._fetched > self._refetch_s:
-                self._fetch()
+                self._refresh()
                 found = _select(self._keys, kid)
             return found
+
+    def _refresh(self) -> None:
+        """Fetch the set again; while the provider is down, the keys already held still serve
+        (a retry after `refetch_s`), so its outage does not log everyone out at once."""
+        try:
+            self._fetch()
+        except KeySetError as error:
+            if not self._keys:
+                raise
+            log.warning("keeping the JWKS fetched before: %s", error)
+            self._fetched = time.monotonic() - self._cache_s + self._refetch_s
 
 
 @dataclass(frozen=True, slots=True)

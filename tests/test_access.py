@@ -706,6 +706,13 @@ def test_a_jwks_url_is_fetched_cached_and_refetched_for_a_new_key() -> None:
         with pytest.raises(UnauthenticatedError, match="key this service lacks"):
             auth.resolve(token("ana@example.com", kid="made-up-too"))
         assert idp.fetches == fetched
+        # Fetched again on every use (cache_s=0) while the provider answers...
+        always = TokenVerifier(
+            UrlKeySet(idp.url, cache_s=0, refetch_s=0), TokenRules(issuer=ISSUER, audience=AUDIENCE)
+        )
+        assert always.verify(fresh).name == "cy@example.com"
+    # ...and once it is gone, the keys fetched before still serve.
+    assert always.verify(fresh).name == "cy@example.com"
     # The provider gone and nothing cached: the caller is asked to retry (503), not refused.
     cold = AccessSettings(jwks_url=idp.url, jwt_issuer=ISSUER, jwt_audience=AUDIENCE)
     with pytest.raises(KeySetError, match="cannot be fetched") as unreachable:
