@@ -14,6 +14,7 @@ from app.runtime import Runtime
 from retrieval.search import Retriever
 from steward.access import Principal, Role
 from steward.authentication import Authenticator
+from steward.errors import RateLimitedError
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -67,6 +68,7 @@ def _groups(header: str | None) -> list[str] | None:
 def get_principal(
     keys: Annotated[Authenticator, Depends(get_keys)],
     limiter: Annotated[RateLimiter | None, Depends(get_rate_limiter)],
+    metrics: Annotated[ServiceMetrics, Depends(get_metrics)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     on_behalf_of: Annotated[str | None, _on_behalf] = None,
 ) -> Principal:
@@ -75,7 +77,11 @@ def get_principal(
     principal = keys.resolve(credentials.credentials if credentials is not None else None)
     principal = principal.for_end_user(_groups(on_behalf_of))
     if limiter is not None:
-        limiter.take(principal.name)
+        try:
+            limiter.take(principal.name)
+        except RateLimitedError:
+            metrics.observe_refusal("rate_limit")
+            raise
     return principal
 
 

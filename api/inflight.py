@@ -53,6 +53,9 @@ class InFlightBound:
                 "(STEWARD_API_MAX_INFLIGHT); retry shortly"
             )
             headers = {"Retry-After": str(RETRY_AFTER_S)}
+            metrics = getattr(scope["app"].state, "metrics", None)
+            if metrics is not None:
+                metrics.observe_refusal("in_flight")
             await JSONResponse({"detail": detail}, status_code=503, headers=headers)(
                 scope, receive, send
             )

@@ -22,7 +22,11 @@ from app.sources import FilesystemSource, build_connector
 from steward.errors import RateLimitedError
 from steward.settings import AccessSettings, ApiSettings, KeyEntry
 
-KEYS = {"ana": "ana-key-0000000000001", "bo": "bo-key-00000000000001"}
+KEYS = {
+    "ana": "ana-key-0000000000001",
+    "bo": "bo-key-00000000000001",
+    "cy": "cy-key-00000000000001",
+}
 BODY = b'{"query": "renew the parking permit", "top_k": 3}'
 
 
@@ -77,6 +81,9 @@ def test_a_principal_above_its_rate_gets_429_with_retry_after(server: Any) -> No
         # /health names nobody and is never limited; a stranger is refused before any bucket.
         assert all(http.get("/health").status_code == 200 for _ in range(3))
         assert http.post("/retrieve", content=BODY).status_code == 401
+        # Both refusals are counted for the operator.
+        metrics = http.get("/metrics", headers=headers("cy")).text
+        assert 'steward_requests_refused_total{reason="rate_limit"} 2.0' in metrics
 
 
 def test_the_bucket_refills_at_the_rate_and_holds_a_burst() -> None:
@@ -133,6 +140,8 @@ def test_beyond_the_inflight_bound_retrieve_answers_503_at_once(server: Any) -> 
         assert "STEWARD_API_MAX_INFLIGHT" in answer.json()["detail"]
         # The cheap routes are not bounded by it.
         assert http.get("/hygiene/stale", headers=headers("bo")).status_code == 200
+        metrics = http.get("/metrics", headers=headers("bo")).text
+        assert 'steward_requests_refused_total{reason="in_flight"} 1.0' in metrics
         held.sendall(BODY[10:])
         reply = held.recv(65536).decode("latin-1")
         held.close()
