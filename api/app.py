@@ -40,7 +40,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         live = runtime or open_runtime(settings or load_settings())
         app.state.runtime = live
         app.state.retriever = live.retriever
-        app.state.keys = live.settings.auth.authenticator()
+        app.state.keys = live.settings.auth.key_ring()
+        # The keys and, behind single sign-on, the JWT verifier: what the routes' callers meet.
+        app.state.authenticator = live.settings.auth.authenticator(app.state.keys)
         app.state.rate_limiter = rate_limiter(live.settings.api)
         # The first forward pass of a model is several times slower: pay it before serving.
         live.embedder.embed_query("warm-up")

@@ -33,7 +33,7 @@ def get_metrics(request: Request) -> ServiceMetrics:
 
 
 def get_keys(request: Request) -> Authenticator:
-    keys: Authenticator = request.app.state.keys
+    keys: Authenticator = request.app.state.authenticator
     return keys
 
 

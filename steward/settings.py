@@ -320,9 +320,6 @@ class ApiSettings(BaseSettings):
     log_query_text: bool = True
     # The API key the CLI sends when it asks the running server (while that holds the index).
     key: SecretStr | None = None
-    # A larger request body is refused with 413 before it is parsed (a /retrieve body is a few
-    # hundred bytes; a golden set of 5,000 queries about 1 MB as JSON lines).
-    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     # Requests a principal may send a minute (a token bucket holding `rate_limit_burst`); above
     # it, 429 with Retry-After. Unset: no limit.
     rate_limit_per_minute: int | None = Field(None, ge=1)
@@ -332,13 +329,17 @@ class ApiSettings(BaseSettings):
     # served at once; one more answers 503 with Retry-After at once instead of waiting in line.
     # 32 leaves 8 of the server's 40 worker threads to the cheap routes. 0: no bound.
     max_inflight: int = Field(32, ge=0)
+    # A larger request body is refused with 413 before it is parsed (a /retrieve body is a few
+    # hundred bytes; a golden set of 5,000 queries about 1 MB as JSON lines).
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
 
-
-RoleName = Literal["reader", "app", "owner", "admin"]
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Values that are examples, not secrets: refused so a copied sample never guards a server.
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "api-key", "your-key", "xxx"}
+
+
+RoleName = Literal["reader", "app", "owner", "admin"]
 
 
 class KeyEntry(BaseModel):
@@ -513,9 +514,10 @@ class AccessSettings(BaseSettings):
         )
         return TokenVerifier(keys, rules)
 
-    def authenticator(self) -> Authenticator:
-        """Every way a caller may prove who it is: the declared keys and the JWT verifier."""
-        return Authenticator(self.key_ring(), self.token_verifier())
+    def authenticator(self, keys: KeyRing | None = None) -> Authenticator:
+        """Every way a caller may prove who it is: the declared keys (`keys`, when already
+        read) and the JWT verifier."""
+        return Authenticator(keys if keys is not None else self.key_ring(), self.token_verifier())
 
 
 _PREFIXES: dict[type[BaseSettings], str] = {
