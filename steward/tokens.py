@@ -126,7 +126,9 @@ class UrlKeySet:
         self._refetch_s = refetch_s
         self._timeout_s = timeout_s
         self._keys: list[SigningKey] = []
-        self._fetched = -float("inf")
+        self._fetched = -float("inf")  # the last fetch that worked
+        self._attempted = -float("inf")  # the last try, which may have failed
+        self._failure: KeySetError | None = None
         self._lock = threading.Lock()
 
     def _fetch(self) -> None:
@@ -153,21 +155,30 @@ class UrlKeySet:
             if time.monotonic() - self._fetched > self._cache_s:
                 self._refresh()
             found = _select(self._keys, kid)
-            if found is None and time.monotonic() - self._fetched > self._refetch_s:
+            if found is None:
                 self._refresh()
                 found = _select(self._keys, kid)
             return found
 
     def _refresh(self) -> None:
-        """Fetch the set again; while the provider is down, the keys already held still serve
-        (a retry after `refetch_s`), so its outage does not log everyone out at once."""
+        """Fetch the set again, at most once every `refetch_s` seconds.
+
+        While the provider is down, the keys already held still serve, so its outage does not
+        log everyone out at once; with none held, the caller is told to retry (KeySetError).
+        """
+        now = time.monotonic()
+        if now - self._attempted <= self._refetch_s:
+            if not self._keys and self._failure is not None:
+                raise KeySetError(str(self._failure))
+            return
+        self._attempted = now
         try:
             self._fetch()
         except KeySetError as error:
+            self._failure = error
             if not self._keys:
                 raise
             log.warning("keeping the JWKS fetched before: %s", error)
-            self._fetched = time.monotonic() - self._cache_s + self._refetch_s
 
 
 @dataclass(frozen=True, slots=True)
