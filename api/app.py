@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from api import errors
 from api.body_limit import BodyLimit
+from api.inflight import InFlightBound
 from api.metrics import CatalogCollector, ServiceMetrics
+from api.rate_limit import rate_limiter
 from api.routes import documents, evaluation, health, hygiene, metrics, retrieve, sources
 from app.runtime import Runtime, open_runtime
 from jobs.scheduler import EmbeddedScheduler
@@ -39,6 +41,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = live
         app.state.retriever = live.retriever
         app.state.keys = live.settings.auth.key_ring()
+        # The keys and, behind single sign-on, the JWT verifier: what the routes' callers meet.
+        app.state.authenticator = live.settings.auth.authenticator(app.state.keys)
+        app.state.rate_limiter = rate_limiter(live.settings.api)
         # The first forward pass of a model is several times slower: pay it before serving.
         live.embedder.embed_query("warm-up")
         scheduler = _embedded_scheduler(live)
@@ -64,6 +69,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     errors.install(app)
     app.add_middleware(BodyLimit)
+    # Added last, so outermost: a request beyond the bound is refused before its body is read.
+    app.add_middleware(InFlightBound)
     service_metrics = ServiceMetrics()
     app.state.metrics = service_metrics
     app.include_router(retrieve.router)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.metrics import ServiceMetrics
+from api.rate_limit import RateLimiter
 from app.runtime import Runtime
 from retrieval.search import Retriever
-from steward.access import KeyRing, Principal, Role
+from steward.access import Principal, Role
+from steward.authentication import Authenticator
+from steward.errors import RateLimitedError
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -29,21 +32,57 @@ def get_metrics(request: Request) -> ServiceMetrics:
     return metrics
 
 
-def get_keys(request: Request) -> KeyRing:
-    keys: KeyRing = request.app.state.keys
+def get_keys(request: Request) -> Authenticator:
+    keys: Authenticator = request.app.state.authenticator
     return keys
 
 
+def get_rate_limiter(request: Request) -> RateLimiter | None:
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    return limiter
+
+
 # auto_error=False: a missing key is ours to refuse (401 with WWW-Authenticate), not FastAPI's 403.
-_bearer = HTTPBearer(auto_error=False, description="An API key (STEWARD_AUTH_KEYS_FILE).")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key (STEWARD_AUTH_KEYS_FILE) or a JWT from single sign-on "
+    "(STEWARD_AUTH_JWKS_FILE / _URL).",
+)
+
+# The header an app key names its end user's groups in, comma-separated.
+ON_BEHALF_HEADER = "X-Steward-On-Behalf-Of-Groups"
+_on_behalf = Header(
+    alias=ON_BEHALF_HEADER,
+    max_length=8192,
+    description="Only for an app key: the end user's groups (comma-separated); the answer "
+    "reads what they may read, within the app's own groups. Absent: public documents only.",
+)
+
+
+def _groups(header: str | None) -> list[str] | None:
+    if header is None:
+        return None
+    return [group.strip() for group in header.split(",") if group.strip()]
 
 
 def get_principal(
-    keys: Annotated[KeyRing, Depends(get_keys)],
+    keys: Annotated[Authenticator, Depends(get_keys)],
+    limiter: Annotated[RateLimiter | None, Depends(get_rate_limiter)],
+    metrics: Annotated[ServiceMetrics, Depends(get_metrics)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    on_behalf_of: Annotated[str | None, _on_behalf] = None,
 ) -> Principal:
-    """The caller named by `Authorization: Bearer <key>`; the local admin without access control."""
-    return keys.resolve(credentials.credentials if credentials is not None else None)
+    """The caller named by `Authorization: Bearer <key or JWT>` (the local admin without access
+    control), as the end user an app names, within its request rate."""
+    principal = keys.resolve(credentials.credentials if credentials is not None else None)
+    principal = principal.for_end_user(_groups(on_behalf_of))
+    if limiter is not None:
+        try:
+            limiter.take(principal.name)
+        except RateLimitedError:
+            metrics.observe_refusal("rate_limit")
+            raise
+    return principal
 
 
 def _guard(role: Role) -> Callable[[Principal], Principal]:
@@ -58,7 +97,7 @@ def _guard(role: Role) -> Callable[[Principal], Principal]:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
-KeysDep = Annotated[KeyRing, Depends(get_keys)]
+KeysDep = Annotated[Authenticator, Depends(get_keys)]
 
 # The caller, refused unless it holds the role (each role includes the ones below it).
 Reader = Annotated[Principal, Depends(_guard(Role.READER))]

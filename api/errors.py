@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,6 +30,11 @@ async def _steward_error(_request: Request, error: Exception) -> JSONResponse:
         return JSONResponse(status_code=status, content=body)
     if isinstance(error, UnauthenticatedError):
         headers = {"WWW-Authenticate": 'Bearer realm="steward"'}
+        return JSONResponse(status_code=status, content={"detail": str(error)}, headers=headers)
+    retry_after_s = getattr(error, "retry_after_s", None)
+    if retry_after_s is not None:
+        # Whole seconds, rounded up: a client that waits that long finds the next token.
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))}
         return JSONResponse(status_code=status, content={"detail": str(error)}, headers=headers)
     return JSONResponse(status_code=status, content={"detail": str(error)})
 

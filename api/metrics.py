@@ -1,9 +1,9 @@
 """GET /metrics through prometheus_client: this process's counters, and the catalog's state.
 
-Counted here (per app, on the app's own registry): `/retrieve` latency as a histogram and the
-answers with no result. Read from the catalog at scrape time by `CatalogCollector`: the latest
-evaluation scores per golden set and regressions, each source's last sync, hygiene items of the
-last scan, feedback precision.
+Counted here (per app, on the app's own registry): `/retrieve` latency as a histogram, the
+answers with no result, and the requests refused to bound the load. Read from the catalog at
+scrape time by `CatalogCollector`: the latest evaluation scores per golden set and regressions,
+each source's last sync, hygiene items of the last scan, feedback precision.
 """
 
 from __future__ import annotations
@@ -41,6 +41,16 @@ class ServiceMetrics:
         self._zero_results = Counter(
             "steward_retrieve_zero_results", "Answers with no result.", registry=self.registry
         )
+        self._refused = Counter(
+            "steward_requests_refused",
+            "Requests refused to bound the load, by reason (rate_limit: 429, in_flight: 503).",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def observe_refusal(self, reason: str) -> None:
+        """A request refused to bound the load: `rate_limit` (429) or `in_flight` (503)."""
+        self._refused.labels(reason).inc()
 
     def observe_retrieve(self, seconds: float, results: int) -> None:
         self._latency.observe(seconds)

@@ -146,6 +146,8 @@ STATUS: list[tuple[type[StewardError], int]] = [
     (kernel.NotFoundError, 404),
     (kernel.UnauthenticatedError, 401),
     (kernel.ForbiddenError, 403),
+    (kernel.KeySetError, 503),
+    (kernel.RateLimitedError, 429),
     (kernel.QueryError, 422),
     (kernel.ConfigError, 400),
     (kernel.StoreError, 503),

@@ -9,18 +9,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from steward.errors import ForbiddenError, UnauthenticatedError
 
 
 class Role(IntEnum):
-    """What a principal may do; each role may do everything of the roles below it."""
+    """What a principal may do; each role may do everything of the roles below it.
+
+    The one exception is the app's own power: only an `APP` names an end user's groups.
+    """
 
     READER = 1  # retrieve, read documents, hygiene and evaluation listings, send feedback
-    OWNER = 2  # act on hygiene findings, run scans and evaluations
-    ADMIN = 3  # accept baselines, manage golden sets and sources; reads every document
+    APP = 2  # a reader on behalf of end users: names their groups per request (for_end_user)
+    OWNER = 3  # act on hygiene findings, run scans and evaluations
+    ADMIN = 4  # accept baselines, manage golden sets and sources; reads every document
 
     @classmethod
     def named(cls, name: str) -> Role:
@@ -52,6 +56,21 @@ class Principal:
         """A document without groups is public; one with groups needs a shared group."""
         return self.role >= Role.ADMIN or not acl or not self.groups.isdisjoint(acl)
 
+    def for_end_user(self, groups: Iterable[str] | None) -> Principal:
+        """The principal a request acts as when it names an end user's groups (None: names none).
+
+        Only an app may name them; its own groups are the ceiling (`ANY_GROUP` lifts it), so the
+        answer is never wider than the app's key. An app that names none acts for an anonymous
+        end user and reads public documents only: a forgotten header must not open the ceiling.
+        """
+        if self.role is not Role.APP:
+            if groups is None:
+                return self
+            raise ForbiddenError(self.name, Role.APP.name.lower())
+        asked = frozenset(groups or ()) - {ANY_GROUP}
+        allowed = asked if ANY_GROUP in self.groups else asked & self.groups
+        return replace(self, groups=allowed)
+
     @property
     def search_groups(self) -> tuple[str, ...] | None:
         """The groups a search is restricted to (None: no restriction, an admin sees all)."""
@@ -59,6 +78,9 @@ class Principal:
 
 
 LOCAL_ADMIN = Principal("local", Role.ADMIN, authenticated=False)
+
+# In an app's groups: it may name any group for its end users (no ceiling).
+ANY_GROUP = "*"
 
 
 def digest(key: str) -> str:

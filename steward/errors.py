@@ -10,8 +10,10 @@ StewardError
 ├── LlmError             an LLM endpoint failed or answered out of shape
 ├── NotFoundError        an id that does not exist
 ├── AccessError          the caller may not do this
-│   ├── UnauthenticatedError  no valid API key (401)
-│   └── ForbiddenError        a valid key whose role is too low (403)
+│   ├── UnauthenticatedError  no valid API key or bearer token (401)
+│   ├── ForbiddenError        a valid key whose role is too low (403)
+│   └── KeySetError           the signing keys (JWKS) of bearer tokens cannot be read (503)
+├── RateLimitedError     a principal above its request rate; `retry_after_s` (429)
 └── QueryError           a query that cannot be answered as asked
 """
 
@@ -87,7 +89,7 @@ class AccessError(StewardError):
 
 
 class UnauthenticatedError(AccessError):
-    """No API key, or one that is unknown or revoked."""
+    """No API key or bearer token, or one that is unknown, revoked, expired or forged."""
 
 
 class ForbiddenError(AccessError):
@@ -97,6 +99,24 @@ class ForbiddenError(AccessError):
         super().__init__(f"{principal!r} may not do this: it needs the {needed} role")
         self.principal = principal
         self.needed = needed
+
+
+class KeySetError(AccessError):
+    """The JWKS that bearer tokens are checked against cannot be read; retry later."""
+
+    retry_after_s = 5.0
+
+
+class RateLimitedError(StewardError):
+    """A principal asked more often than STEWARD_API_RATE_LIMIT_PER_MINUTE allows."""
+
+    def __init__(self, principal: str, retry_after_s: float) -> None:
+        super().__init__(
+            f"{principal!r} sent too many requests; retry in {retry_after_s:.0f} s "
+            "(STEWARD_API_RATE_LIMIT_PER_MINUTE)"
+        )
+        self.principal = principal
+        self.retry_after_s = retry_after_s
 
 
 class QueryError(StewardError):

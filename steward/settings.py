@@ -11,18 +11,22 @@ from itertools import takewhile
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from steward.access import ApiKey, KeyRing, Principal, Role, digest
+from steward.authentication import Authenticator
+from steward.tokens import FileKeySet, KeySet, TokenRules, TokenVerifier, UrlKeySet
 
 
 class HomeSettings(BaseSettings):
@@ -316,6 +320,15 @@ class ApiSettings(BaseSettings):
     log_query_text: bool = True
     # The API key the CLI sends when it asks the running server (while that holds the index).
     key: SecretStr | None = None
+    # Requests a principal may send a minute (a token bucket holding `rate_limit_burst`); above
+    # it, 429 with Retry-After. Unset: no limit.
+    rate_limit_per_minute: int | None = Field(None, ge=1)
+    # How many requests may come at once after a quiet spell; unset: a minute's worth.
+    rate_limit_burst: int | None = Field(None, ge=1)
+    # Requests of each expensive route (POST /retrieve, /eval/runs, /eval/probes, /hygiene/scan)
+    # served at once; one more answers 503 with Retry-After at once instead of waiting in line.
+    # 32 leaves 8 of the server's 40 worker threads to the cheap routes. 0: no bound.
+    max_inflight: int = Field(32, ge=0)
     # A larger request body is refused with 413 before it is parsed (a /retrieve body is a few
     # hundred bytes; a golden set of 5,000 queries about 1 MB as JSON lines).
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
@@ -326,13 +339,16 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "api-key", "your-key", "xxx"}
 
 
+RoleName = Literal["reader", "app", "owner", "admin"]
+
+
 class KeyEntry(BaseModel):
     """One API key: a name, a role, its groups, and the key as a SHA-256 digest (or in clear)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., min_length=1, max_length=200)
-    role: Literal["reader", "owner", "admin"] = "reader"
+    role: RoleName = "reader"
     groups: list[str] = Field(default_factory=list)
     # Prefer `sha256` (printf %s "$KEY" | sha256sum); `key` is hashed at load and never kept.
     sha256: str | None = None
@@ -397,6 +413,25 @@ class AccessSettings(BaseSettings):
     keys: list[KeyEntry] = Field(default_factory=list)
     # `steward serve` binds a non-loopback interface with access control off only when set.
     allow_insecure_bind: bool = False
+    # Bearer JWTs from single sign-on, checked against the provider's JWKS: a file, or a URL
+    # (https, or http on a loopback address) fetched and kept `jwks_cache_s` seconds.
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    jwks_cache_s: int = Field(300, ge=0)
+    # Both required with a JWKS: a token another service's audience was given is refused.
+    jwt_issuer: str | None = Field(None, validate_default=True)
+    jwt_audience: str | None = Field(None, validate_default=True)
+    # The claim naming the caller (recorded as the actor), and the one listing its groups; a
+    # dotted path reaches into an object (realm_access.roles). A string claim splits on spaces.
+    jwt_name_claim: str = "sub"
+    jwt_groups_claim: str = "groups"
+    # The claim a role is read from; unset, every token holder is a reader. Its values map to
+    # roles through `jwt_roles` ({"steward-admins": "admin"}); with no map, a value that is a
+    # role's name counts. The highest role found wins; none found leaves reader.
+    jwt_role_claim: str | None = None
+    jwt_roles: dict[str, RoleName] = Field(default_factory=dict)
+    # Clock skew allowed on `exp` and `nbf`.
+    jwt_leeway_s: int = Field(30, ge=0, le=300)
 
     @field_validator("keys_file")
     @classmethod
@@ -405,9 +440,37 @@ class AccessSettings(BaseSettings):
             _read_keys_file(value)
         return value
 
+    @field_validator("jwks_file")
+    @classmethod
+    def _jwks_file_reads(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            FileKeySet(value)
+        return value
+
+    @field_validator("jwks_url")
+    @classmethod
+    def _jwks_url_is_safe(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("jwks_file") is not None:
+            raise ValueError("set STEWARD_AUTH_JWKS_FILE or STEWARD_AUTH_JWKS_URL, not both")
+        url = httpx.URL(value)
+        # Over plain http anyone on the path could hand in their own keys.
+        if url.scheme != "https" and not (url.scheme == "http" and _loopback(url.host)):
+            raise ValueError("must be https (http only on a loopback address)")
+        return value
+
+    @field_validator("jwt_issuer", "jwt_audience")
+    @classmethod
+    def _required_with_a_jwks(cls, value: str | None, info: ValidationInfo) -> str | None:
+        jwks = info.data.get("jwks_file") or info.data.get("jwks_url")
+        if jwks and not value:
+            raise ValueError("required when STEWARD_AUTH_JWKS_FILE or STEWARD_AUTH_JWKS_URL is set")
+        return value
+
     def check_bind(self, host: str, insecure: bool = False) -> None:
         """Refuse to serve beyond this machine with access control off, unless told to."""
-        if insecure or self.allow_insecure_bind or _loopback(host) or self.key_ring().enabled:
+        if insecure or self.allow_insecure_bind or _loopback(host) or self.enabled:
             return
         from steward.errors import ConfigError
 
@@ -424,6 +487,37 @@ class AccessSettings(BaseSettings):
         if self.keys_file is not None:
             entries += _read_keys_file(self.keys_file)
         return KeyRing(entry.as_api_key() for entry in entries)
+
+    @property
+    def enabled(self) -> bool:
+        """Access control is on: a key is declared or bearer JWTs are checked."""
+        jwks = self.jwks_file is not None or self.jwks_url is not None
+        return jwks or self.key_ring().enabled
+
+    def token_verifier(self) -> TokenVerifier | None:
+        """The bearer JWT verifier, when a JWKS is configured."""
+        keys: KeySet
+        if self.jwks_file is not None:
+            keys = FileKeySet(self.jwks_file)
+        elif self.jwks_url is not None:
+            keys = UrlKeySet(self.jwks_url, cache_s=self.jwks_cache_s)
+        else:
+            return None
+        rules = TokenRules(
+            issuer=self.jwt_issuer or "",
+            audience=self.jwt_audience or "",
+            name_claim=self.jwt_name_claim,
+            groups_claim=self.jwt_groups_claim,
+            role_claim=self.jwt_role_claim,
+            roles=dict(self.jwt_roles),
+            leeway_s=self.jwt_leeway_s,
+        )
+        return TokenVerifier(keys, rules)
+
+    def authenticator(self, keys: KeyRing | None = None) -> Authenticator:
+        """Every way a caller may prove who it is: the declared keys (`keys`, when already
+        read) and the JWT verifier."""
+        return Authenticator(keys if keys is not None else self.key_ring(), self.token_verifier())
 
 
 _PREFIXES: dict[type[BaseSettings], str] = {

@@ -6,29 +6,44 @@ public one; the issue's reproduction is that nobody outside secret-team may find
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 from api.app import create_app
 from app.hygiene import scan_hygiene
 from app.runtime import Runtime, open_runtime
 from app.sources import FilesystemSource, build_connector
 from client import HttpClient
-from client.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from client.errors import AuthenticationError, NotFoundError, PermissionDeniedError, status_of
 from ingest.pipeline import document_id
 from steward.access import LOCAL_ADMIN, KeyRing, Role, digest, within
-from steward.errors import ConfigError, ForbiddenError
+from steward.errors import ConfigError, ForbiddenError, KeySetError, UnauthenticatedError
 from steward.settings import AccessSettings, KeyEntry, load_settings
+from steward.tokens import TokenRules, TokenVerifier, UrlKeySet
 
 KEYS = {
     "secret-reader": "secret-reader-key-0001",
     "other-reader": "other-reader-key-00001",
     "owner": "owner-key-000000000001",
     "revoked": "revoked-key-0000000001",
+    # Apps retrieving for end users: one whose ceiling holds secret-team, one that does not.
+    "app": "app-key-00000000000001",
+    "staff-app": "staff-app-key-00000001",
 }
 ADMIN_KEY = "admin-key-000000000001"  # declared in the keys file, as its digest only
 QUERY = "Falcon acquisition layoffs"
@@ -70,8 +85,73 @@ ROLES: dict[tuple[str, str], Role | None] = {
 CALLER_ROLES = {
     "secret-reader": Role.READER,
     "other-reader": Role.READER,
+    "app": Role.APP,
     "owner": Role.OWNER,
     "admin": Role.ADMIN,
+    # Bearer JWTs from single sign-on, their role taken from the `steward_role` claim.
+    "jwt-reader": Role.READER,
+    "jwt-app": Role.APP,
+    "jwt-owner": Role.OWNER,
+    "jwt-admin": Role.ADMIN,
+}
+
+# -- single sign-on: an identity provider's key pair, its JWKS, and tokens it signs ------------
+
+ISSUER = "https://sso.example.com/realms/staff"
+AUDIENCE = "steward"
+KID = "sso-2026"
+PRIVATE = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+# Another key pair under the same kid: a forger's token names the provider's key.
+FORGER = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def jwks(private: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    public = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
+    return {"keys": [{**public, "kid": kid, "use": "sig", "alg": "RS256"}]}
+
+
+def token(
+    sub: str,
+    role: str | None = None,
+    groups: Sequence[str] = (),
+    *,
+    expires_in: int = 600,
+    key: rsa.RSAPrivateKey = PRIVATE,
+    kid: str = KID,
+    **claims: Any,
+) -> str:
+    now = int(time.time())
+    payload = {
+        "sub": sub,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + expires_in,
+        "groups": list(groups),
+        **({"steward_role": role} if role else {}),
+        **claims,
+    }
+    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid})
+
+
+def unsigned(header: dict[str, Any], payload: dict[str, Any], secret: bytes | None) -> str:
+    """A token PyJWT would not make: `alg: none`, or HS256 keyed with the public key's PEM."""
+
+    def part(value: bytes) -> str:
+        return base64.urlsafe_b64encode(value).rstrip(b"=").decode()
+
+    signing_input = f"{part(json.dumps(header).encode())}.{part(json.dumps(payload).encode())}"
+    if secret is None:
+        return signing_input + "."
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{part(mac)}"
+
+
+JWT_CALLERS = {
+    "jwt-reader": ("ana@example.com", None, ["secret-team"]),
+    "jwt-app": ("portal", "app", ["*"]),
+    "jwt-owner": ("olga@example.com", "owner", ["staff"]),
+    "jwt-admin": ("root@example.com", "steward-admins", []),
 }
 
 
@@ -81,8 +161,15 @@ def access_settings(root: Path) -> AccessSettings:
         f"keys:\n  - name: admin\n    role: admin\n    sha256: {digest(ADMIN_KEY)}\n",
         encoding="utf-8",
     )
+    jwks_file = root / "jwks.json"
+    jwks_file.write_text(json.dumps(jwks(PRIVATE, KID)), encoding="utf-8")
     return AccessSettings(
         keys_file=keys_file,
+        jwks_file=jwks_file,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwt_role_claim="steward_role",
+        jwt_roles={"app": "app", "owner": "owner", "steward-admins": "admin"},
         keys=[
             KeyEntry(
                 name="secret-reader",
@@ -95,6 +182,8 @@ def access_settings(root: Path) -> AccessSettings:
             ),
             KeyEntry(name="owner", role="owner", groups=["staff"], key=KEYS["owner"]),
             KeyEntry(name="revoked", role="admin", key=KEYS["revoked"], revoked=True),
+            KeyEntry(name="app", role="app", groups=["secret-team", "staff"], key=KEYS["app"]),
+            KeyEntry(name="staff-app", role="app", groups=["staff"], key=KEYS["staff-app"]),
         ],
     )
 
@@ -154,6 +243,9 @@ def http(base_url: str) -> Iterator[httpx.Client]:
 
 
 def bearer(name: str) -> dict[str, str]:
+    if name in JWT_CALLERS:
+        sub, role, groups = JWT_CALLERS[name]
+        return {"Authorization": f"Bearer {token(sub, role, groups)}"}
     key = ADMIN_KEY if name == "admin" else KEYS[name]
     return {"Authorization": f"Bearer {key}"}
 
@@ -197,6 +289,10 @@ def test_each_route_answers_each_caller_by_its_role(
         "unknown key": {"Authorization": "Bearer not-a-key-of-this-server"},
         "revoked key": bearer("revoked"),
         "not a bearer": {"Authorization": f"Basic {KEYS['owner']}"},
+        "expired token": {
+            "Authorization": f"Bearer {token('ana@example.com', 'owner', expires_in=-3600)}"
+        },
+        "forged token": {"Authorization": f"Bearer {token('mallory', 'owner', key=FORGER)}"},
     }
     for label, headers in strangers.items():
         answer = _request(http, method, path, headers)
@@ -429,3 +525,264 @@ def test_a_sources_groups_are_a_ceiling(
     ceiling: list[str], asked: list[str] | None, kept: list[str]
 ) -> None:
     assert within(ceiling, asked) == kept
+
+
+# -- the app role: retrieving on behalf of end users -------------------------------------------
+
+
+def as_end_user(caller: str, groups: str | None) -> dict[str, str]:
+    headers = bearer(caller)
+    if groups is not None:
+        headers["X-Steward-On-Behalf-Of-Groups"] = groups
+    return headers
+
+
+def found(http: httpx.Client, headers: dict[str, str]) -> set[str]:
+    answer = http.post("/retrieve", json={"query": QUERY, "top_k": 8}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    return {r["doc_id"] for r in answer.json()["results"]}
+
+
+def test_an_app_reads_what_its_end_user_may_read(http: httpx.Client) -> None:
+    assert MERGER in found(http, as_end_user("app", "staff, secret-team"))
+    # The same app for a user outside the group, or naming nobody: public pages only.
+    assert MERGER not in found(http, as_end_user("app", "staff"))
+    assert MERGER not in found(http, as_end_user("app", None))
+    assert MERGER not in found(http, as_end_user("app", ""))
+    # Every read path acts as the end user, not only /retrieve.
+    document = f"/documents/{MERGER}"
+    assert http.get(document, headers=as_end_user("app", "secret-team")).status_code == 200
+    assert http.get(document, headers=as_end_user("app", "staff")).status_code == 404
+    # A JWT holding the app role, whose groups claim lifts the ceiling ("*").
+    assert MERGER in found(http, as_end_user("jwt-app", "secret-team"))
+    assert MERGER not in found(http, as_end_user("jwt-app", None))
+
+
+def test_an_app_never_reads_beyond_its_own_groups(http: httpx.Client) -> None:
+    """staff-app's key holds only `staff`: naming secret-team for a user does not widen it."""
+    assert MERGER not in found(http, as_end_user("staff-app", "secret-team"))
+    hidden = http.get(f"/documents/{MERGER}", headers=as_end_user("staff-app", "secret-team"))
+    assert hidden.status_code == 404
+
+
+def test_only_an_app_may_name_an_end_users_groups(http: httpx.Client) -> None:
+    for caller in ("secret-reader", "owner", "admin", "jwt-reader", "jwt-admin"):
+        answer = http.post(
+            "/retrieve", json={"query": QUERY}, headers=as_end_user(caller, "secret-team")
+        )
+        assert answer.status_code == 403, (caller, answer.text)
+        assert "needs the app role" in answer.json()["detail"]
+
+
+def test_an_app_may_not_act_on_documents(http: httpx.Client) -> None:
+    public = document_id("public", "coffee.md")
+    for caller in ("app", "jwt-app"):
+        answer = http.post(f"/documents/{public}/deprecate", json={}, headers=bearer(caller))
+        assert answer.status_code == 403
+        assert "needs the owner role" in answer.json()["detail"]
+
+
+# -- bearer JWTs from single sign-on -------------------------------------------------------------
+
+
+def test_a_jwt_names_the_caller_its_groups_and_its_role(http: httpx.Client) -> None:
+    assert retrieve(http, "jwt-reader", top_k=5)[0]["doc_id"] == MERGER
+    outsider = {"Authorization": f"Bearer {token('bo@example.com', groups=['staff'])}"}
+    assert MERGER not in found(http, outsider)
+    # An admin by the role claim reads every document, with no group in its token.
+    assert http.get(f"/documents/{MERGER}", headers=bearer("jwt-admin")).status_code == 200
+    # The role claim goes through STEWARD_AUTH_JWT_ROLES: a value it does not map, even a
+    # role's own name, leaves the safe default of reader.
+    claimed = {"Authorization": f"Bearer {token('eve@example.com', 'admin')}"}
+    answer = http.post("/eval/runs/1/accept", headers=claimed)
+    assert answer.status_code == 403
+    assert "'eve@example.com' may not do this" in answer.json()["detail"]
+    # An action is recorded under the token's subject.
+    public = document_id("public", "printer.md")
+    verified = http.post(f"/documents/{public}/verify", json={}, headers=bearer("jwt-owner"))
+    assert verified.status_code == 204, verified.text
+    audit = http.get("/hygiene/audit", headers=bearer("jwt-owner")).json()["items"]
+    assert (audit[0]["actor"], audit[0]["subject"]) == ("olga@example.com", public)
+
+
+def _refusal(http: httpx.Client, presented: str) -> str:
+    answer = http.post(
+        "/retrieve", json={"query": QUERY}, headers={"Authorization": f"Bearer {presented}"}
+    )
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    # The refusal names the failed check, not the token nor what was expected.
+    assert presented not in answer.text and ISSUER not in answer.text
+    detail: str = answer.json()["detail"]
+    return detail
+
+
+def test_a_bad_jwt_is_refused_with_the_reason(http: httpx.Client) -> None:
+    now = int(time.time())
+    claims = {"sub": "mallory", "iss": ISSUER, "aud": AUDIENCE, "exp": now + 600}
+    public_pem = PRIVATE.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    cases = {
+        token("ana@example.com", expires_in=-3600): "has expired",
+        token("ana@example.com", iss="https://elsewhere.example.com"): "issuer is not accepted",
+        token("ana@example.com", aud="another-service"): "not meant for this service",
+        token("mallory", "owner", key=FORGER): "signature does not verify",
+        token("ana@example.com", kid="unknown-kid"): "signed by a key this service lacks",
+        token("ana@example.com", nbf=now + 3600): "not valid yet",
+        unsigned({"alg": "none", "kid": KID}, claims, None): "algorithm is not accepted",
+        unsigned({"alg": "HS256", "kid": KID}, claims, public_pem): "algorithm is not accepted",
+        jwt.encode(
+            {k: v for k, v in claims.items() if k != "exp"},
+            PRIVATE,
+            algorithm="RS256",
+            headers={"kid": KID},
+        ): "lacks the 'exp' claim",
+        # PS256 over the RSA key is a fine algorithm, but the JWKS pins this key to RS256.
+        jwt.encode(claims, PRIVATE, algorithm="PS256", headers={"kid": KID}): "does not match",
+    }
+    for presented, reason in cases.items():
+        assert reason in _refusal(http, presented), reason
+
+
+# -- a JWKS served over HTTP ---------------------------------------------------------------------
+
+
+class _JwksServer:
+    """A real HTTP server handing out a JWKS that a test may replace (a key rotation)."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.fetches = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+                outer.fetches += 1
+                body = json.dumps(outer.document).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> _JwksServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_jwks_url_is_fetched_cached_and_refetched_for_a_new_key() -> None:
+    with _JwksServer(jwks(PRIVATE, KID)) as idp:
+        settings = AccessSettings(jwks_url=idp.url, jwt_issuer=ISSUER, jwt_audience=AUDIENCE)
+        auth = settings.authenticator()
+        assert auth.enabled
+        assert auth.resolve(token("ana@example.com", groups=["staff"])).groups == {"staff"}
+        assert auth.resolve(token("bo@example.com")).name == "bo@example.com"
+        assert idp.fetches == 1  # kept, not fetched per request
+        # The provider rotates to a new key: a token under its kid fetches the set again.
+        verifier = TokenVerifier(
+            UrlKeySet(idp.url, refetch_s=0), TokenRules(issuer=ISSUER, audience=AUDIENCE)
+        )
+        assert verifier.verify(token("ana@example.com")).name == "ana@example.com"
+        rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        idp.document = jwks(rotated, "sso-2027")
+        fresh = token("cy@example.com", key=rotated, kid="sso-2027")
+        assert verifier.verify(fresh).name == "cy@example.com"
+        # Within refetch_s a made-up kid does not fetch again (no flood of the provider).
+        fetched = idp.fetches
+        with pytest.raises(UnauthenticatedError, match="key this service lacks"):
+            auth.resolve(token("ana@example.com", kid="made-up"))
+        with pytest.raises(UnauthenticatedError, match="key this service lacks"):
+            auth.resolve(token("ana@example.com", kid="made-up-too"))
+        assert idp.fetches == fetched
+        # Fetched again on every use (cache_s=0) while the provider answers...
+        always = TokenVerifier(
+            UrlKeySet(idp.url, cache_s=0, refetch_s=0), TokenRules(issuer=ISSUER, audience=AUDIENCE)
+        )
+        assert always.verify(fresh).name == "cy@example.com"
+    # ...and once it is gone, the keys fetched before still serve.
+    assert always.verify(fresh).name == "cy@example.com"
+    # The provider gone and nothing cached: the caller is asked to retry (503), not refused.
+    cold = AccessSettings(jwks_url=idp.url, jwt_issuer=ISSUER, jwt_audience=AUDIENCE)
+    with pytest.raises(KeySetError, match="cannot be fetched") as unreachable:
+        cold.authenticator().resolve(token("ana@example.com"))
+    assert status_of(unreachable.value) == 503
+
+
+def test_jwt_settings_fail_at_start_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps(jwks(PRIVATE, KID)), encoding="utf-8")
+    monkeypatch.setenv("STEWARD_AUTH_JWKS_FILE", str(jwks_file))
+    with pytest.raises(ConfigError, match="STEWARD_AUTH_JWT_ISSUER: .*required"):
+        load_settings()
+    monkeypatch.setenv("STEWARD_AUTH_JWT_ISSUER", ISSUER)
+    monkeypatch.setenv("STEWARD_AUTH_JWT_AUDIENCE", AUDIENCE)
+    assert load_settings().auth.enabled
+    # A shared secret in the key set is never a way to verify: no usable key, refused.
+    jwks_file.write_text(json.dumps({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}), "utf-8")
+    with pytest.raises(ConfigError, match="STEWARD_AUTH_JWKS_FILE: .*no asymmetric"):
+        load_settings()
+    monkeypatch.delenv("STEWARD_AUTH_JWKS_FILE")
+    # Keys fetched over plain http from another machine could be anyone's.
+    monkeypatch.setenv("STEWARD_AUTH_JWKS_URL", "http://sso.example.com/jwks.json")
+    with pytest.raises(ConfigError, match="STEWARD_AUTH_JWKS_URL: .*https"):
+        load_settings()
+    # A JWKS alone turns access control on: no key is needed for the bind guard.
+    monkeypatch.setenv("STEWARD_AUTH_JWKS_URL", "https://sso.example.com/jwks.json")
+    load_settings().auth.check_bind("0.0.0.0")
+
+
+def test_claims_become_a_principal_as_the_settings_say(tmp_path: Path) -> None:
+    """A Keycloak-shaped token: groups in a nested claim, roles as a list (the highest wins)."""
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps(jwks(PRIVATE, KID)), encoding="utf-8")
+    settings = AccessSettings(
+        jwks_file=jwks_file,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwt_name_claim="email",
+        jwt_groups_claim="realm_access.groups",
+        jwt_role_claim="roles",
+        jwt_roles={"kb-editors": "owner", "kb-portal": "app"},
+    )
+    auth = settings.authenticator()
+    presented = token(
+        "f3b1c2",
+        email="ana@example.com",
+        realm_access={"groups": ["staff", "secret-team", 7]},
+        roles=["offline_access", "kb-portal", "kb-editors"],
+    )
+    principal = auth.resolve(presented)
+    assert (principal.name, principal.role) == ("ana@example.com", Role.OWNER)
+    assert principal.groups == {"staff", "secret-team"}
+    # No mapped value: the safe default; a space-separated string claim splits.
+    plain = auth.resolve(token("x", email="bo@example.com", roles="offline_access admin"))
+    assert plain.role is Role.READER and plain.groups == frozenset()
+    with pytest.raises(UnauthenticatedError, match="lacks the 'email' claim"):
+        auth.resolve(token("no-email"))
+    # A JWKS and no key declared: a string that is not a JWT is refused, not let in as the
+    # local admin of a server without access control.
+    for presented in ("not.a.token", "an-api-key-of-nobody-0001"):
+        with pytest.raises(UnauthenticatedError, match="invalid bearer token"):
+            auth.resolve(presented)
+
+
+def test_the_clients_headers_carry_an_apps_end_user(base_url: str) -> None:
+    on_behalf = {"X-Steward-On-Behalf-Of-Groups": "secret-team"}
+    with HttpClient(base_url, api_key=KEYS["app"], headers=on_behalf) as client:
+        assert client.retrieve(QUERY, top_k=3).results[0].doc_id == MERGER
+    with HttpClient(base_url, api_key=KEYS["app"]) as client, pytest.raises(NotFoundError):
+        client.document(MERGER)
