@@ -11,6 +11,7 @@ superseded or in conflict, and what to prefer instead.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -237,7 +238,13 @@ async def _ask(connect: Connect, ctx: Context, call: Callable[[AsyncSteward], Aw
 
 def build_server(connect: Connect, *, name: str = "steward") -> MCPServer:
     """An MCP server with Steward's tools; each call asks the Steward that `connect` opens."""
+    # MCPServer calls logging.basicConfig (a Rich handler on the root logger); the process
+    # that hosts it (the API, the CLI) owns its logging, so the root logger is put back.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     server: MCPServer = MCPServer(name, instructions=INSTRUCTIONS, log_level="WARNING")
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
     @server.tool()
     async def retrieve(

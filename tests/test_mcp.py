@@ -4,6 +4,7 @@ on a prepared home, the real model in both processes)."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from client import HttpClient
 from connectors.filesystem import FilesystemConnector
 from evaluation.tables import feedback
 from ingest.pipeline import document_id
+from integrations.mcp import build_server
 from steward.settings import AccessSettings, KeyEntry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -292,3 +294,17 @@ def test_steward_mcp_over_stdio(home: Path) -> None:
             assert f"- stale: {OLD_REFUND}: a newer edition replaces it" in summary
 
     anyio.run(session)
+
+
+def test_building_the_server_leaves_the_hosts_logging_alone() -> None:
+    """MCPServer configures the root logger; the API and the CLI own theirs."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+
+    @asynccontextmanager
+    async def nowhere(_headers: Any) -> AsyncIterator[Any]:
+        raise AssertionError("no call is made")
+        yield
+
+    build_server(nowhere)
+    assert (root.handlers, root.level) == (handlers, level)
