@@ -119,6 +119,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 callers[name](query)
                 times[name].append((time.perf_counter() - t0) * 1000)
+        recorded = bare.post("/retrieve", json={"query": queries[0], "top_k": args.top_k}).content
         for closing in (bare, sdk, langchain, llamaindex):
             closing.close()
     finally:
@@ -146,6 +147,12 @@ def main() -> None:
     print("|---|---:|---:|")
     for row in rows:
         print(f"| {row['caller']} | {row['p50_ms']:.2f} | {row['overhead_p50_ms']:+.2f} |")
+    isolated = client_side(recorded, args.top_k)
+    print("\nClient-side work alone (httpx.MockTransport replays a recorded answer; no server):\n")
+    print("| caller | p50 per call (ms) | over bare httpx (ms) |")
+    print("|---|---:|---:|")
+    for name, taken in isolated.items():
+        print(f"| {name} | {taken:.3f} | {taken - isolated['bare httpx']:+.3f} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
@@ -160,6 +167,39 @@ def main() -> None:
         + "\n",
         encoding="utf-8",
     )
+
+
+def client_side(recorded: bytes, top_k: int, calls: int = 2000) -> dict[str, float]:
+    """p50 per call of each caller with the server replaced by a recorded answer."""
+    import httpx
+
+    from client import HttpClient
+    from integrations.langchain import StewardRetriever as LangChainRetriever
+    from integrations.llamaindex import StewardRetriever as LlamaIndexRetriever
+
+    answer = httpx.Response(200, content=recorded, headers={"content-type": "application/json"})
+    transport = httpx.MockTransport(lambda request: answer)
+    bare = httpx.Client(base_url="http://steward", transport=transport)
+    sdk = HttpClient("http://steward", transport=transport)
+    langchain = LangChainRetriever(client=sdk, top_k=top_k)
+    llamaindex = LlamaIndexRetriever(client=sdk, top_k=top_k)
+    callers: dict[str, Callable[[], Any]] = {
+        "bare httpx": lambda: bare.post("/retrieve", json={"query": "q", "top_k": top_k}).json(),
+        "SDK (HttpClient)": lambda: sdk.retrieve("q", top_k=top_k),
+        "LangChain retriever": lambda: langchain.invoke("q"),
+        "LlamaIndex retriever": lambda: llamaindex.retrieve("q"),
+    }
+    found = {}
+    for name, call in callers.items():
+        for _ in range(50):
+            call()
+        taken = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            call()
+            taken.append((time.perf_counter() - t0) * 1000)
+        found[name] = round(statistics.median(taken), 4)
+    return found
 
 
 if __name__ == "__main__":
