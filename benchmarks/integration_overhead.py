@@ -6,7 +6,7 @@ each caller in a rotating order: bare httpx (post, decode JSON), the SDK (`clien
 the LangChain retriever and the LlamaIndex retriever. The overhead is the median of the paired
 per-query differences to the bare call (the server's time varies by query, not by caller).
 
-    python benchmarks/integrations.py [--data ../shared/datasets/msmarco-5k] [--queries 500]
+    python benchmarks/integration_overhead.py [--data ../shared/datasets/msmarco-5k] [--queries 500]
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument(
-        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "integrations.json"
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "integration_overhead.json"
     )
     args = parser.parse_args()
 
@@ -151,8 +151,8 @@ def main() -> None:
     print("\nClient-side work alone (httpx.MockTransport replays a recorded answer; no server):\n")
     print("| caller | p50 per call (ms) | over bare httpx (ms) |")
     print("|---|---:|---:|")
-    for name, taken in isolated.items():
-        print(f"| {name} | {taken:.3f} | {taken - isolated['bare httpx']:+.3f} |")
+    for name, cost in isolated.items():
+        print(f"| {name} | {cost:.3f} | {cost - isolated['bare httpx']:+.3f} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
