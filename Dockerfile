@@ -7,6 +7,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends git \
 COPY pyproject.toml README.md ./
 COPY steward ./steward
 COPY client ./client
+COPY integrations ./integrations
 COPY connectors ./connectors
 COPY retrieval ./retrieval
 COPY ingest ./ingest

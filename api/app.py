@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, mcp
 from api.body_limit import BodyLimit
 from api.inflight import InFlightBound
 from api.metrics import CatalogCollector, ServiceMetrics
@@ -53,7 +53,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         catalog_state = CatalogCollector(live.database)
         service_metrics.registry.register(catalog_state)
         try:
-            yield
+            async with mcp_endpoint.running():
+                yield
         finally:
             service_metrics.registry.unregister(catalog_state)
             if scheduler is not None:
@@ -80,4 +81,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(sources.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    mcp_endpoint = mcp.install(app)
     return app

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
@@ -362,6 +362,46 @@ def query(
         )
         out.print("   " + hit.text[:300].replace("\n", " "), markup=False)
     out.print(f"[dim]{len(answer.results)} results in {answer.took_ms:.1f} ms[/]")
+
+
+@app.command("mcp")
+def mcp_server(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Ask a running server at this URL (its key: STEWARD_API_KEY) instead of "
+            "opening the home in this process."
+        ),
+    ] = None,
+) -> None:
+    """Serve Steward's tools to an agent over MCP on stdio (a desktop client starts this)."""
+    settings = _settings()
+    with _errors(), _mcp_client(settings, url) as steward:
+        import anyio
+
+        from integrations.mcp import AsyncSteward, Threaded, build_server
+
+        threaded = Threaded(steward)
+
+        @asynccontextmanager
+        async def connect(_headers: Any) -> AsyncIterator[AsyncSteward]:
+            yield threaded
+
+        anyio.run(build_server(connect).run_stdio_async)
+
+
+@contextmanager
+def _mcp_client(settings: Settings, url: str | None) -> Iterator[StewardClient]:
+    """The server at `url`, or Steward in this process (or the server holding its index)."""
+    if url is None:
+        with _client(settings, index=True) as steward:
+            yield steward
+        return
+    from client import HttpClient
+
+    key = settings.api.key.get_secret_value() if settings.api.key else None
+    with HttpClient(url, api_key=key) as remote:
+        yield remote
 
 
 # -- hygiene ---------------------------------------------------------------------------------

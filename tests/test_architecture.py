@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 LAYERS = "Layers: the shell over the domain over the kernel, imports only downward"
 ACYCLIC = "No cycles between the modules of a package"
+INTEGRATIONS = "The integrations reach Steward only through the client"
 
 
 def root_packages() -> list[str]:
@@ -37,6 +38,7 @@ def test_the_code_keeps_the_contract() -> None:
     done = lint(ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{LAYERS} KEPT" in done.stdout and f"{ACYCLIC} KEPT" in done.stdout
+    assert f"{INTEGRATIONS} KEPT" in done.stdout
 
 
 def test_the_contract_covers_every_installed_package() -> None:
@@ -100,6 +102,19 @@ VIOLATIONS = {
         "from client.errors import ClientError",
         LAYERS,
         "steward.errors -> client.errors",
+    ),
+    # The layers would allow this (retrieval is below integrations); the forbidden contract not.
+    "an integration imports the engine": (
+        "integrations/results.py",
+        "from retrieval.search import Retriever",
+        INTEGRATIONS,
+        "integrations.results -> retrieval.search",
+    ),
+    "the ingest pipeline imports an integration": (
+        "ingest/pipeline.py",
+        "from integrations.results import metadata",
+        LAYERS,
+        "ingest.pipeline -> integrations.results",
     ),
     "the Celery app imports its tasks": (
         "jobs/celery_app.py",
