@@ -36,6 +36,7 @@ from steward.access import within
 from steward.catalog import Catalog
 from steward.domain import DocumentRef, RawDocument, as_utc
 from steward.errors import ConfigError
+from steward.outbound import OutboundPolicy
 
 
 def _cron(value: str) -> str:
@@ -206,8 +207,13 @@ class _WithDefaults:
         return replace(raw, metadata=metadata)
 
 
-def build_connector(name: str, config: AnySource, home: Path) -> Connector:
-    """The connector a source declares, with its defaults applied."""
+def build_connector(
+    name: str, config: AnySource, home: Path, outbound: OutboundPolicy | None = None
+) -> Connector:
+    """The connector a source declares, with its defaults applied.
+
+    `outbound` says where a web source may send requests (public addresses only without it).
+    """
     inner: Connector
     if isinstance(config, FilesystemSource):
         from connectors.filesystem import FilesystemConnector
@@ -234,5 +240,6 @@ def build_connector(name: str, config: AnySource, home: Path) -> Connector:
             allowed_domains=config.allowed_domains,
             max_pages=config.max_pages,
             delay_s=config.delay_s,
+            outbound=outbound,
         )
     return _WithDefaults(inner, config.owner, config.acl)

@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from steward.access import ApiKey, KeyRing, Principal, Role, digest
+from steward.outbound import OutboundPolicy
 
 
 class HomeSettings(BaseSettings):
@@ -321,6 +322,40 @@ class ApiSettings(BaseSettings):
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
 
 
+class OutboundSettings(BaseSettings):
+    """Where outbound requests may go: web sources, redirects, webhooks, LLM judges."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_OUTBOUND_", extra="ignore")
+
+    # Hosts allowed whatever they resolve to: "intranet.example", "10.0.0.5:8080",
+    # "[::1]:11434" (a name alone allows every port). JSON: '["127.0.0.1:11434"]'.
+    allow_hosts: list[str] = Field(default_factory=list)
+    # Loopback and private (RFC 1918, fc00::/7) addresses allowed: a deployment whose sources
+    # live on its own network. Link-local (cloud metadata) stays refused unless named above.
+    allow_private: bool = False
+    # Ports a public host may be asked on; other ports need a host:port entry above.
+    ports: list[int] = Field(default_factory=lambda: [80, 443])
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _host_shape(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not entry.strip() or "/" in entry or "@" in entry:
+                raise ValueError(f"{entry!r} is not a host or host:port")
+        return value
+
+    @field_validator("ports")
+    @classmethod
+    def _port_range(cls, value: list[int]) -> list[int]:
+        for port in value:
+            if not 1 <= port <= 65535:
+                raise ValueError(f"{port} is not a port (1-65535)")
+        return value
+
+    def policy(self) -> OutboundPolicy:
+        return OutboundPolicy.of(self.allow_hosts, self.allow_private, self.ports)
+
+
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Values that are examples, not secrets: refused so a copied sample never guards a server.
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "api-key", "your-key", "xxx"}
@@ -438,6 +473,7 @@ _PREFIXES: dict[type[BaseSettings], str] = {
     JobsSettings: "STEWARD_JOBS_",
     ApiSettings: "STEWARD_API_",
     AccessSettings: "STEWARD_AUTH_",
+    OutboundSettings: "STEWARD_OUTBOUND_",
 }
 
 
@@ -457,6 +493,7 @@ class Settings:
         jobs: JobsSettings | None = None,
         api: ApiSettings | None = None,
         auth: AccessSettings | None = None,
+        outbound: OutboundSettings | None = None,
     ) -> None:
         self.home = home or HomeSettings()
         self.catalog = catalog or CatalogSettings()
@@ -469,6 +506,7 @@ class Settings:
         self.jobs = jobs or JobsSettings()
         self.api = api or ApiSettings()
         self.auth = auth or AccessSettings()
+        self.outbound = outbound or OutboundSettings()
 
 
 def describe_validation_error(error: ValidationError, cls: type[BaseSettings]) -> str:
@@ -512,4 +550,5 @@ def load_settings() -> Settings:
         jobs=built[JobsSettings],  # type: ignore[arg-type]
         api=built[ApiSettings],  # type: ignore[arg-type]
         auth=built[AccessSettings],  # type: ignore[arg-type]
+        outbound=built[OutboundSettings],  # type: ignore[arg-type]
     )
