@@ -29,9 +29,12 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from croniter import CroniterError, croniter
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connectors.base import Connector
+from connectors.git import PROTOCOLS as GIT_PROTOCOLS
+from connectors.git import check_branch as check_git_branch
+from connectors.git import check_url as check_git_url
 from steward.access import within
 from steward.catalog import Catalog
 from steward.domain import DocumentRef, RawDocument, as_utc
@@ -86,6 +89,14 @@ class GitSource(_Common):
     branch: str = "main"
     include: list[str] = Field(default_factory=lambda: ["**/*"])
     exclude: list[str] = Field(default_factory=list)
+    # Transports git may use (connectors/git.py); e.g. add "http" for a plain-HTTP server.
+    protocols: list[str] = Field(default_factory=lambda: list(GIT_PROTOCOLS))
+
+    @model_validator(mode="after")
+    def _git_may_use(self) -> GitSource:
+        check_git_url(self.url, self.protocols)
+        check_git_branch(self.branch)
+        return self
 
 
 class WebSource(_Common):
@@ -227,7 +238,13 @@ def build_connector(
         from connectors.git import GitConnector
 
         inner = GitConnector(
-            config.url, name, home / "git", config.branch, config.include, config.exclude
+            config.url,
+            name,
+            home / "git",
+            config.branch,
+            config.include,
+            config.exclude,
+            config.protocols,
         )
     else:
         from connectors.web import WebConnector
