@@ -12,6 +12,7 @@ sources:
   wiki:
     connector: sql
     url: postgresql+psycopg://reader@db/wiki
+    password_env: WIKI_DB_PASSWORD  # the password stays in the environment, never stored
     query: select id, title, body, updated_at, owner, acl from pages
   engineering:
     connector: git
@@ -78,9 +79,58 @@ class FilesystemSource(_Common):
 
 
 class SqlSource(_Common):
+    """An SQL query; the database's credentials are referenced here, never written.
+
+    `url` is an SQLAlchemy URL without its password, which comes from the environment variable
+    `password_env` names; or the whole URL comes from an environment variable (`url_env`) or a
+    file (`url_file`, relative to steward.yaml). What the catalog keeps of this configuration is
+    redacted either way (steward/redact.py), so a password written into `url` is never stored.
+    """
+
     connector: Literal["sql"]
-    url: str
+    url: str | None = None
+    url_env: str | None = None
+    url_file: Path | None = None
+    password_env: str | None = None
     query: str
+
+    @model_validator(mode="after")
+    def _one_url(self) -> SqlSource:
+        given = [name for name in ("url", "url_env", "url_file") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of url, url_env and url_file")
+        return self
+
+    def dsn(self) -> str:
+        """The database URL with its password, read now; ConfigError naming what is missing."""
+        import os
+
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if self.url_env:
+            url = os.environ.get(self.url_env, "")
+            if not url:
+                raise ConfigError(f"url_env: the environment variable {self.url_env} is not set")
+        elif self.url_file:
+            try:
+                url = self.url_file.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                reason = f"url_file: cannot read {self.url_file}: {error.strerror}"
+                raise ConfigError(reason) from None
+        else:
+            url = str(self.url)
+        if not self.password_env:
+            return url
+        password = os.environ.get(self.password_env)
+        if password is None:
+            raise ConfigError(
+                f"password_env: the environment variable {self.password_env} is not set"
+            )
+        try:
+            return make_url(url).set(password=password).render_as_string(hide_password=False)
+        except ArgumentError as error:
+            raise ConfigError(f"url: not an SQLAlchemy URL ({error})") from None
 
 
 class GitSource(_Common):
@@ -141,6 +191,8 @@ def load_sources(path: Path) -> dict[str, AnySource]:
     for name, config in parsed.sources.items():
         if isinstance(config, FilesystemSource) and not config.path.is_absolute():
             config = config.model_copy(update={"path": base / config.path})
+        if isinstance(config, SqlSource) and config.url_file and not config.url_file.is_absolute():
+            config = config.model_copy(update={"url_file": base / config.url_file})
         resolved[name] = config
     return resolved
 
@@ -233,7 +285,7 @@ def build_connector(
     elif isinstance(config, SqlSource):
         from connectors.sql import SqlConnector
 
-        inner = SqlConnector(config.url, config.query, name)
+        inner = SqlConnector(config.dsn(), config.query, name)
     elif isinstance(config, GitSource):
         from connectors.git import GitConnector
 

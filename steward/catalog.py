@@ -35,6 +35,7 @@ from sqlalchemy import (
 from steward.database import Database, metadata
 from steward.domain import as_utc, utc_now
 from steward.errors import CatalogError
+from steward.redact import redact_secrets
 
 documents = Table(
     "documents",
@@ -277,9 +278,11 @@ class Catalog:
                 )
 
     def save_source(self, name: str, connector: str, config: dict[str, Any]) -> None:
-        """Record how a source is declared (its latest configuration)."""
+        """Record how a source is declared (its latest configuration), secrets masked."""
         now = utc_now()
-        stored = json.loads(json.dumps(config, default=str))
+        # A password or token written into steward.yaml must not end up in the catalog, which
+        # backups, replicas and every admin's SQL client read: references (password_env) stay.
+        stored = redact_secrets(json.loads(json.dumps(config, default=str)))
         with self._database.begin() as conn:
             found = conn.execute(select(sources.c.first_seen).where(sources.c.name == name)).first()
             conn.execute(delete(sources).where(sources.c.name == name))
