@@ -314,12 +314,21 @@ class ApiSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     # The query log keeps latency, result ids and scores always; the text only when this is on.
-    log_query_text: bool = True
+    # Unset, it is on while access control is off and off once keys are declared: a query can
+    # name what its asker may not share, and the log is read by admins.
+    log_query_text: bool | None = None
+    # Query log entries older than this are deleted: when a process opens the catalog, then at
+    # most hourly while answers are logged (feedback on them stays).
+    query_log_retention_days: int = Field(30, ge=1, le=36500)
     # The API key the CLI sends when it asks the running server (while that holds the index).
     key: SecretStr | None = None
     # A larger request body is refused with 413 before it is parsed (a /retrieve body is a few
     # hundred bytes; a golden set of 5,000 queries about 1 MB as JSON lines).
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+
+    def keeps_query_text(self, access_control: bool) -> bool:
+        """Whether the query log keeps the text, with access control on or off."""
+        return (not access_control) if self.log_query_text is None else self.log_query_text
 
 
 class OutboundSettings(BaseSettings):
