@@ -77,7 +77,9 @@ class Database:
                     if sqlite:  # the pooled connection goes back with the usual patience
                         connection.exec_driver_sql(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         except SQLAlchemyError as error:
-            return f"{type(error.orig or error).__name__}: {str(error.orig or error).strip()[:200]}"
+            # The driver's own error ("database is locked"), without SQLAlchemy's wrapping.
+            cause = getattr(error, "orig", None) or error
+            return f"{type(cause).__name__}: {str(cause).strip()[:200]}"
         return None
 
     def close(self) -> None:
