@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from steward.errors import ConfigError, OutboundError
 from steward.outbound import OutboundPolicy
@@ -138,3 +143,60 @@ def test_a_bad_outbound_setting_fails_at_start_naming_it(
 
 def test_settings_default_to_public_addresses_only() -> None:
     assert OutboundSettings().policy() == STRICT
+
+
+# -- the webhook and the judges, against real local servers ----------------------------------
+
+
+def _recording_app(seen: list[str], redirect_to: str | None = None) -> Any:
+    app = FastAPI()
+
+    @app.api_route("/{path:path}", methods=["GET", "POST"])
+    def anything(path: str, request: Request) -> Any:
+        seen.append(f"{request.method} /{path}")
+        if redirect_to is not None:
+            return RedirectResponse(redirect_to, status_code=307)
+        return JSONResponse({"ok": True})
+
+    return app
+
+
+def test_a_webhook_to_a_local_address_is_not_sent_without_consent(
+    serve_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from evaluation.runs import post_webhook
+
+    seen: list[str] = []
+    with serve_app(_recording_app(seen)) as url:
+        with caplog.at_level(logging.WARNING, logger="evaluation.runs"):
+            assert post_webhook(f"{url}/hook?token=abc123", {"event": "test"}) is False
+        assert seen == []
+        assert "loopback" in caplog.text and f"{url}/hook" in caplog.text
+        assert "abc123" not in caplog.text
+        allowed = OutboundPolicy.of(allow_private=True)
+        assert post_webhook(f"{url}/hook", {"event": "test"}, allowed) is True
+    assert seen == ["POST /hook"]
+
+
+def test_a_webhook_that_redirects_is_not_followed(serve_app: Any) -> None:
+    from evaluation.runs import post_webhook
+
+    inner: list[str] = []
+    outer: list[str] = []
+    with (
+        serve_app(_recording_app(inner)) as admin,
+        serve_app(_recording_app(outer, redirect_to=f"{admin}/admin")) as hook,
+    ):
+        policy = OutboundPolicy.of([hook.removeprefix("http://")])
+        assert post_webhook(f"{hook}/hook", {"event": "test"}, policy) is False
+    assert outer == ["POST /hook"] and inner == []
+
+
+def test_an_llm_judge_at_a_local_address_needs_consent() -> None:
+    from hygiene.judge import LlmJudge
+
+    with pytest.raises(OutboundError, match="loopback"):
+        LlmJudge("http://127.0.0.1:11434/v1", "llama3")
+    LlmJudge(
+        "http://127.0.0.1:11434/v1", "llama3", outbound=OutboundPolicy.of(["127.0.0.1:11434"])
+    ).close()
