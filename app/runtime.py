@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.after_sync import AfterSync, reevaluate, rescan
 from evaluation.feedback import QueryLog
 from evaluation.runs import EvalRecords, evaluate_all
@@ -113,10 +115,18 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
         api.keeps_query_text(settings.auth.key_ring().enabled),
     )
     query_log.prune_when_due()  # at start: a process that logs nothing still honours retention
+    catalog = Catalog(database)
+    # A catalog written before configurations were masked may still hold a source's password;
+    # best-effort, like the pruning: a locked catalog is masked by the next process.
+    try:
+        if catalog.mask_stored_secrets():
+            log.warning("masked the secrets of source configurations stored in clear")
+    except SQLAlchemyError as error:
+        log.warning("stored source configurations were not checked: %s", type(error).__name__)
     runtime = Runtime(
         settings=settings,
         database=database,
-        catalog=Catalog(database),
+        catalog=catalog,
         store=store,
         embedder=model,
         sparse=Bm25Encoder(settings.index.bm25_avg_len),

@@ -296,6 +296,19 @@ class Catalog:
                 )
             )
 
+    def mask_stored_secrets(self) -> int:
+        """Mask secrets in configurations stored before they were masked; how many changed."""
+        changed = 0
+        with self._database.begin() as conn:
+            for name, config in conn.execute(select(sources.c.name, sources.c.config)).all():
+                masked = redact_secrets(config)
+                if masked != config:
+                    conn.execute(
+                        update(sources).where(sources.c.name == name).values(config=masked)
+                    )
+                    changed += 1
+        return changed
+
     def source(self, name: str) -> dict[str, Any] | None:
         with self._database.connect() as conn:
             row = conn.execute(select(sources).where(sources.c.name == name)).first()

@@ -143,3 +143,31 @@ def test_secret_looking_values_are_masked_and_references_kept(
     config: dict[str, Any], expected: dict[str, Any]
 ) -> None:
     assert redact_secrets(config) == expected
+
+
+def test_a_password_stored_by_an_older_version_is_masked_when_a_process_opens(
+    tmp_path: Path, hash_embedder: Any, make_settings: Any
+) -> None:
+    from sqlalchemy import insert
+
+    from app.runtime import open_runtime
+    from steward.catalog import sources
+    from steward.domain import utc_now
+
+    settings = make_settings(tmp_path)
+    first = open_runtime(settings, embedder=hash_embedder)
+    clear = {"connector": "sql", "url": f"postgresql://reader:{PASSWORD}@db/wiki", "query": QUERY}
+    with first.database.begin() as conn:  # as save_source wrote it before masking
+        now = utc_now()
+        conn.execute(
+            insert(sources).values(
+                name="wiki", connector="sql", config=clear, first_seen=now, updated_at=now
+            )
+        )
+    first.close()
+    second = open_runtime(settings, embedder=hash_embedder)
+    try:
+        assert PASSWORD not in stored_config(second)
+        assert json.loads(stored_config(second))["query"] == QUERY
+    finally:
+        second.close()
