@@ -137,6 +137,21 @@ class HealthResponse(BaseModel):
     access_control: Literal["on", "off"] = "off"
 
 
+class LiveResponse(BaseModel):
+    """The process serves requests (GET /health/live)."""
+
+    status: Literal["ok"]
+
+
+class ReadyResponse(BaseModel):
+    """Whether the process can do its work (GET /health/ready): 200 ready, 503 not."""
+
+    status: Literal["ready", "unavailable"]
+    # "ok", or why not: the catalog locked by another writer or read-only, the index closed.
+    catalog: str
+    index: str
+
+
 class ErrorResponse(BaseModel):
     detail: str
 

@@ -182,9 +182,9 @@ class LocalClient:
             ),
         )
         query_id = str(uuid.uuid4())
-        FeedbackRecords(self._database).log_query(
+        runtime.query_log.record(
             query_id,
-            request.query if self._settings.api.log_query_text else None,
+            request.query,
             request.mode or self._retriever.settings.mode,
             request.top_k,
             round(result.took_ms, 3),

@@ -42,6 +42,7 @@ def scan_hygiene(runtime: Components, progress: Progress | None = None) -> ScanR
             settings.judge.model,
             settings.judge.api_key.get_secret_value() if settings.judge.api_key else None,
             settings.judge.timeout_s,
+            outbound=runtime.settings.outbound.policy(),
         )
     try:
         records = HygieneRecords(runtime.database)

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.after_sync import AfterSync, reevaluate, rescan
+from evaluation.feedback import QueryLog
 from evaluation.runs import EvalRecords, evaluate_all
 from hygiene.records import HygieneRecords, SnapshotCache
 from ingest.pipeline import IngestPipeline
@@ -52,6 +55,7 @@ class Runtime:
     embedder: Embedder
     sparse: Bm25Encoder
     hygiene: SnapshotCache
+    query_log: QueryLog
     # What runs after each good sync, in order (app.sync); open_runtime wires the scan and the
     # evaluation runs, and anyone may add more.
     after_sync: list[AfterSync] = field(default_factory=list)
@@ -104,14 +108,30 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
         store.close()
         raise
     records = HygieneRecords(database)
+    api = settings.api
+    query_log = QueryLog(
+        database,
+        api.query_log_retention_days,
+        api.keeps_query_text(settings.auth.enabled),
+    )
+    query_log.prune_when_due()  # at start: a process that logs nothing still honours retention
+    catalog = Catalog(database)
+    # A catalog written before configurations were masked may still hold a source's password;
+    # best-effort, like the pruning: a locked catalog is masked by the next process.
+    try:
+        if catalog.mask_stored_secrets():
+            log.warning("masked the secrets of source configurations stored in clear")
+    except SQLAlchemyError as error:
+        log.warning("stored source configurations were not checked: %s", type(error).__name__)
     runtime = Runtime(
         settings=settings,
         database=database,
-        catalog=Catalog(database),
+        catalog=catalog,
         store=store,
         embedder=model,
         sparse=Bm25Encoder(settings.index.bm25_avg_len),
         hygiene=SnapshotCache(records),
+        query_log=query_log,
     )
     runtime.after_sync += [
         # A scan when anything changed (and the retrieval's hygiene marks refreshed after it),

@@ -12,6 +12,7 @@ sources:
   wiki:
     connector: sql
     url: postgresql+psycopg://reader@db/wiki
+    password_env: WIKI_DB_PASSWORD  # the password stays in the environment, never stored
     query: select id, title, body, updated_at, owner, acl from pages
   engineering:
     connector: git
@@ -29,13 +30,17 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from croniter import CroniterError, croniter
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connectors.base import Connector
+from connectors.git import PROTOCOLS as GIT_PROTOCOLS
+from connectors.git import check_branch as check_git_branch
+from connectors.git import check_url as check_git_url
 from steward.access import within
 from steward.catalog import Catalog
 from steward.domain import DocumentRef, RawDocument, as_utc
 from steward.errors import ConfigError
+from steward.outbound import OutboundPolicy
 
 
 def _cron(value: str) -> str:
@@ -74,9 +79,58 @@ class FilesystemSource(_Common):
 
 
 class SqlSource(_Common):
+    """An SQL query; the database's credentials are referenced here, never written.
+
+    `url` is an SQLAlchemy URL without its password, which comes from the environment variable
+    `password_env` names; or the whole URL comes from an environment variable (`url_env`) or a
+    file (`url_file`, relative to steward.yaml). What the catalog keeps of this configuration is
+    redacted either way (steward/redact.py), so a password written into `url` is never stored.
+    """
+
     connector: Literal["sql"]
-    url: str
+    url: str | None = None
+    url_env: str | None = None
+    url_file: Path | None = None
+    password_env: str | None = None
     query: str
+
+    @model_validator(mode="after")
+    def _one_url(self) -> SqlSource:
+        given = [name for name in ("url", "url_env", "url_file") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of url, url_env and url_file")
+        return self
+
+    def dsn(self) -> str:
+        """The database URL with its password, read now; ConfigError naming what is missing."""
+        import os
+
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if self.url_env:
+            url = os.environ.get(self.url_env, "")
+            if not url:
+                raise ConfigError(f"url_env: the environment variable {self.url_env} is not set")
+        elif self.url_file:
+            try:
+                url = self.url_file.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                reason = f"url_file: cannot read {self.url_file}: {error.strerror}"
+                raise ConfigError(reason) from None
+        else:
+            url = str(self.url)
+        if not self.password_env:
+            return url
+        password = os.environ.get(self.password_env)
+        if password is None:
+            raise ConfigError(
+                f"password_env: the environment variable {self.password_env} is not set"
+            )
+        try:
+            return make_url(url).set(password=password).render_as_string(hide_password=False)
+        except ArgumentError as error:
+            raise ConfigError(f"url: not an SQLAlchemy URL ({error})") from None
 
 
 class GitSource(_Common):
@@ -85,6 +139,14 @@ class GitSource(_Common):
     branch: str = "main"
     include: list[str] = Field(default_factory=lambda: ["**/*"])
     exclude: list[str] = Field(default_factory=list)
+    # Transports git may use (connectors/git.py); e.g. add "http" for a plain-HTTP server.
+    protocols: list[str] = Field(default_factory=lambda: list(GIT_PROTOCOLS))
+
+    @model_validator(mode="after")
+    def _git_may_use(self) -> GitSource:
+        check_git_url(self.url, self.protocols)
+        check_git_branch(self.branch)
+        return self
 
 
 class WebSource(_Common):
@@ -129,6 +191,8 @@ def load_sources(path: Path) -> dict[str, AnySource]:
     for name, config in parsed.sources.items():
         if isinstance(config, FilesystemSource) and not config.path.is_absolute():
             config = config.model_copy(update={"path": base / config.path})
+        if isinstance(config, SqlSource) and config.url_file and not config.url_file.is_absolute():
+            config = config.model_copy(update={"url_file": base / config.url_file})
         resolved[name] = config
     return resolved
 
@@ -206,8 +270,13 @@ class _WithDefaults:
         return replace(raw, metadata=metadata)
 
 
-def build_connector(name: str, config: AnySource, home: Path) -> Connector:
-    """The connector a source declares, with its defaults applied."""
+def build_connector(
+    name: str, config: AnySource, home: Path, outbound: OutboundPolicy | None = None
+) -> Connector:
+    """The connector a source declares, with its defaults applied.
+
+    `outbound` says where a web source may send requests (public addresses only without it).
+    """
     inner: Connector
     if isinstance(config, FilesystemSource):
         from connectors.filesystem import FilesystemConnector
@@ -216,12 +285,18 @@ def build_connector(name: str, config: AnySource, home: Path) -> Connector:
     elif isinstance(config, SqlSource):
         from connectors.sql import SqlConnector
 
-        inner = SqlConnector(config.url, config.query, name)
+        inner = SqlConnector(config.dsn(), config.query, name)
     elif isinstance(config, GitSource):
         from connectors.git import GitConnector
 
         inner = GitConnector(
-            config.url, name, home / "git", config.branch, config.include, config.exclude
+            config.url,
+            name,
+            home / "git",
+            config.branch,
+            config.include,
+            config.exclude,
+            config.protocols,
         )
     else:
         from connectors.web import WebConnector
@@ -234,5 +309,6 @@ def build_connector(name: str, config: AnySource, home: Path) -> Connector:
             allowed_domains=config.allowed_domains,
             max_pages=config.max_pages,
             delay_s=config.delay_s,
+            outbound=outbound,
         )
     return _WithDefaults(inner, config.owner, config.acl)

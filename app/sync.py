@@ -50,7 +50,7 @@ def sync_source(
         pipeline.settings = pipeline.settings.model_copy(update={"max_delete_share": 1.0})
     config = declared[name]
     runtime.catalog.save_source(name, config.connector, config.model_dump(mode="json"))
-    connector = build_connector(name, config, settings.home.home)
+    connector = build_connector(name, config, settings.home.home, settings.outbound.policy())
     since = None
     if incremental and hasattr(connector, "list_changed"):
         last = runtime.catalog.last_good_run(name)

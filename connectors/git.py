@@ -3,10 +3,17 @@
 Content is what is committed on the branch, read from a private clone under the Steward home,
 so a user's working tree is never touched. Freshness and owner come from each file's last
 commit: its committer time and its author's email.
+
+The URL is the operator's, yet it reaches git's command line: it is passed after `--` (so a URL
+like `--upload-pack=...` is never an option), one that begins with `-` is refused, and only the
+allowed transports are used (`PROTOCOLS`: https, ssh, git and local paths by default). Remote
+helpers such as `ext::` run a command of the URL's choosing; git itself refuses every transport
+that is not listed (GIT_ALLOW_PROTOCOL), including for submodules and redirects.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -18,6 +25,43 @@ from steward.domain import DocumentRef, RawDocument
 from steward.errors import DocumentError, SourceError
 
 _TIMEOUT_S = 300
+# Transports a source may name unless told otherwise: `file` covers local paths.
+PROTOCOLS = ("https", "ssh", "git", "file")
+# `host:path` or `user@host:path`: git's scp-like syntax for ssh (not a drive letter, no slash
+# before the colon).
+_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?[^/:]{2,}:")
+
+
+def transport(url: str) -> str:
+    """The transport git would use for `url`: its scheme, a remote helper's name, ssh or file."""
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", url)
+    if scheme:
+        return scheme.group(1).lower()
+    helper = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)::", url)
+    if helper:  # <transport>::<address> runs git-remote-<transport>
+        return helper.group(1).lower()
+    if _SCP_LIKE.match(url):
+        return "ssh"
+    return "file"
+
+
+def check_url(url: str, protocols: Sequence[str] = PROTOCOLS) -> None:
+    """Refuse a URL git could read as an option or that names a transport not allowed."""
+    if not url.strip():
+        raise ValueError("the git URL is empty")
+    if url.lstrip().startswith("-"):
+        raise ValueError(f"the git URL {url!r} begins with '-': git would read it as an option")
+    used = transport(url)
+    if used not in protocols:
+        raise ValueError(
+            f"the git transport {used!r} is not allowed (allowed: {', '.join(protocols)})"
+        )
+
+
+def check_branch(branch: str) -> None:
+    """Refuse a branch git could read as an option or as more than one ref."""
+    if not branch or branch.startswith("-") or re.search(r"[\s:~^?*\[\\]|\.\.", branch):
+        raise ValueError(f"{branch!r} is not a branch name")
 
 
 class GitConnector:
@@ -31,8 +75,15 @@ class GitConnector:
         branch: str = "main",
         include: Sequence[str] = ("**/*",),
         exclude: Sequence[str] = (),
+        protocols: Sequence[str] = PROTOCOLS,
     ) -> None:
+        try:
+            check_url(url, protocols)
+            check_branch(branch)
+        except ValueError as error:
+            raise SourceError(source, str(error)) from None
         self.url = url
+        self.protocols = tuple(protocols)
         self.source = source
         self.branch = branch
         self.include = tuple(include)
@@ -49,7 +100,11 @@ class GitConnector:
                 capture_output=True,
                 text=True,
                 timeout=_TIMEOUT_S,
-                env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin:/usr/local/bin"},
+                env={
+                    "GIT_TERMINAL_PROMPT": "0",
+                    "GIT_ALLOW_PROTOCOL": ":".join(self.protocols),
+                    "PATH": "/usr/bin:/bin:/usr/local/bin",
+                },
             )
         except (OSError, subprocess.TimeoutExpired) as error:
             raise SourceError(self.source, f"git {args[0]} failed: {error}") from None
@@ -62,9 +117,9 @@ class GitConnector:
         if not (self.clone / ".git").is_dir() and not (self.clone / "HEAD").is_file():
             self.clone.parent.mkdir(parents=True, exist_ok=True)
             self._git(
-                "clone", "--bare", "--quiet", self.url, str(self.clone), cwd=self.clone.parent
+                "clone", "--bare", "--quiet", "--", self.url, str(self.clone), cwd=self.clone.parent
             )
-        self._git("fetch", "--quiet", self.url, f"+{self.branch}:refs/steward/head")
+        self._git("fetch", "--quiet", "--", self.url, f"+{self.branch}:refs/steward/head")
         return self._git("rev-parse", "refs/steward/head").strip()
 
     def list(self) -> Iterator[DocumentRef]:

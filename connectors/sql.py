@@ -9,10 +9,12 @@ from hashlib import sha256
 from typing import Any
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from steward.domain import DocumentRef, RawDocument
 from steward.errors import DocumentError, SourceError
+from steward.redact import MASK
 
 REQUIRED = ("id", "title", "body", "updated_at")
 
@@ -63,9 +65,8 @@ class SqlConnector:
             finally:
                 engine.dispose()
         except SQLAlchemyError as error:
-            raise SourceError(
-                self.source, f"query failed: {error.__class__.__name__}: {error}"
-            ) from None
+            reason = f"query failed: {error.__class__.__name__}: {error}"
+            raise SourceError(self.source, self._without_password(reason)) from None
         missing = [name for name in REQUIRED if name not in columns]
         if missing:
             raise SourceError(self.source, f"the query returns no column {', '.join(missing)}")
@@ -85,6 +86,14 @@ class SqlConnector:
                 size=len(body.encode()),
                 fingerprint=fingerprint,
             )
+
+    def _without_password(self, text_value: str) -> str:
+        """`text_value` with the URL's password masked, should a driver's message repeat it."""
+        try:
+            password = make_url(self.url).password
+        except ArgumentError:
+            return text_value
+        return text_value.replace(str(password), MASK) if password else text_value
 
     def fetch(self, ref: DocumentRef) -> RawDocument:
         row = self._rows.get(ref.key)

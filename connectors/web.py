@@ -6,11 +6,17 @@ the bodies of unchanged pages come from a local cache, so a resync downloads onl
 Main content is kept: <main> or <article> when the page has one, and never navigation, headers,
 footers, asides, scripts or styles. A page that fails with a server or network error makes the
 listing incomplete (nothing is pruned); a page that answers 404 or 410 is gone.
+
+Every request, and every hop of a redirect, goes only where the outbound policy allows
+(steward/outbound.py) and, for pages, within the allowed domains: redirects are followed here,
+one checked hop at a time, never by the HTTP client. A link or redirect that leads elsewhere is
+skipped; a start URL or sitemap that does fails the listing, naming the URL and the reason.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections import deque
@@ -28,9 +34,14 @@ import httpx
 from lxml import etree, html
 
 from steward.domain import DocumentRef, RawDocument, utc_now
-from steward.errors import DocumentError, SourceError
+from steward.errors import DocumentError, OutboundError, SourceError
+from steward.outbound import OutboundPolicy
+from steward.redact import redact_url
 
 USER_AGENT = "StewardBot/0.1 (+knowledge-base sync)"
+# httpx's own default; a chain longer than this is a loop or a trap.
+MAX_REDIRECTS = 20
+log = logging.getLogger("steward.connectors.web")
 _DROP = ("nav", "header", "footer", "aside", "script", "style", "noscript", "form")
 
 
@@ -72,6 +83,7 @@ class WebConnector:
         delay_s: float = 0.5,
         timeout_s: float = 20.0,
         transport: httpx.BaseTransport | None = None,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if not start_url and not sitemap_url:
             raise SourceError(source, "a web source needs a start_url or a sitemap_url")
@@ -82,11 +94,13 @@ class WebConnector:
         self.allowed = {d.lower() for d in allowed_domains} or {first.hostname or ""}
         self.max_pages = max_pages
         self.delay_s = delay_s
+        # Public addresses on ports 80 and 443 unless the operator allowed more.
+        self.outbound = outbound or OutboundPolicy()
         self.state_dir = workdir / sha256(source.encode()).hexdigest()[:16]
         self._client = httpx.Client(
             headers={"User-Agent": USER_AGENT},
             timeout=timeout_s,
-            follow_redirects=True,
+            follow_redirects=False,  # each hop is checked in _get
             transport=transport,
         )
         self._last_request = 0.0
@@ -96,6 +110,33 @@ class WebConnector:
     # -- HTTP, politely ---------------------------------------------------------------------
 
     def _get(self, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        """The answer at `url`, redirects followed one checked hop at a time.
+
+        `OutboundError` when a hop goes where the outbound policy or the allowed domains do not
+        let it; `SourceError` on a network failure or a redirect loop.
+        """
+        for _hop in range(MAX_REDIRECTS + 1):
+            try:
+                self.outbound.check(url)
+            except OutboundError as error:
+                if error.unresolved:
+                    raise SourceError(self.source, str(error)) from None
+                raise
+            response = self._send(url, headers)
+            if not response.has_redirect_location:
+                return response
+            target = urldefrag(urljoin(url, response.headers["location"]))[0]
+            parsed = urlparse(target)
+            if (parsed.hostname or "").lower() not in self.allowed:
+                raise OutboundError(
+                    redact_url(target),
+                    f"{redact_url(url)} redirects out of the allowed domains "
+                    f"({', '.join(sorted(self.allowed))})",
+                )
+            url = target
+        raise SourceError(self.source, f"{redact_url(url)}: more than {MAX_REDIRECTS} redirects")
+
+    def _send(self, url: str, headers: dict[str, str] | None) -> httpx.Response:
         robots = self._robots.get(urlparse(url).netloc)
         delay = max(self.delay_s, float(robots.crawl_delay(USER_AGENT) or 0) if robots else 0)
         wait = self._last_request + delay - time.monotonic()
@@ -104,7 +145,10 @@ class WebConnector:
         try:
             return self._client.get(url, headers=headers or {})
         except httpx.HTTPError as error:
-            raise SourceError(self.source, f"{url}: {error.__class__.__name__}: {error}") from None
+            # httpx's message names no URL; ours is redacted (a query may carry a token).
+            raise SourceError(
+                self.source, f"{redact_url(url)}: {error.__class__.__name__}: {error}"
+            ) from None
         finally:
             self._last_request = time.monotonic()
 
@@ -115,10 +159,16 @@ class WebConnector:
             or (parsed.hostname or "").lower() not in self.allowed
         ):
             return False
+        self.outbound.check(url)  # the page's own address, before its robots.txt is asked
         if parsed.netloc not in self._robots:
             robots = RobotFileParser()
-            response = self._get(f"{parsed.scheme}://{parsed.netloc}/robots.txt")
-            robots.parse(response.text.splitlines() if response.status_code == 200 else [])
+            try:
+                response = self._get(f"{parsed.scheme}://{parsed.netloc}/robots.txt")
+                lines = response.text.splitlines() if response.status_code == 200 else []
+            except OutboundError as error:  # a robots.txt redirected elsewhere: none
+                log.warning("source %r: robots.txt not read: %s", self.source, error)
+                lines = []
+            robots.parse(lines)
             self._robots[parsed.netloc] = robots
         return self._robots[parsed.netloc].can_fetch(USER_AGENT, url)
 
@@ -185,7 +235,10 @@ class WebConnector:
     def _seeds(self) -> list[str]:
         if not self.sitemap_url:
             return [self.start_url or ""]
-        response = self._get(self.sitemap_url)
+        try:
+            response = self._get(self.sitemap_url)
+        except OutboundError as error:
+            raise SourceError(self.source, str(error)) from None
         if response.status_code != 200:
             raise SourceError(
                 self.source, f"sitemap {self.sitemap_url}: HTTP {response.status_code}"
@@ -197,12 +250,20 @@ class WebConnector:
         self._pages = {}
         queue = deque(urldefrag(url)[0] for url in self._seeds())
         queued = set(queue)
+        start = self.start_url and urldefrag(self.start_url)[0]
         crawl = not self.sitemap_url
         while queue and len(self._pages) < self.max_pages:
             url = queue.popleft()
-            if not self._allowed(url):
+            try:
+                if not self._allowed(url):
+                    continue
+                body = self._page(url, state)
+            except OutboundError as error:
+                if error.unresolved or url == start:
+                    raise SourceError(self.source, str(error)) from None
+                # A link or redirect that leads where requests may not go: not part of the site.
+                log.warning("source %r: skipped %s", self.source, error)
                 continue
-            body = self._page(url, state)
             if body is None:
                 continue
             self._pages[url] = (body, self._when(url, state))

@@ -23,7 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from steward.errors import OutboundError
 from steward.llm import async_openai
+from steward.outbound import OutboundPolicy
 from steward.settings import ContextJudgeSettings
 
 # Unconditionally: ragas reports usage unless this is exactly "true" (a "1" would turn it on).
@@ -127,12 +129,15 @@ class Judged:
 
 
 def llm_context_precision(
-    judge: ContextJudgeSettings, queries: Sequence[Judged]
+    judge: ContextJudgeSettings,
+    queries: Sequence[Judged],
+    outbound: OutboundPolicy | None = None,
 ) -> tuple[dict[str, float], list[str]]:
     """LLM-judged context precision per query id, and one error line per query that failed.
 
     A query that retrieved nothing scores 0 without asking. A failing endpoint (or a setting it
-    refuses) fails the queries it was asked about, never the run: their scores are left out.
+    refuses) fails the queries it was asked about, never the run: their scores are left out;
+    so does an endpoint the outbound policy refuses (public addresses only without `outbound`).
     """
     if not judge.url or not queries:
         return {}, []
@@ -141,7 +146,10 @@ def llm_context_precision(
     from ragas.metrics.collections import ContextPrecisionWithReference
 
     async def every() -> list[float | BaseException]:
-        client = async_openai(judge, max_retries=1)
+        try:
+            client = async_openai(judge, max_retries=1, outbound=outbound)
+        except OutboundError as error:
+            return [error if query.contexts else 0.0 for query in queries]
         try:
             metric = ContextPrecisionWithReference(llm=llm_factory(judge.model, client=client))
             gate = asyncio.Semaphore(judge.concurrency)

@@ -1,7 +1,9 @@
 """The query log and feedback: how retrieval does on real questions, without labels.
 
 Every `/retrieve` answer carries a `query_id`; its log entry holds latency, result ids, the top
-score and whether nothing came back (and the text, unless STEWARD_API_LOG_QUERY_TEXT=false).
+score and whether nothing came back, and the text when STEWARD_API_LOG_QUERY_TEXT says so (by
+default only while access control is off). Entries are kept STEWARD_API_QUERY_LOG_RETENTION_DAYS
+(`QueryLog`).
 Feedback names a query id and one of its chunks; precision from feedback is computed per source,
 and documents judged not relevant again and again become hygiene items.
 """
@@ -9,10 +11,13 @@ and documents judged not relevant again and again become hygiene items.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from evaluation.tables import feedback, query_log
@@ -22,6 +27,10 @@ from steward.domain import ScoredChunk, utc_now
 from steward.errors import NotFoundError, QueryError
 
 log = logging.getLogger(__name__)
+
+# Old entries are looked for this often while answers are logged: a DELETE through the `at`
+# index, so an hour keeps it off nearly every answer's path and the log at most an hour late.
+PRUNE_EVERY_S = 3600.0
 
 # A document with at least this many "not relevant" judgements, and more of them than
 # "relevant" ones, is listed for its owner.
@@ -84,6 +93,17 @@ class FeedbackRecords:
                     zero_result=0 if hits else 1,
                 )
             )
+
+    def prune_queries(self, older_than_days: int) -> int:
+        """Delete log entries older than that, best-effort (as logging is); how many."""
+        cutoff = utc_now() - timedelta(days=older_than_days)
+        try:
+            with self._database.begin() as conn:
+                done = conn.execute(delete(query_log).where(query_log.c.at < cutoff))
+        except SQLAlchemyError as error:
+            log.warning("old query log entries were not pruned: %s", type(error).__name__)
+            return 0
+        return int(done.rowcount or 0)
 
     def add(self, query_id: str, chunk_id: str, relevant: bool, note: str | None) -> int:
         """Record a judgement of one result of a logged query; its id."""
@@ -162,3 +182,50 @@ class FeedbackRecords:
                 select(func.count(), func.coalesce(func.sum(query_log.c.zero_result), 0))
             ).one()
         return {"queries": int(total), "zero_results": int(zero)}
+
+
+class QueryLog:
+    """One process's query log: the text kept only when `keep_text`, entries older than
+    `retention_days` deleted when it opens and then at most once per `prune_every_s`."""
+
+    def __init__(
+        self,
+        database: Database,
+        retention_days: int,
+        keep_text: bool,
+        prune_every_s: float = PRUNE_EVERY_S,
+    ) -> None:
+        self._records = FeedbackRecords(database)
+        self.retention_days = retention_days
+        self.keep_text = keep_text
+        self.prune_every_s = prune_every_s
+        self._pruned_at: float | None = None  # monotonic time of the last prune
+        self._lock = threading.Lock()
+
+    def record(
+        self,
+        query_id: str,
+        text: str,
+        mode: str,
+        top_k: int,
+        took_ms: float,
+        hits: list[ScoredChunk],
+    ) -> bool:
+        """Log one answer (best-effort) and prune when due; whether the entry was written."""
+        written = self._records.log_query(
+            query_id, text if self.keep_text else None, mode, top_k, took_ms, hits
+        )
+        self.prune_when_due()
+        return written
+
+    def prune_when_due(self) -> int:
+        """Delete expired entries unless that was done less than `prune_every_s` ago."""
+        with self._lock:
+            now = time.monotonic()
+            if self._pruned_at is not None and now - self._pruned_at < self.prune_every_s:
+                return 0
+            self._pruned_at = now
+        pruned = self._records.prune_queries(self.retention_days)
+        if pruned:
+            log.info("pruned %d query log entries older than %d days", pruned, self.retention_days)
+        return pruned

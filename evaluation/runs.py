@@ -37,7 +37,8 @@ from evaluation.tables import eval_runs, golden_sets
 from steward.audit import audit, require_actor
 from steward.database import Database
 from steward.domain import as_utc, rfc3339, utc_now
-from steward.errors import NotFoundError, QueryError
+from steward.errors import NotFoundError, OutboundError, QueryError
+from steward.outbound import OutboundPolicy
 from steward.redact import redact_url
 
 log = logging.getLogger("steward.evaluation")
@@ -363,7 +364,7 @@ def evaluate_golden(runtime: Runtime, name: str, trigger: str = "manual") -> Eva
         settings = runtime.settings
         judge = settings.evaluation.llm
         if judge.url:
-            llm_scores, errors = llm_context_precision(judge, to_judge)
+            llm_scores, errors = llm_context_precision(judge, to_judge, settings.outbound.policy())
             for query_id, value in llm_scores.items():
                 overall["per_query"].setdefault(query_id, {})[LLM_CONTEXT_PRECISION] = value
             if llm_scores:
@@ -459,13 +460,22 @@ def _judge_against_baseline(runtime: Runtime, records: EvalRecords, run_id: int,
             "baseline_run": baseline.run_id,
             "regression": fallen,
         }
-        post_webhook(settings.webhook_url, body)
+        post_webhook(settings.webhook_url, body, runtime.settings.outbound.policy())
 
 
-def post_webhook(url: str, body: dict[str, Any]) -> bool:
-    """POST `body` as JSON; a failure is logged (the URL redacted), not raised. Whether it went."""
+def post_webhook(url: str, body: dict[str, Any], outbound: OutboundPolicy | None = None) -> bool:
+    """POST `body` as JSON; a failure is logged (the URL redacted), not raised. Whether it went.
+
+    Only to an address `outbound` allows (public addresses only without it); redirects are not
+    followed, since a redirect would be a request nobody checked.
+    """
     try:
-        httpx.post(url, json=body, timeout=10).raise_for_status()
+        (outbound or OutboundPolicy()).check(url)
+    except OutboundError as error:  # its message names the URL redacted, and why
+        log.warning("the regression webhook was not sent: %s", error)
+        return False
+    try:
+        httpx.post(url, json=body, timeout=10, follow_redirects=False).raise_for_status()
     except httpx.HTTPError as error:  # the run and its regression are stored regardless
         # The URL may carry credentials or a token (user:password@, ?token=), and httpx's own
         # message repeats it: only the redacted URL and the status or error kind are logged.

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from steward.errors import LlmError
 from steward.llm import LlmClient
+from steward.outbound import OutboundPolicy
 from steward.settings import LlmSettings
 
 log = logging.getLogger("steward.hygiene.judge")
@@ -37,15 +38,24 @@ class Judge(Protocol):
 
 
 class LlmJudge:
-    """Asks `{url}/chat/completions` whether two statements contradict each other."""
+    """Asks `{url}/chat/completions` whether two statements contradict each other.
+
+    `OutboundError` when `url` is not an address `outbound` lets requests go to (public
+    addresses only without it): a scan with a judge it may not ask fails, naming why.
+    """
 
     def __init__(
-        self, url: str, model: str, api_key: str | None = None, timeout_s: float = 30.0
+        self,
+        url: str,
+        model: str,
+        api_key: str | None = None,
+        timeout_s: float = 30.0,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         settings = LlmSettings(url=url, model=model, api_key=api_key, timeout_s=timeout_s)
         self.model = model
         # No retries: a failed question keeps its finding, and a scan asks many.
-        self._client = LlmClient(settings, max_retries=0)
+        self._client = LlmClient(settings, max_retries=0, outbound=outbound)
         self.failures = 0
 
     def confirms(self, a_span: str, b_span: str) -> bool:

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from steward.database import Database, metadata
 from steward.domain import as_utc, utc_now
 from steward.errors import CatalogError
+from steward.redact import redact_secrets
 
 documents = Table(
     "documents",
@@ -290,9 +291,11 @@ class Catalog:
                 )
 
     def save_source(self, name: str, connector: str, config: dict[str, Any]) -> None:
-        """Record how a source is declared (its latest configuration)."""
+        """Record how a source is declared (its latest configuration), secrets masked."""
         now = utc_now()
-        stored = json.loads(json.dumps(config, default=str))
+        # A password or token written into steward.yaml must not end up in the catalog, which
+        # backups, replicas and every admin's SQL client read: references (password_env) stay.
+        stored = redact_secrets(json.loads(json.dumps(config, default=str)))
         with self._database.begin() as conn:
             found = conn.execute(select(sources.c.first_seen).where(sources.c.name == name)).first()
             conn.execute(delete(sources).where(sources.c.name == name))
@@ -305,6 +308,19 @@ class Catalog:
                     updated_at=now,
                 )
             )
+
+    def mask_stored_secrets(self) -> int:
+        """Mask secrets in configurations stored before they were masked; how many changed."""
+        changed = 0
+        with self._database.begin() as conn:
+            for name, config in conn.execute(select(sources.c.name, sources.c.config)).all():
+                masked = redact_secrets(config)
+                if masked != config:
+                    conn.execute(
+                        update(sources).where(sources.c.name == name).values(config=masked)
+                    )
+                    changed += 1
+        return changed
 
     def source(self, name: str) -> dict[str, Any] | None:
         with self._database.connect() as conn:

@@ -27,6 +27,9 @@ metadata = MetaData()
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# How long an SQLite statement waits for another writer's lock before it fails.
+_BUSY_TIMEOUT_MS = 5000
+
 
 class Database:
     """One catalog database, migrated to the newest schema when opened; one per process."""
@@ -53,6 +56,31 @@ class Database:
         """A connection in a transaction, committed on the way out (rolled back on an error)."""
         with self._engine.begin() as connection:
             yield connection
+
+    def writable(self, timeout_s: float = 1.0) -> str | None:
+        """None when a write could start now; otherwise why not (locked, read-only, gone).
+
+        A write that matches no row, rolled back: SQLite takes its write lock for it (and waits
+        at most `timeout_s` for another writer), PostgreSQL refuses it on a read-only server.
+        """
+        sqlite = self._engine.dialect.name == "sqlite"
+        try:
+            with self._engine.connect() as connection:
+                if sqlite:
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+                try:
+                    connection.exec_driver_sql(
+                        "UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"
+                    )
+                    connection.rollback()
+                finally:
+                    if sqlite:  # the pooled connection goes back with the usual patience
+                        connection.exec_driver_sql(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        except SQLAlchemyError as error:
+            # The driver's own error ("database is locked"), without SQLAlchemy's wrapping.
+            cause = getattr(error, "orig", None) or error
+            return f"{type(cause).__name__}: {str(cause).strip()[:200]}"
+        return None
 
     def close(self) -> None:
         self._engine.dispose()
@@ -87,5 +115,5 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cursor.close()

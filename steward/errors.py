@@ -2,6 +2,7 @@
 
 StewardError
 ├── ConfigError          a setting or a command-line value is invalid
+│   └── OutboundError    a request to a URL the operator has not allowed (steward/outbound.py)
 ├── SourceError          a source cannot be listed (nothing is pruned after one)
 ├── DocumentError        one document cannot be ingested; it is skipped with `reason`
 ├── StoreError           the vector store failed or refused an operation
@@ -26,6 +27,20 @@ class StewardError(Exception):
 
 class ConfigError(StewardError):
     """A setting or a command-line value is invalid."""
+
+
+class OutboundError(ConfigError):
+    """A request to a URL the operator has not allowed; `url` is redacted.
+
+    `unresolved` is set when the host did not resolve: a network failure rather than a refusal,
+    which a crawl treats like any other (the listing is incomplete, nothing is pruned).
+    """
+
+    def __init__(self, url: str, reason: str, unresolved: bool = False) -> None:
+        super().__init__(f"refusing to request {url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.unresolved = unresolved
 
 
 class SourceError(StewardError):

@@ -4,6 +4,9 @@ The conflict judge (hygiene/judge.py) asks one short question at a time through 
 the judge of context precision (evaluation/context.py) hands the client `async_openai` builds to
 ragas, which takes an openai client and calls the endpoint through it. Both are built from one
 settings group the same way. openai is imported on first use: it takes about two seconds.
+
+The endpoint is checked against the outbound policy (steward/outbound.py) before a client is
+built, and the client follows no redirects: a redirect would be a request nobody checked.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from steward.errors import ConfigError, LlmError
+from steward.outbound import OutboundPolicy
 from steward.settings import LlmSettings
 
 if TYPE_CHECKING:
@@ -20,9 +24,12 @@ if TYPE_CHECKING:
 NO_KEY = "not-needed"
 
 
-def _options(settings: LlmSettings, max_retries: int) -> dict[str, Any]:
+def _options(
+    settings: LlmSettings, max_retries: int, outbound: OutboundPolicy | None
+) -> dict[str, Any]:
     if not settings.url:
         raise ConfigError("no LLM endpoint is set")
+    (outbound or OutboundPolicy()).check(settings.url)
     return {
         "base_url": settings.url,
         "api_key": settings.api_key.get_secret_value() if settings.api_key else NO_KEY,
@@ -31,21 +38,33 @@ def _options(settings: LlmSettings, max_retries: int) -> dict[str, Any]:
     }
 
 
-def async_openai(settings: LlmSettings, max_retries: int = 1) -> AsyncOpenAI:
-    """openai's async client for the endpoint, for a library that takes one (ragas)."""
-    from openai import AsyncOpenAI
+def async_openai(
+    settings: LlmSettings, max_retries: int = 1, outbound: OutboundPolicy | None = None
+) -> AsyncOpenAI:
+    """openai's async client for the endpoint, for a library that takes one (ragas).
 
-    return AsyncOpenAI(**_options(settings, max_retries))
+    `OutboundError` when the endpoint is not an address requests may go to.
+    """
+    from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+
+    options = _options(settings, max_retries, outbound)
+    return AsyncOpenAI(**options, http_client=DefaultAsyncHttpxClient(follow_redirects=False))
 
 
 class LlmClient:
-    """Asks the endpoint one question at a time; no retries unless asked for."""
+    """Asks the endpoint one question at a time; no retries unless asked for.
 
-    def __init__(self, settings: LlmSettings, max_retries: int = 0) -> None:
-        from openai import OpenAI
+    `OutboundError` when the endpoint is not an address requests may go to.
+    """
+
+    def __init__(
+        self, settings: LlmSettings, max_retries: int = 0, outbound: OutboundPolicy | None = None
+    ) -> None:
+        from openai import DefaultHttpxClient, OpenAI
 
         self.settings = settings
-        self._client = OpenAI(**_options(settings, max_retries))
+        options = _options(settings, max_retries, outbound)
+        self._client = OpenAI(**options, http_client=DefaultHttpxClient(follow_redirects=False))
 
     def ask(self, prompt: str, max_tokens: int) -> str:
         """The answer's text (temperature 0); LlmError when there is none."""

@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from steward.access import ApiKey, KeyRing, Principal, Role, digest
 from steward.authentication import Authenticator
 from steward.tokens import FileKeySet, KeySet, TokenRules, TokenVerifier, UrlKeySet
+from steward.outbound import OutboundPolicy
 
 
 class HomeSettings(BaseSettings):
@@ -317,7 +318,12 @@ class ApiSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     # The query log keeps latency, result ids and scores always; the text only when this is on.
-    log_query_text: bool = True
+    # Unset, it is on while access control is off and off once keys are declared: a query can
+    # name what its asker may not share, and the log is read by admins.
+    log_query_text: bool | None = None
+    # Query log entries older than this are deleted: when a process opens the catalog, then at
+    # most hourly while answers are logged (feedback on them stays).
+    query_log_retention_days: int = Field(30, ge=1, le=36500)
     # The API key the CLI sends when it asks the running server (while that holds the index).
     key: SecretStr | None = None
     # Requests a principal may send a minute (a token bucket holding `rate_limit_burst`); above
@@ -332,6 +338,44 @@ class ApiSettings(BaseSettings):
     # A larger request body is refused with 413 before it is parsed (a /retrieve body is a few
     # hundred bytes; a golden set of 5,000 queries about 1 MB as JSON lines).
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+
+    def keeps_query_text(self, access_control: bool) -> bool:
+        """Whether the query log keeps the text, with access control on or off."""
+        return (not access_control) if self.log_query_text is None else self.log_query_text
+
+
+class OutboundSettings(BaseSettings):
+    """Where outbound requests may go: web sources, redirects, webhooks, LLM judges."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_OUTBOUND_", extra="ignore")
+
+    # Hosts allowed whatever they resolve to: "intranet.example", "10.0.0.5:8080",
+    # "[::1]:11434" (a name alone allows every port). JSON: '["127.0.0.1:11434"]'.
+    allow_hosts: list[str] = Field(default_factory=list)
+    # Loopback and private (RFC 1918, fc00::/7) addresses allowed: a deployment whose sources
+    # live on its own network. Link-local (cloud metadata) stays refused unless named above.
+    allow_private: bool = False
+    # Ports a public host may be asked on; other ports need a host:port entry above.
+    ports: list[int] = Field(default_factory=lambda: [80, 443])
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _host_shape(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not entry.strip() or "/" in entry or "@" in entry:
+                raise ValueError(f"{entry!r} is not a host or host:port")
+        return value
+
+    @field_validator("ports")
+    @classmethod
+    def _port_range(cls, value: list[int]) -> list[int]:
+        for port in value:
+            if not 1 <= port <= 65535:
+                raise ValueError(f"{port} is not a port (1-65535)")
+        return value
+
+    def policy(self) -> OutboundPolicy:
+        return OutboundPolicy.of(self.allow_hosts, self.allow_private, self.ports)
 
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -532,6 +576,7 @@ _PREFIXES: dict[type[BaseSettings], str] = {
     JobsSettings: "STEWARD_JOBS_",
     ApiSettings: "STEWARD_API_",
     AccessSettings: "STEWARD_AUTH_",
+    OutboundSettings: "STEWARD_OUTBOUND_",
 }
 
 
@@ -551,6 +596,7 @@ class Settings:
         jobs: JobsSettings | None = None,
         api: ApiSettings | None = None,
         auth: AccessSettings | None = None,
+        outbound: OutboundSettings | None = None,
     ) -> None:
         self.home = home or HomeSettings()
         self.catalog = catalog or CatalogSettings()
@@ -563,6 +609,7 @@ class Settings:
         self.jobs = jobs or JobsSettings()
         self.api = api or ApiSettings()
         self.auth = auth or AccessSettings()
+        self.outbound = outbound or OutboundSettings()
 
 
 def describe_validation_error(error: ValidationError, cls: type[BaseSettings]) -> str:
@@ -606,4 +653,5 @@ def load_settings() -> Settings:
         jobs=built[JobsSettings],  # type: ignore[arg-type]
         api=built[ApiSettings],  # type: ignore[arg-type]
         auth=built[AccessSettings],  # type: ignore[arg-type]
+        outbound=built[OutboundSettings],  # type: ignore[arg-type]
     )

@@ -32,6 +32,7 @@ from steward.settings import (
     IndexSettings,
     IngestSettings,
     JobsSettings,
+    OutboundSettings,
     RetrievalSettings,
     Settings,
 )
@@ -64,6 +65,7 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "evaluation": EvaluationSettings,
     "jobs": JobsSettings,
     "api": ApiSettings,
+    "outbound": OutboundSettings,
 }
 
 

@@ -56,6 +56,8 @@ PARKING = (
 # fails test_every_route_has_a_role.
 ROLES: dict[tuple[str, str], Role | None] = {
     ("GET", "/health"): None,
+    ("GET", "/health/live"): None,
+    ("GET", "/health/ready"): None,
     ("GET", "/metrics"): Role.READER,
     ("POST", "/retrieve"): Role.READER,
     ("GET", "/documents/{doc_id}"): Role.READER,

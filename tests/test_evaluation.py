@@ -200,6 +200,7 @@ def test_deleting_relevant_documents_is_a_regression_and_an_unchanged_rerun_is_n
                 tmp_path,
                 ingest={"max_delete_share": 1.0},
                 evaluation={"webhook_url": f"{hook_url}/hook"},
+                outbound={"allow_private": True},
             ),
             embedder=embedder,
         )
@@ -475,7 +476,11 @@ def test_llm_judged_context_precision_is_added_when_an_endpoint_is_set(
     judge = _judge_app()
     with serve_app(judge) as url:
         runtime = open_runtime(
-            make_settings(tmp_path, evaluation={"llm": {"url": f"{url}/v1", "model": "judge-1"}}),
+            make_settings(
+                tmp_path,
+                evaluation={"llm": {"url": f"{url}/v1", "model": "judge-1"}},
+                outbound={"allow_private": True},
+            ),
             embedder=hash_embedder,
         )
         try:
@@ -551,7 +556,9 @@ def test_a_failing_llm_judge_leaves_the_run_standing(
 
     with serve_app(_judge_app(fail=True)) as url:
         runtime = open_runtime(
-            make_settings(tmp_path, evaluation={"llm": {"url": f"{url}/v1"}}),
+            make_settings(
+                tmp_path, evaluation={"llm": {"url": f"{url}/v1"}}, outbound={"allow_private": True}
+            ),
             embedder=hash_embedder,
         )
         try:

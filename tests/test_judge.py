@@ -57,7 +57,11 @@ def test_the_judge_vetoes_only_what_it_answers_no_to(
     asked: list[str] = []
     with serve_app(_judge_app(asked)) as url:
         judged = open_runtime(
-            make_settings(tmp_path / "judged", hygiene={"judge": {"url": f"{url}/v1"}}),
+            make_settings(
+                tmp_path / "judged",
+                hygiene={"judge": {"url": f"{url}/v1"}},
+                outbound={"allow_private": True},
+            ),
             embedder=hash_embedder,
         )
         try:
@@ -86,7 +90,9 @@ def test_an_unreachable_judge_loses_no_finding(
     kb = _travel_kb(tmp_path)
     runtime = open_runtime(
         make_settings(
-            tmp_path, hygiene={"judge": {"url": "http://127.0.0.1:9/v1", "timeout_s": 2}}
+            tmp_path,
+            hygiene={"judge": {"url": "http://127.0.0.1:9/v1", "timeout_s": 2}},
+            outbound={"allow_hosts": ["127.0.0.1:9"]},
         ),
         embedder=hash_embedder,
     )

@@ -1,4 +1,8 @@
-"""The web connector against a real HTTP server on loopback serving a small site."""
+"""The web connector against real HTTP servers on loopback serving a small site.
+
+Outbound requests go to public addresses only unless the operator allows more: each test opts
+in to its loopback server explicitly (`LOOPBACK`, or a host:port policy).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,11 @@ import pytest
 from connectors.web import WebConnector
 from ingest.check import check
 from ingest.pipeline import document_id
+from steward.errors import SourceError
+from steward.outbound import OutboundPolicy
+
+# The operator's opt-in for a site on this machine (STEWARD_OUTBOUND_ALLOW_PRIVATE=true).
+LOOPBACK = OutboundPolicy.of(allow_private=True)
 
 NAV = "Home | Products | Careers | Contact"
 
@@ -44,6 +53,7 @@ class Site:
             "/travel": page("Travel", "The per diem is 65 dollars.", ["/"]),
             "/private/salaries": page("Salaries", "Secret numbers."),
         }
+        self.redirects: dict[str, str] = {}  # path -> Location answered with 302
         self.requests: Counter[str] = Counter()
         self.not_modified: Counter[str] = Counter()
         self.down = False
@@ -54,6 +64,12 @@ class Site:
                 site.requests[self.path] += 1
                 if site.down:
                     self.send_response(503)
+                    self.end_headers()
+                    return
+                if self.path in site.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", site.redirects[self.path])
+                    self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 body = site.pages.get(self.path)
@@ -98,7 +114,9 @@ def site() -> Iterator[Site]:
 
 
 def connector(site: Site, tmp_path: Path, **options: object) -> WebConnector:
-    return WebConnector("web", tmp_path / "web", start_url=site.url + "/", delay_s=0, **options)  # type: ignore[arg-type]
+    options.setdefault("outbound", LOOPBACK)
+    options.setdefault("delay_s", 0)
+    return WebConnector("web", tmp_path / "web", start_url=site.url + "/", **options)  # type: ignore[arg-type]
 
 
 def test_the_crawl_stays_in_bounds_and_obeys_robots(site: Site, tmp_path: Path) -> None:
@@ -125,7 +143,9 @@ def test_a_sitemap_lists_exactly_its_pages(site: Site, tmp_path: Path) -> None:
         f"<urlset><url><loc>{site.url}/travel</loc></url>"
         f"<url><loc>{site.url}/refunds</loc></url></urlset>"
     )
-    web = WebConnector("web", tmp_path / "web", sitemap_url=site.url + "/sitemap.xml", delay_s=0)
+    web = WebConnector(
+        "web", tmp_path / "web", sitemap_url=site.url + "/sitemap.xml", delay_s=0, outbound=LOOPBACK
+    )
     assert {ref.key for ref in web.list()} == {site.url + "/travel", site.url + "/refunds"}
 
 
@@ -133,7 +153,7 @@ def test_requests_are_spaced_by_the_delay(site: Site, tmp_path: Path) -> None:
     import time
 
     started = time.monotonic()
-    list(WebConnector("web", tmp_path / "web", start_url=site.url + "/", delay_s=0.2).list())
+    list(connector(site, tmp_path, delay_s=0.2).list())
     # robots.txt and three pages: four requests, three gaps of at least 0.2 s.
     assert time.monotonic() - started >= 0.6
 
@@ -170,3 +190,73 @@ def test_a_site_that_fails_prunes_nothing(
     assert summary.status == "failed" and "503" in (summary.error or "")
     assert len(live.catalog.documents_of("web")) == 3
     assert check(live.catalog, live.store).clean
+
+
+# -- outbound requests: every hop checked ----------------------------------------------------
+
+
+@pytest.fixture
+def admin() -> Iterator[Site]:
+    """A second server on another loopback port: what a redirect must not reach."""
+    running = Site()
+    running.pages = {"/admin": page("Admin console", "Delete every user: the red button.")}
+    yield running
+    running.close()
+
+
+def port_of(site: Site) -> int:
+    return int(site.server.server_address[1])
+
+
+def test_an_allowed_page_redirecting_to_another_local_port_is_not_indexed(
+    site: Site, admin: Site, open_home, hash_embedder, tmp_path: Path
+) -> None:
+    # The operator allowed this one site (host:port); its /refunds now redirects to the admin
+    # console on another port of the same machine, and /moved to a page of the site itself.
+    allowed = OutboundPolicy.of([f"127.0.0.1:{port_of(site)}"])
+    site.redirects["/refunds"] = admin.url + "/admin"
+    site.redirects["/moved"] = "/travel"
+    site.pages["/"] = page("Welcome", "Start here.", ["/refunds", "/moved"])
+    live = open_home("a", hash_embedder)
+    summary = live.pipeline.run(connector(site, tmp_path, outbound=allowed))
+
+    assert summary.status == "ok"
+    expected = {document_id("web", site.url + path) for path in ("/", "/moved")}
+    assert set(live.store.document_ids("web")) == expected
+    assert set(live.catalog.documents_of("web")) == expected
+    assert admin.requests["/admin"] == 0  # refused before it was sent
+    assert site.requests["/travel"] == 1  # the redirect within the site was followed
+    (moved,) = live.store.document_chunks(document_id("web", site.url + "/moved"))
+    assert "per diem" in moved.payload.text
+
+
+def test_a_local_site_is_refused_without_the_operators_consent(site: Site, tmp_path: Path) -> None:
+    web = connector(site, tmp_path, outbound=OutboundPolicy())
+    with pytest.raises(SourceError) as refused:
+        list(web.list())
+    message = str(refused.value)
+    assert f"{site.url}/" in message and "loopback" in message
+    assert "STEWARD_OUTBOUND_ALLOW" in message  # says how to allow it
+    assert sum(site.requests.values()) == 0
+
+
+def test_a_local_site_is_crawled_once_allowed(site: Site, tmp_path: Path) -> None:
+    for allowed in (LOOPBACK, OutboundPolicy.of([f"127.0.0.1:{port_of(site)}"])):
+        keys = {ref.key for ref in connector(site, tmp_path, outbound=allowed).list()}
+        assert site.url + "/refunds" in keys
+
+
+def test_a_redirect_out_of_the_allowed_domains_is_not_followed(site: Site, tmp_path: Path) -> None:
+    site.redirects["/refunds"] = f"http://localhost:{port_of(site)}/travel"
+    keys = {ref.key for ref in connector(site, tmp_path).list()}
+    assert site.url + "/refunds" not in keys and site.url + "/travel" in keys
+
+
+def test_a_start_url_that_redirects_where_it_may_not_fails_the_listing(
+    site: Site, admin: Site, tmp_path: Path
+) -> None:
+    site.redirects["/"] = admin.url + "/admin"
+    allowed = OutboundPolicy.of([f"127.0.0.1:{port_of(site)}"])
+    with pytest.raises(SourceError, match=f"refusing to request {admin.url}/admin: "):
+        list(connector(site, tmp_path, outbound=allowed).list())
+    assert admin.requests["/admin"] == 0

@@ -1,11 +1,13 @@
-"""GET /health."""
+"""GET /health, /health/live and /health/ready: public, like any load balancer's probe."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from api.deps import KeysDep, RuntimeDep
-from api.schemas import HealthResponse
+from api.schemas import HealthResponse, LiveResponse, ReadyResponse
+from app.readiness import readiness
 
 router = APIRouter(tags=["health"])
 
@@ -21,3 +23,22 @@ def health(runtime: RuntimeDep, keys: KeysDep) -> HealthResponse:
         chunks=runtime.store.count(),
         access_control="on" if keys.enabled else "off",
     )
+
+
+@router.get("/health/live", response_model=LiveResponse)
+def live() -> LiveResponse:
+    """Liveness: the process answers. Nothing is checked, so a slow catalog never restarts it."""
+    return LiveResponse(status="ok")
+
+
+@router.get(
+    "/health/ready",
+    response_model=ReadyResponse,
+    responses={503: {"model": ReadyResponse, "description": "the catalog or the index is not"}},
+)
+def ready(runtime: RuntimeDep) -> ReadyResponse | JSONResponse:
+    """Readiness: the catalog takes a write now and the index answers; 503 naming which not."""
+    found = readiness(runtime.database, runtime.store)
+    if found.status == "ready":
+        return ReadyResponse(**found.as_dict())
+    return JSONResponse(status_code=503, content=found.as_dict(), headers={"Retry-After": "5"})

@@ -10,7 +10,6 @@ from fastapi import APIRouter
 from api.deps import MetricsDep, Reader, RetrieverDep, RuntimeDep
 from api.schemas import RetrievedChunk, RetrieveRequest, RetrieveResponse
 from app.runtime import Runtime
-from evaluation.feedback import FeedbackRecords
 from steward.access import Principal
 from steward.domain import ScoredChunk, SearchFilters
 
@@ -65,9 +64,9 @@ def retrieve(
     )
     query_id = str(uuid.uuid4())
     metrics.observe_retrieve(result.took_ms / 1000, len(result.hits))
-    FeedbackRecords(runtime.database).log_query(
+    runtime.query_log.record(
         query_id,
-        request.query if runtime.settings.api.log_query_text else None,
+        request.query,
         request.mode or retriever.settings.mode,
         request.top_k,
         round(result.took_ms, 3),
