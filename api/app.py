@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+import dashboard
 from api import errors
 from api.body_limit import BodyLimit
 from api.metrics import CatalogCollector, ServiceMetrics
@@ -73,4 +74,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(sources.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    # The owners' dashboard at / (HTML; its routes stay out of the OpenAPI schema).
+    dashboard.install(app)
     return app
