@@ -10,6 +10,7 @@ queue must hold the first and never the second, although he owns both.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,9 +24,11 @@ from app.hygiene import scan_hygiene
 from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
 from dashboard.sessions import COOKIE, Session, SessionSigner
+from evaluation.feedback import FeedbackRecords
 from hygiene.records import HygieneRecords
 from ingest.pipeline import document_id
 from steward.access import Principal
+from steward.domain import ScoredChunk
 from steward.settings import AccessSettings, KeyEntry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -295,6 +298,27 @@ def test_verifying_a_page_takes_it_off_the_queue_and_audits_the_owner(
         assert TRAVEL not in queue_ids(after) and 'id="done"' in after
     entry = HygieneRecords(kb.database).audit(1)[0]
     assert (entry["actor"], entry["action"], entry["subject"]) == (DAVID, "verify", TRAVEL)
+
+
+def test_the_queue_puts_the_most_retrieved_page_first(base_url: str, kb: Runtime) -> None:
+    with signed_in(base_url, "admin") as client:
+        before = queue_ids(client.get("/queue", params={"owner": DAVID}).text)
+    assert len(before) >= 2
+    # The least pressing page of the queue answers three questions of the query log.
+    least = before[-1]
+    chunk = kb.store.document_chunks(least)[0]
+    for _ in range(3):
+        hit = ScoredChunk(chunk.chunk_id, 0.5, chunk.payload)
+        assert FeedbackRecords(kb.database).log_query(
+            str(uuid.uuid4()), "q", "hybrid", 10, 1.0, [hit]
+        )
+    with signed_in(base_url, "admin") as client:
+        html = client.get("/queue", params={"owner": DAVID}).text
+    assert queue_ids(html)[0] == least
+    row = re.search(rf'<tr data-doc="{least}">.*?</tr>', html, re.S)
+    assert row is not None
+    retrieved, impact = (int(n) for n in re.findall(r'<td class="num">(\d+)</td>', row.group(0)))
+    assert retrieved == 3 and impact in (3, 6, 9)
 
 
 def test_not_a_duplicate_splits_the_pair(base_url: str, kb: Runtime) -> None:
