@@ -6,7 +6,7 @@ visitor as reader, so a page never shows, lists or counts a document its reader 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -82,7 +82,7 @@ def my_queue(
     runtime: RuntimeDep,
     owner: Annotated[str | None, Query(max_length=200)] = None,
     offset: Offset = 0,
-    done: Annotated[str | None, Query(max_length=40)] = None,
+    done: Annotated[Literal["verified", "deprecated"] | None, Query()] = None,
 ) -> Response:
     """The documents that need the visitor (an admin picks any owner, or all of them)."""
     principal = visit.principal

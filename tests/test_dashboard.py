@@ -25,6 +25,8 @@ from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
 from dashboard.sessions import COOKIE, Session, SessionSigner
 from evaluation.feedback import FeedbackRecords
+from evaluation.golden import parse_records
+from evaluation.runs import EvalRecords, evaluate_golden
 from hygiene.records import HygieneRecords
 from ingest.pipeline import document_id
 from steward.access import Principal
@@ -280,6 +282,22 @@ def test_the_overview_counts_only_readable_documents(base_url: str, kb: Runtime)
     assert row is not None
     cells = re.findall(r'<td class="num">(\d+)</td>', row.group(0))
     assert int(cells[0]) == readable < kb.catalog.count_documents()
+
+
+def test_the_overview_shows_the_last_sync_and_the_latest_evaluation(
+    base_url: str, kb: Runtime
+) -> None:
+    queries = [{"query": "travel policy", "relevant": [{"doc_id": TRAVEL, "grade": 1}]}]
+    EvalRecords(kb.database).save_golden("dashboard-set", parse_records(queries), 10)
+    run = evaluate_golden(kb, "dashboard-set")
+    assert run.metrics is not None
+    with signed_in(base_url, "reader") as client:
+        html = client.get("/").text
+    row = re.search(r"<tr>\s*<th scope=\"row\">dashboard-set</th>.*?</tr>", html, re.S)
+    assert row is not None
+    assert f"{run.metrics['ndcg@10']:.3f}" in row.group(0) and "ok," in row.group(0)
+    source = re.search(r'<tr data-source="handbook">.*?</tr>', html, re.S)
+    assert source is not None and 'class="tag status-ok"' in source.group(0)
 
 
 # -- owners' decisions ---------------------------------------------------------------------
