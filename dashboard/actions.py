@@ -8,6 +8,7 @@ written by the same records as the API's, audited with the signed-in principal a
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -161,6 +162,23 @@ async def deprecate(
         HygieneRecords(runtime.database).deprecate(doc_id, principal.actor(None), _note(fields))
 
     return await _decide(request, visit, runtime, decision, _queue_back("deprecated"))
+
+
+@router.post("/queue/{doc_id}/review-date")
+async def review_date(
+    doc_id: DocId, request: Request, visit: VisitDep, runtime: RuntimeDep
+) -> Response:
+    """The owner sets the page's next review; it is not expired before then, and leaves."""
+
+    def decision(fields: dict[str, str], principal: Principal) -> None:
+        _readable_document(runtime, principal, doc_id)
+        try:
+            when = date.fromisoformat(fields.get("review_by", ""))
+        except ValueError:
+            raise QueryError("review_by", "must be a date (YYYY-MM-DD)") from None
+        HygieneRecords(runtime.database).set_review_date(doc_id, when, principal.actor(None))
+
+    return await _decide(request, visit, runtime, decision, _queue_back("review date set"))
 
 
 @router.post("/duplicates/not-duplicate")

@@ -6,6 +6,7 @@ visitor as reader, so a page never shows, lists or counts a document its reader 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -19,9 +20,10 @@ from hygiene import queue as work
 from hygiene import report
 from hygiene.overview import STATES
 from hygiene.queue import SEVERITY
-from hygiene.records import HygieneRecords
+from hygiene.records import MAX_REVIEW_DAYS, HygieneRecords
 from steward.access import Role
 from steward.catalog import Catalog
+from steward.domain import utc_now
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,7 +84,7 @@ def my_queue(
     runtime: RuntimeDep,
     owner: Annotated[str | None, Query(max_length=200)] = None,
     offset: Offset = 0,
-    done: Annotated[Literal["verified", "deprecated"] | None, Query()] = None,
+    done: Annotated[Literal["verified", "deprecated", "review date set"] | None, Query()] = None,
 ) -> Response:
     """The documents that need the visitor (an admin picks any owner, or all of them)."""
     principal = visit.principal
@@ -103,6 +105,9 @@ def my_queue(
         labels=FINDING_LABELS,
         severity=SEVERITY,
         recent_days=work.RECENT_DAYS,
+        # The review-date field's bounds: tomorrow, and the furthest day the records accept.
+        tomorrow=(utc_now() + timedelta(days=1)).date().isoformat(),
+        latest=(utc_now() + timedelta(days=MAX_REVIEW_DAYS)).date().isoformat(),
         done=done,
     )
 

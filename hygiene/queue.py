@@ -4,8 +4,9 @@ A document is queued for each finding of the last scan (`hygiene.report`): an ex
 a newer edition, an open conflict, a copy of another page, repeated "not relevant" feedback.
 Its impact is how many logged answers returned it in the last `RECENT_DAYS` times the severity
 of its worst finding, so the page that answers a hundred questions a day comes first. An
-owner's decision since the last scan answers it at once: a deprecation, or a verification of
-the text as it reads now. The next scan finds again what a verification did not change.
+owner's decision since the last scan answers it at once: a deprecation, a new review date, or
+a verification of the text as it reads now. The next scan finds again what a decision did not
+change (a newer edition, a conflict).
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ def _answered(row: DocumentRow, review: Review | None, scanned_at: datetime | No
     if review is None:
         return False
     if review.deprecated_at is not None:
+        return True
+    if review.review_set_at is not None and (
+        scanned_at is None or review.review_set_at >= scanned_at
+    ):
         return True
     return (
         review.verified_at is not None

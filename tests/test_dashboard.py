@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from evaluation.runs import EvalRecords, evaluate_golden
 from hygiene.records import HygieneRecords
 from ingest.pipeline import document_id
 from steward.access import Principal
-from steward.domain import ScoredChunk
+from steward.domain import ScoredChunk, utc_now
 from steward.settings import AccessSettings, KeyEntry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +45,7 @@ KEYS = {
 }
 TRAVEL = document_id("handbook", "finance/travel-policy-2023.md")
 PURCHASING = document_id("handbook", "finance/purchasing-approvals.md")
+LAPTOP = document_id("handbook", "it/laptop-policy.md")
 # Every page a signed-in principal can open (with the owner picker and resolved conflicts).
 PAGES = [
     "/",
@@ -337,6 +339,41 @@ def test_the_queue_puts_the_most_retrieved_page_first(base_url: str, kb: Runtime
     assert row is not None
     retrieved, impact = (int(n) for n in re.findall(r'<td class="num">(\d+)</td>', row.group(0)))
     assert retrieved == 3 and impact in (3, 6, 9)
+
+
+def test_a_review_date_takes_a_page_off_the_queue_and_holds_after_a_scan(
+    base_url: str, kb: Runtime
+) -> None:
+    lena = "lena.fischer@brightwater.example"
+    with signed_in(base_url, "admin") as client:
+        page = client.get("/queue", params={"owner": lena}).text
+        assert LAPTOP in queue_ids(page)
+        for bad in ("", "not-a-date", "2020-01-01"):
+            answer = client.post(
+                f"/queue/{LAPTOP}/review-date",
+                data={"csrf": csrf_of(page), "review_by": bad, "owner": lena},
+            )
+            assert answer.status_code == 422 and "review_by" in answer.text, bad
+        when = (utc_now() + timedelta(days=30)).date()
+        answer = client.post(
+            f"/queue/{LAPTOP}/review-date",
+            data={"csrf": csrf_of(page), "review_by": when.isoformat(), "owner": lena},
+        )
+        assert answer.status_code == 303
+        assert "owner=lena.fischer" in answer.headers["location"]
+        assert LAPTOP not in queue_ids(client.get(answer.headers["location"]).text)
+        scan_hygiene(kb)
+        state = HygieneRecords(kb.database).states([LAPTOP])[LAPTOP]
+        assert state["state"] != "expired"
+        assert state["expires_at"].date() == when + timedelta(days=1)
+        assert LAPTOP not in queue_ids(client.get("/queue", params={"owner": lena}).text)
+    entry = HygieneRecords(kb.database).audit(1)[0]
+    assert (entry["actor"], entry["action"], entry["subject"]) == (
+        "admin",
+        "set_review_date",
+        LAPTOP,
+    )
+    assert entry["detail"]["review_by"] == when.isoformat()
 
 
 def test_not_a_duplicate_splits_the_pair(base_url: str, kb: Runtime) -> None:
