@@ -181,6 +181,21 @@ async def review_date(
     return await _decide(request, visit, runtime, decision, _queue_back("review date set"))
 
 
+@router.post("/queue/{doc_id}/hand-over")
+async def hand_over(
+    doc_id: DocId, request: Request, visit: VisitDep, runtime: RuntimeDep
+) -> Response:
+    """The page goes to another owner's queue, across syncs; it leaves this one."""
+
+    def decision(fields: dict[str, str], principal: Principal) -> None:
+        _readable_document(runtime, principal, doc_id)
+        HygieneRecords(runtime.database).hand_over(
+            doc_id, fields.get("to", ""), principal.actor(None)
+        )
+
+    return await _decide(request, visit, runtime, decision, _queue_back("handed over"))
+
+
 @router.post("/duplicates/not-duplicate")
 async def not_duplicate(request: Request, visit: VisitDep, runtime: RuntimeDep) -> Response:
     """Two pages are distinct, whatever their similarity; kept across syncs."""

@@ -28,6 +28,8 @@ from steward.domain import utc_now
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
+# What the queue confirms after an action (never text taken from the query string).
+Done = Literal["verified", "deprecated", "review date set", "handed over"]
 Offset = Annotated[int, Query(ge=0, le=10**9)]
 
 FINDING_LABELS = {
@@ -84,7 +86,7 @@ def my_queue(
     runtime: RuntimeDep,
     owner: Annotated[str | None, Query(max_length=200)] = None,
     offset: Offset = 0,
-    done: Annotated[Literal["verified", "deprecated", "review date set"] | None, Query()] = None,
+    done: Annotated[Done | None, Query()] = None,
 ) -> Response:
     """The documents that need the visitor (an admin picks any owner, or all of them)."""
     principal = visit.principal
@@ -102,6 +104,8 @@ def my_queue(
         pages=_pages(len(items), offset),
         owner=chosen,
         owners=work.owners(runtime.database, principal) if admin else [],
+        # Suggestions for a hand-over: the owners of pages the visitor may read.
+        known_owners=work.owners(runtime.database, principal),
         labels=FINDING_LABELS,
         severity=SEVERITY,
         recent_days=work.RECENT_DAYS,

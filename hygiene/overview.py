@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from hygiene import report
 from hygiene.records import HygieneRecords
 from steward.access import Principal
-from steward.catalog import Catalog
 from steward.database import Database
 from steward.domain import ReviewState
 
@@ -34,7 +33,7 @@ class SourceHealth:
 def by_source(database: Database, reader: Principal | None = None) -> list[SourceHealth]:
     """One line per source holding a document the reader may read, by source name."""
     filters = report.Filters(reader=reader)
-    rows = Catalog(database).all_documents()
+    rows = report.documents(database)
     records = HygieneRecords(database)
     states = records.states()
     deprecated = {d for d, r in records.reviews().items() if r.deprecated_at is not None}

@@ -19,7 +19,7 @@ from evaluation.feedback import FeedbackRecords
 from hygiene import report
 from hygiene.records import HygieneRecords, Review
 from steward.access import Principal
-from steward.catalog import Catalog, DocumentRow
+from steward.catalog import DocumentRow
 from steward.database import Database
 from steward.domain import utc_now
 
@@ -79,7 +79,7 @@ def _answered(row: DocumentRow, review: Review | None, scanned_at: datetime | No
 def owners(database: Database, reader: Principal | None = None) -> list[str]:
     """Every owner named by a document the reader may read."""
     see = report.Filters(reader=reader)
-    rows = Catalog(database).all_documents().values()
+    rows = report.documents(database).values()
     return sorted({row.owner for row in rows if row.owner and see.readable(row)})
 
 
@@ -92,7 +92,7 @@ def queue(
     """The documents of `owner` (every owner with None) that need a decision, highest impact
     first; with a `reader`, only documents it may read (the same filter as the listings)."""
     filters = report.Filters(owner=owner, reader=reader)
-    rows = Catalog(database).all_documents()
+    rows = report.documents(database)
     records = HygieneRecords(database)
     states = records.states()
     reviews = records.reviews()

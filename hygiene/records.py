@@ -434,6 +434,33 @@ class HygieneRecords:
                 review_by=review_by.isoformat(),
             )
 
+    def hand_over(self, doc_id: str, owner: str, actor: str) -> None:
+        """The document's owner is `owner` from now on, across syncs (front matter or not)."""
+        require_actor(actor)
+        owner = owner.strip()
+        if not owner or len(owner) > 200:
+            raise QueryError("owner", "must name the new owner (an e-mail or user name)")
+        with self._database.begin() as conn:
+            row = self._document(conn, doc_id)
+            self._review_values(conn, doc_id, owner=owner)
+            audit(
+                conn,
+                actor,
+                "hand_over",
+                doc_id,
+                source_uri=row.source_uri,
+                owner=owner,
+                previous=row.owner,
+            )
+
+    def handed_over(self) -> dict[str, str]:
+        """Document -> the owner it was handed over to."""
+        query = select(hygiene_reviews.c.doc_id, hygiene_reviews.c.owner).where(
+            hygiene_reviews.c.owner.is_not(None)
+        )
+        with self._database.connect() as conn:
+            return {str(d): str(o) for d, o in conn.execute(query)}
+
     def mark_distinct(self, doc_a: str, doc_b: str, actor: str) -> None:
         """Two documents are not duplicates of each other, whatever their similarity."""
         require_actor(actor)

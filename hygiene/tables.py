@@ -39,6 +39,8 @@ hygiene_reviews = Table(
     Column("review_by", DateTime(timezone=True)),
     Column("review_set_at", DateTime(timezone=True)),
     Column("review_set_by", Text),
+    # The owner it was handed over to (0006): wins over the source's and the front matter's.
+    Column("owner", Text),
 )
 
 # Pairs an owner marked "not a duplicate" (doc_a < doc_b).

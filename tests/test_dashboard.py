@@ -28,6 +28,7 @@ from dashboard.sessions import COOKIE, Session, SessionSigner
 from evaluation.feedback import FeedbackRecords
 from evaluation.golden import parse_records
 from evaluation.runs import EvalRecords, evaluate_golden
+from hygiene import report
 from hygiene.records import HygieneRecords
 from ingest.pipeline import document_id
 from steward.access import Principal
@@ -46,6 +47,7 @@ KEYS = {
 TRAVEL = document_id("handbook", "finance/travel-policy-2023.md")
 PURCHASING = document_id("handbook", "finance/purchasing-approvals.md")
 LAPTOP = document_id("handbook", "it/laptop-policy.md")
+SPEC = document_id("handbook", "engineering/robots/bw-350-spec-2025.md")
 # Every page a signed-in principal can open (with the owner picker and resolved conflicts).
 PAGES = [
     "/",
@@ -256,7 +258,7 @@ def test_an_admin_sees_every_owners_queue_and_restricted_pages(base_url: str) ->
 
 
 def test_an_owner_sees_only_their_own_queue(base_url: str, kb: Runtime) -> None:
-    rows = kb.catalog.all_documents()
+    rows = report.documents(kb.database)  # owners as handed over
     with signed_in(base_url, DAVID) as client:
         ids = queue_ids(client.get("/queue", params={"owner": "someone.else@x"}).text)
         assert ids and {rows[d].owner for d in ids} == {DAVID}
@@ -374,6 +376,35 @@ def test_a_review_date_takes_a_page_off_the_queue_and_holds_after_a_scan(
         LAPTOP,
     )
     assert entry["detail"]["review_by"] == when.isoformat()
+
+
+def test_a_page_handed_over_moves_to_the_new_owners_queue(base_url: str, kb: Runtime) -> None:
+    kenji = "kenji.watanabe@brightwater.example"
+    with signed_in(base_url, "admin") as client:
+        page = client.get("/queue", params={"owner": kenji}).text
+        assert SPEC in queue_ids(page)
+        answer = client.post(
+            f"/queue/{SPEC}/hand-over", data={"csrf": csrf_of(page), "to": " ", "owner": kenji}
+        )
+        assert answer.status_code == 422 and "new owner" in answer.text
+        answer = client.post(
+            f"/queue/{SPEC}/hand-over", data={"csrf": csrf_of(page), "to": DAVID, "owner": kenji}
+        )
+        assert answer.status_code == 303
+        assert SPEC not in queue_ids(client.get("/queue", params={"owner": kenji}).text)
+    scan_hygiene(kb)
+    with signed_in(base_url, DAVID) as client:
+        assert SPEC in queue_ids(client.get("/queue").text)
+    # The API's listings name the new owner too: one rule, in hygiene.report.
+    stale = httpx.get(
+        f"{base_url}/hygiene/stale",
+        params={"owner": DAVID},
+        headers={"Authorization": f"Bearer {KEYS['admin']}"},
+    ).json()
+    assert SPEC in {item["doc_id"] for item in stale["items"]}
+    entry = HygieneRecords(kb.database).audit(1)[0]
+    assert (entry["actor"], entry["action"], entry["subject"]) == ("admin", "hand_over", SPEC)
+    assert (entry["detail"]["owner"], entry["detail"]["previous"]) == (DAVID, kenji)
 
 
 def test_not_a_duplicate_splits_the_pair(base_url: str, kb: Runtime) -> None:

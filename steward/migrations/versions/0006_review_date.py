@@ -1,4 +1,4 @@
-"""An owner's review date: a document's next review set from the dashboard's queue.
+"""Owners' queue decisions: a document's next review date, and a hand-over to another owner.
 
 Revision ID: 0006
 Revises: 0005
@@ -22,10 +22,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("review_by", _TZ))
         batch.add_column(sa.Column("review_set_at", _TZ))
         batch.add_column(sa.Column("review_set_by", sa.Text))
+        batch.add_column(sa.Column("owner", sa.Text))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("hygiene_reviews") as batch:
+        batch.drop_column("owner")
         batch.drop_column("review_set_by")
         batch.drop_column("review_set_at")
         batch.drop_column("review_by")
