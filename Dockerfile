@@ -15,6 +15,7 @@ COPY evaluation ./evaluation
 COPY hygiene ./hygiene
 COPY app ./app
 COPY jobs ./jobs
+COPY dashboard ./dashboard
 COPY api ./api
 COPY cli ./cli
 # torch is pinned by pyproject.toml; to get a CPU-only build, point pip at a CPU wheel index at

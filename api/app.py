@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+import dashboard
 from api import errors, mcp
 from api.body_limit import BodyLimit
 from api.inflight import InFlightBound
@@ -82,4 +83,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(health.router)
     app.include_router(metrics.router)
     mcp_endpoint = mcp.install(app)
+    # The owners' dashboard at / (HTML; its routes stay out of the OpenAPI schema).
+    dashboard.install(app)
     return app

@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
-from datetime import timedelta
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -175,6 +175,15 @@ class FeedbackRecords:
             }
             for d, c in sorted(flagged.items(), key=lambda item: -item[1].get(0, 0))
         ]
+
+    def retrievals(self, since: datetime) -> Counter[str]:
+        """How many logged answers since `since` returned each document (once per answer)."""
+        counts: Counter[str] = Counter()
+        query = select(query_log.c.results).where(query_log.c.at >= since)
+        with self._database.connect() as conn:
+            for (results,) in conn.execute(query):
+                counts.update({hit["doc_id"] for hit in results or ()})
+        return counts
 
     def query_stats(self) -> dict[str, float]:
         with self._database.connect() as conn:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
+import time as clock
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
@@ -33,6 +33,8 @@ from steward.domain import DocumentMark, HygieneSnapshot, ReviewState, as_utc, u
 from steward.errors import NotFoundError, QueryError
 
 RESOLUTIONS = ("keep_a", "keep_b", "both_valid")
+# How far ahead an owner may set a document's next review.
+MAX_REVIEW_DAYS = 5 * 366
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -47,6 +49,9 @@ class Review:
     verified_hash: str | None
     deprecated_at: datetime | None
     deprecated_by: str | None
+    # The next review an owner set, and when: it holds unless a verification came later.
+    review_by: datetime | None = None
+    review_set_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +359,8 @@ class HygieneRecords:
                     verified_hash=row.verified_hash,
                     deprecated_at=_utc(row.deprecated_at),
                     deprecated_by=row.deprecated_by,
+                    review_by=_utc(row.review_by),
+                    review_set_at=_utc(row.review_set_at),
                 )
                 for row in conn.execute(select(hygiene_reviews))
             }
@@ -407,6 +414,59 @@ class HygieneRecords:
                 conn, doc_id, deprecated_at=utc_now(), deprecated_by=actor, note=note
             )
             audit(conn, actor, "deprecate", doc_id, source_uri=row.source_uri, note=note)
+
+    def set_review_date(self, doc_id: str, review_by: date, actor: str) -> None:
+        """The owner's next review of the document: it is not expired before that day ends."""
+        require_actor(actor)
+        now = utc_now()
+        if review_by <= now.date():
+            raise QueryError("review_by", "must be a day after today")
+        if review_by > now.date() + timedelta(days=MAX_REVIEW_DAYS):
+            raise QueryError("review_by", f"must be within {MAX_REVIEW_DAYS} days")
+        with self._database.begin() as conn:
+            row = self._document(conn, doc_id)
+            self._review_values(
+                conn,
+                doc_id,
+                review_by=datetime.combine(review_by, time.min, tzinfo=UTC),
+                review_set_at=now,
+                review_set_by=actor,
+            )
+            audit(
+                conn,
+                actor,
+                "set_review_date",
+                doc_id,
+                source_uri=row.source_uri,
+                review_by=review_by.isoformat(),
+            )
+
+    def hand_over(self, doc_id: str, owner: str, actor: str) -> None:
+        """The document's owner is `owner` from now on, across syncs (front matter or not)."""
+        require_actor(actor)
+        owner = owner.strip()
+        if not owner or len(owner) > 200:
+            raise QueryError("owner", "must name the new owner (an e-mail or user name)")
+        with self._database.begin() as conn:
+            row = self._document(conn, doc_id)
+            self._review_values(conn, doc_id, owner=owner)
+            audit(
+                conn,
+                actor,
+                "hand_over",
+                doc_id,
+                source_uri=row.source_uri,
+                owner=owner,
+                previous=row.owner,
+            )
+
+    def handed_over(self) -> dict[str, str]:
+        """Document -> the owner it was handed over to."""
+        query = select(hygiene_reviews.c.doc_id, hygiene_reviews.c.owner).where(
+            hygiene_reviews.c.owner.is_not(None)
+        )
+        with self._database.connect() as conn:
+            return {str(d): str(o) for d, o in conn.execute(query)}
 
     def mark_distinct(self, doc_a: str, doc_b: str, actor: str) -> None:
         """Two documents are not duplicates of each other, whatever their similarity."""
@@ -531,7 +591,7 @@ class SnapshotCache:
         self._lock = threading.Lock()
 
     def __call__(self) -> HygieneSnapshot | None:
-        now = time.monotonic()
+        now = clock.monotonic()
         if now - self._checked < self._check_every_s:
             return self._snapshot
         with self._lock:
@@ -540,7 +600,7 @@ class SnapshotCache:
                 if generation != self._generation:
                     self._snapshot = self._records.snapshot()
                     self._generation = generation
-                self._checked = time.monotonic()
+                self._checked = clock.monotonic()
         return self._snapshot
 
     def invalidate(self) -> None:

@@ -10,7 +10,7 @@ or a conflict that names it is dropped.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,15 @@ class Filters:
         return self.owner is None or row.owner == self.owner
 
 
+def documents(database: Database) -> dict[str, DocumentRow]:
+    """Every catalog row, with the owner it was handed over to (a decision kept across syncs)."""
+    rows = Catalog(database).all_documents()
+    for doc_id, owner in HygieneRecords(database).handed_over().items():
+        if doc_id in rows:
+            rows[doc_id] = replace(rows[doc_id], owner=owner)
+    return rows
+
+
 def _when(moment: datetime | None) -> str | None:
     return rfc3339(moment) if moment is not None else None
 
@@ -56,7 +65,7 @@ def _doc(row: DocumentRow | None, doc_id: str) -> dict[str, Any]:
 
 def duplicates(database: Database, filters: Filters) -> list[dict[str, Any]]:
     """Clusters of copies, largest first: the canonical document and its members."""
-    rows = Catalog(database).all_documents()
+    rows = documents(database)
     members: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for doc_id, state in HygieneRecords(database).states().items():
         if state["duplicate_of"]:
@@ -84,7 +93,7 @@ def duplicates(database: Database, filters: Filters) -> list[dict[str, Any]]:
 
 def stale(database: Database, filters: Filters) -> list[dict[str, Any]]:
     """Documents that should not answer questions as they are: deprecated, superseded, expired."""
-    rows = Catalog(database).all_documents()
+    rows = documents(database)
     records = HygieneRecords(database)
     reviews = records.reviews()
     items = []
@@ -151,7 +160,7 @@ def conflicts(
     include_resolved: bool = False,
     doc_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    rows = Catalog(database).all_documents()
+    rows = documents(database)
     found = []
     for c in HygieneRecords(database).conflicts(doc_id, include_resolved):
         if kind is not None and c.kind != kind:
@@ -181,7 +190,7 @@ def unreadable_ids(database: Database, reader: Principal) -> frozenset[str]:
     """Every document the reader may not read (none for an admin); one catalog read."""
     if reader.search_groups is None:
         return frozenset()
-    rows = Catalog(database).all_documents()
+    rows = documents(database)
     return frozenset(d for d, row in rows.items() if not reader.can_read(row.acl))
 
 

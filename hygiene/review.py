@@ -15,9 +15,10 @@ def review_state(
 ) -> tuple[ReviewState, datetime]:
     """The document's state and when its review falls due.
 
-    A verification holds for the text it was given to (its body hash) and renews the review
-    date; without one, the front matter's `review_by` decides, else the last change plus the
-    review interval (the document's own, else its source's, else the default).
+    A review date an owner set (after the last verification) decides first. A verification
+    holds for the text it was given to (its body hash) and renews the review date; without
+    one, the front matter's `review_by` decides, else the last change plus the review interval
+    (the document's own, else its source's, else the default).
     """
     interval = timedelta(days=row.review_interval_days or interval_days)
     verified = (
@@ -25,7 +26,13 @@ def review_state(
         and review.verified_at is not None
         and review.verified_hash in (row.body_hash, row.content_hash)
     )
-    if verified:
+    set_date = review.review_by if review is not None else None
+    set_at = review.review_set_at if review is not None else None
+    verified_at = review.verified_at if verified and review is not None else None
+    if set_date is not None and set_at is not None and not (verified_at and verified_at > set_at):
+        # The owner's own date, set after the last verification, wins over every other rule.
+        expires = set_date + timedelta(days=1)
+    elif verified:
         assert review is not None and review.verified_at is not None
         expires = review.verified_at + interval
     elif row.review_by:

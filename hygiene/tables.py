@@ -1,6 +1,6 @@
 """The hygiene tables: what the last scan found, owners' decisions, conflicts and the scans.
 
-`hygiene.records` reads and writes them; `steward/migrations` creates them (0004).
+`hygiene.records` reads and writes them; `steward/migrations` creates them (0004, 0006).
 """
 
 from __future__ import annotations
@@ -35,6 +35,12 @@ hygiene_reviews = Table(
     Column("deprecated_at", DateTime(timezone=True)),
     Column("deprecated_by", Text),
     Column("note", Text),
+    # The next review an owner set (0006): the document expires then, unless verified since.
+    Column("review_by", DateTime(timezone=True)),
+    Column("review_set_at", DateTime(timezone=True)),
+    Column("review_set_by", Text),
+    # The owner it was handed over to (0006): wins over the source's and the front matter's.
+    Column("owner", Text),
 )
 
 # Pairs an owner marked "not a duplicate" (doc_a < doc_b).

@@ -124,6 +124,17 @@ class KeyRing:
             raise UnauthenticatedError("invalid or revoked API key")
         return match.principal
 
+    def resolve_digest(self, sha256: str) -> Principal:
+        """The principal of a key known by its digest (a signed dashboard session holds the
+        digest, never the key); UnauthenticatedError once the key is revoked or gone."""
+        match: ApiKey | None = None
+        for key in self._keys:
+            if hmac.compare_digest(key.sha256, sha256):
+                match = key
+        if match is None or match.revoked:
+            raise UnauthenticatedError("the session's API key is revoked or no longer declared")
+        return match.principal
+
 
 def within(ceiling: Sequence[str], asked: Sequence[str] | None) -> list[str]:
     """A document's groups when its source allows only `ceiling`: narrowed, never widened.

@@ -378,6 +378,31 @@ class OutboundSettings(BaseSettings):
         return OutboundPolicy.of(self.allow_hosts, self.allow_private, self.ports)
 
 
+class DashboardSettings(BaseSettings):
+    """The owners' dashboard served at / by `steward serve`."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_DASHBOARD_", extra="ignore")
+
+    # Signs the session cookies; without it one is generated and kept in the home
+    # (dashboard-secret), so sessions outlive a restart. Set it when several servers share
+    # sessions behind one address.
+    session_secret: SecretStr | None = None
+    # A session lasts this long after sign-in, then the API key is asked for again.
+    session_hours: float = Field(8.0, gt=0, le=24 * 30)
+    # Send the session cookie over HTTPS only: set it behind TLS (plain HTTP on 127.0.0.1 is
+    # the embedded default, where a Secure cookie would never come back).
+    secure_cookie: bool = False
+
+    @field_validator("session_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            clear = value.get_secret_value()
+            if len(clear) < 32 or clear.lower() in _PLACEHOLDERS:
+                raise ValueError("must be at least 32 random characters")
+        return value
+
+
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Values that are examples, not secrets: refused so a copied sample never guards a server.
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "api-key", "your-key", "xxx"}
@@ -577,6 +602,7 @@ _PREFIXES: dict[type[BaseSettings], str] = {
     ApiSettings: "STEWARD_API_",
     AccessSettings: "STEWARD_AUTH_",
     OutboundSettings: "STEWARD_OUTBOUND_",
+    DashboardSettings: "STEWARD_DASHBOARD_",
 }
 
 
@@ -597,6 +623,7 @@ class Settings:
         api: ApiSettings | None = None,
         auth: AccessSettings | None = None,
         outbound: OutboundSettings | None = None,
+        dashboard: DashboardSettings | None = None,
     ) -> None:
         self.home = home or HomeSettings()
         self.catalog = catalog or CatalogSettings()
@@ -610,6 +637,7 @@ class Settings:
         self.api = api or ApiSettings()
         self.auth = auth or AccessSettings()
         self.outbound = outbound or OutboundSettings()
+        self.dashboard = dashboard or DashboardSettings()
 
 
 def describe_validation_error(error: ValidationError, cls: type[BaseSettings]) -> str:
@@ -654,4 +682,5 @@ def load_settings() -> Settings:
         api=built[ApiSettings],  # type: ignore[arg-type]
         auth=built[AccessSettings],  # type: ignore[arg-type]
         outbound=built[OutboundSettings],  # type: ignore[arg-type]
+        dashboard=built[DashboardSettings],  # type: ignore[arg-type]
     )

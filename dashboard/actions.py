@@ -1,0 +1,235 @@
+"""The dashboard's actions (POST, then a redirect): sign-in and sign-out, and owners' decisions.
+
+Every form is refused without the session's CSRF token. A decision needs the owner role and a
+document the visitor may read (one it may not read answers as missing, as in the API); it is
+written by the same records as the API's, audited with the signed-in principal as actor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from app.runtime import Runtime
+from dashboard.sessions import Session
+from dashboard.visits import (
+    RuntimeDep,
+    Visit,
+    VisitDep,
+    form,
+    lifetime_s,
+    redirect,
+    refusal,
+    render,
+    safe_next,
+    set_session,
+    sign_in_first,
+)
+from hygiene import report
+from hygiene.records import RESOLUTIONS, HygieneRecords
+from steward.access import Principal, Role, digest
+from steward.errors import NotFoundError, QueryError, StewardError, UnauthenticatedError
+
+router = APIRouter(include_in_schema=False)
+
+DocId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+# -- signing in ----------------------------------------------------------------------------
+
+
+@router.get("/sign-in", name="dashboard_sign_in")
+def sign_in_page(
+    request: Request,
+    visit: VisitDep,
+    next_path: Annotated[str | None, Query(alias="next", max_length=500)] = None,
+) -> Response:
+    if not visit.access_control:
+        return redirect(request, visit, safe_next(next_path))
+    return render(request, visit, "sign_in.html", next=safe_next(next_path), error=None)
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request, visit: VisitDep) -> Response:
+    """Exchange an API key for a session; the key is checked, never stored or logged."""
+    try:
+        fields = await form(request, visit)
+    except StewardError as error:
+        return refusal(request, visit, error)
+    after = safe_next(fields.get("next"))
+    if not visit.access_control:
+        return redirect(request, visit, after)
+    key = fields.get("key", "").strip()
+    if not key:
+        return render(
+            request, visit, "sign_in.html", status_code=401, next=after, error="enter an API key"
+        )
+    try:
+        request.app.state.keys.resolve(key)
+    except UnauthenticatedError as error:
+        return render(request, visit, "sign_in.html", status_code=401, next=after, error=str(error))
+    # A new session with a new CSRF token: nothing of the signed-out one carries over.
+    response = redirect(request, visit, after)
+    set_session(request, response, Session.fresh(digest(key), lifetime_s(request)))
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, visit: VisitDep) -> Response:
+    try:
+        await form(request, visit)
+    except StewardError as error:
+        return refusal(request, visit, error)
+    response = redirect(request, visit, "/sign-in" if visit.access_control else "/")
+    set_session(request, response, Session.fresh(None, lifetime_s(request)))
+    return response
+
+
+# -- owners' decisions ---------------------------------------------------------------------
+
+
+def _readable_document(runtime: Runtime, principal: Principal, doc_id: str) -> None:
+    """NotFoundError unless the document exists and the principal may read it."""
+    row = runtime.catalog.document(doc_id)
+    if row is None or not principal.can_read(row.acl):
+        raise NotFoundError("document", doc_id)
+
+
+async def _decide(
+    request: Request,
+    visit: Visit,
+    runtime: Runtime,
+    decision: Callable[[dict[str, str], Principal], None],
+    back: Callable[[dict[str, str]], str],
+) -> Response:
+    """Check the form and the role, take the decision off the event loop, then redirect."""
+    if visit.principal is None:
+        return sign_in_first(request, visit)
+    principal = visit.principal
+    try:
+        fields = await form(request, visit)
+        principal.require(Role.OWNER)
+        await run_in_threadpool(decision, fields, principal)
+    except StewardError as error:
+        return refusal(request, visit, error)
+    # Retrieval must see the decision now, not at its next refresh.
+    runtime.hygiene.invalidate()
+    return redirect(request, visit, back(fields))
+
+
+def _queue_back(done: str) -> Callable[[dict[str, str]], str]:
+    def back(fields: dict[str, str]) -> str:
+        query = {"done": done}
+        if fields.get("owner"):
+            query["owner"] = fields["owner"]
+        return f"/queue?{urlencode(query)}"
+
+    return back
+
+
+def _note(fields: dict[str, str]) -> str | None:
+    note = fields.get("note", "").strip()
+    if len(note) > 2000:
+        raise QueryError("note", "at most 2000 characters")
+    return note or None
+
+
+@router.post("/queue/{doc_id}/verify")
+async def verify(doc_id: DocId, request: Request, visit: VisitDep, runtime: RuntimeDep) -> Response:
+    """The owner vouches for the page as it reads now; it leaves the queue."""
+
+    def decision(fields: dict[str, str], principal: Principal) -> None:
+        _readable_document(runtime, principal, doc_id)
+        HygieneRecords(runtime.database).verify(doc_id, principal.actor(None), _note(fields))
+
+    return await _decide(request, visit, runtime, decision, _queue_back("verified"))
+
+
+@router.post("/queue/{doc_id}/deprecate")
+async def deprecate(
+    doc_id: DocId, request: Request, visit: VisitDep, runtime: RuntimeDep
+) -> Response:
+    """Keep the page, but rank it last and flag it; it leaves the queue."""
+
+    def decision(fields: dict[str, str], principal: Principal) -> None:
+        _readable_document(runtime, principal, doc_id)
+        HygieneRecords(runtime.database).deprecate(doc_id, principal.actor(None), _note(fields))
+
+    return await _decide(request, visit, runtime, decision, _queue_back("deprecated"))
+
+
+@router.post("/queue/{doc_id}/review-date")
+async def review_date(
+    doc_id: DocId, request: Request, visit: VisitDep, runtime: RuntimeDep
+) -> Response:
+    """The owner sets the page's next review; it is not expired before then, and leaves."""
+
+    def decision(fields: dict[str, str], principal: Principal) -> None:
+        _readable_document(runtime, principal, doc_id)
+        try:
+            when = date.fromisoformat(fields.get("review_by", ""))
+        except ValueError:
+            raise QueryError("review_by", "must be a date (YYYY-MM-DD)") from None
+        HygieneRecords(runtime.database).set_review_date(doc_id, when, principal.actor(None))
+
+    return await _decide(request, visit, runtime, decision, _queue_back("review date set"))
+
+
+@router.post("/queue/{doc_id}/hand-over")
+async def hand_over(
+    doc_id: DocId, request: Request, visit: VisitDep, runtime: RuntimeDep
+) -> Response:
+    """The page goes to another owner's queue, across syncs; it leaves this one."""
+
+    def decision(fields: dict[str, str], principal: Principal) -> None:
+        _readable_document(runtime, principal, doc_id)
+        HygieneRecords(runtime.database).hand_over(
+            doc_id, fields.get("to", ""), principal.actor(None)
+        )
+
+    return await _decide(request, visit, runtime, decision, _queue_back("handed over"))
+
+
+@router.post("/duplicates/not-duplicate")
+async def not_duplicate(request: Request, visit: VisitDep, runtime: RuntimeDep) -> Response:
+    """Two pages are distinct, whatever their similarity; kept across syncs."""
+
+    def decision(fields: dict[str, str], principal: Principal) -> None:
+        doc_a, doc_b = fields.get("canonical", ""), fields.get("member", "")
+        for doc_id in (doc_a, doc_b):
+            _readable_document(runtime, principal, doc_id)
+        HygieneRecords(runtime.database).mark_distinct(doc_a, doc_b, principal.actor(None))
+
+    return await _decide(request, visit, runtime, decision, lambda _fields: "/duplicates")
+
+
+@router.post("/conflicts/{conflict_id}/resolve")
+async def resolve(
+    conflict_id: Annotated[str, Path(min_length=6, max_length=32)],
+    request: Request,
+    visit: VisitDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """Keep a, keep b, or both are valid; kept across syncs while the conflict stands."""
+
+    def decision(fields: dict[str, str], principal: Principal) -> None:
+        visible = report.conflicts(
+            runtime.database, report.Filters(reader=principal), include_resolved=True
+        )
+        # Only a conflict the visitor can see, named in full (the API also takes a prefix).
+        if not any(c["id"] == conflict_id for c in visible):
+            raise NotFoundError("conflict", conflict_id)
+        resolution = fields.get("resolution", "")
+        if resolution not in RESOLUTIONS:
+            raise QueryError("resolution", f"must be one of {', '.join(RESOLUTIONS)}")
+        HygieneRecords(runtime.database).resolve_conflict(
+            conflict_id, resolution, principal.actor(None)
+        )
+
+    return await _decide(request, visit, runtime, decision, lambda _fields: "/conflicts")

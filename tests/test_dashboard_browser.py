@@ -1,0 +1,122 @@
+"""The dashboard in a real browser: headless Debian chromium driven by Playwright for Python.
+
+An owner signs in with an API key, opens the queue, verifies one of the sample knowledge
+base's expired pages and sees it leave the queue; no page logs a console error. Screenshots of
+each page at 1280 and 390 px wide are saved under the test's tmp dir, or under
+$DASHBOARD_SCREENSHOTS when it is set. `.ci/run` installs
+chromium; locally the tests skip, saying why, when it or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+from app.hygiene import scan_hygiene
+from app.runtime import Runtime, open_runtime
+from connectors.filesystem import FilesystemConnector
+from hygiene.records import HygieneRecords
+from ingest.pipeline import document_id
+from steward.settings import AccessSettings, KeyEntry
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+KB = Path(__file__).resolve().parents[1] / "examples" / "sample-kb"
+OWNER = "david.chen@brightwater.example"
+OWNER_KEY = "david-browser-key-0001"
+TRAVEL = document_id("handbook", "finance/travel-policy-2023.md")
+
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright for Python is not installed (pip install -e .[dev])"
+)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="no chromium at /usr/bin/chromium (apt-get install -y chromium; CI installs it)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def base_url(
+    tmp_path_factory: pytest.TempPathFactory,
+    hash_embedder: Any,
+    make_settings: Any,
+    serve_app: Any,
+) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("dashboard-browser")
+    keys = AccessSettings(
+        keys=[KeyEntry(name=OWNER, role="owner", groups=["staff"], key=OWNER_KEY)]
+    )
+    live: Runtime = open_runtime(make_settings(root, auth=keys), embedder=hash_embedder)
+    try:
+        assert live.pipeline.run(FilesystemConnector(KB, "handbook")).status == "ok"
+        scan_hygiene(live)
+        with serve_app(create_app(live.settings, live)) as url:
+            yield url
+        entry = HygieneRecords(live.database).audit(1)[0]
+        assert (entry["actor"], entry["action"], entry["subject"]) == (OWNER, "verify", TRAVEL)
+    finally:
+        live.close()
+
+
+@pytest.fixture(scope="module")
+def page(base_url: str) -> Iterator[Any]:
+    with playwright_api.sync_playwright() as driver:
+        chromium = driver.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+        tab.console_errors = errors
+        yield tab
+        chromium.close()
+
+
+def test_an_owner_signs_in_verifies_a_page_and_sees_it_leave_the_queue(
+    base_url: str, page: Any, tmp_path: Path
+) -> None:
+    shots = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{base_url}/queue")
+    assert page.url.startswith(f"{base_url}/sign-in")
+    page.get_by_label("API key").fill(OWNER_KEY)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}/queue")
+    assert page.locator("#principal").inner_text() == OWNER
+    row = page.locator(f'tr[data-doc="{TRAVEL}"]')
+    assert row.count() == 1
+    assert "review expired" in row.inner_text()
+    listed = page.locator("#queue tbody tr").count()
+    page.screenshot(path=str(shots / "queue-before-verify-1280.png"), full_page=True)
+
+    row.get_by_role("button", name="Verify").click()
+    page.wait_for_url(f"{base_url}/queue?done=verified")
+    assert page.locator("#done").is_visible()
+    assert page.locator(f'tr[data-doc="{TRAVEL}"]').count() == 0
+    assert page.locator("#queue tbody tr").count() == listed - 1
+
+    for path, name in [
+        ("/", "overview"),
+        ("/duplicates", "duplicates"),
+        ("/conflicts", "conflicts"),
+        ("/queue", "queue"),
+    ]:
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{base_url}{path}")
+            assert page.locator("h1").is_visible()
+            page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
+            # Nothing wider than the window at 390 px but the tables' own scrolling boxes.
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (path, width, overflow)
+    assert page.console_errors == []
