@@ -26,8 +26,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from steward.access import ApiKey, KeyRing, Principal, Role, digest
 from steward.authentication import Authenticator
-from steward.tokens import FileKeySet, KeySet, TokenRules, TokenVerifier, UrlKeySet
 from steward.outbound import OutboundPolicy
+from steward.tokens import FileKeySet, KeySet, TokenRules, TokenVerifier, UrlKeySet
 
 
 class HomeSettings(BaseSettings):
