@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time as clock
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -492,7 +492,15 @@ class HygieneRecords:
             _unfold(conn, a, b)
             audit(conn, actor, "not_duplicate", f"{a} {b}", doc_a=a, doc_b=b)
 
-    def resolve_conflict(self, conflict: str, resolution: str, actor: str) -> None:
+    def resolve_conflict(
+        self,
+        conflict: str,
+        resolution: str,
+        actor: str,
+        readable: Callable[[str], bool] = lambda doc_id: True,
+    ) -> None:
+        """Decide a conflict by its id or a unique prefix of it; one the actor cannot read both
+        sides of (`readable`) answers as missing, like an unknown one."""
         require_actor(actor)
         if resolution not in RESOLUTIONS:
             raise QueryError("resolution", f"must be one of {', '.join(RESOLUTIONS)}")
@@ -506,6 +514,8 @@ class HygieneRecords:
             if len(rows) != 1 or len(conflict) < 6:
                 raise NotFoundError("conflict", conflict)
             row = rows[0]
+            if not (readable(row.a_doc) and readable(row.b_doc)):
+                raise NotFoundError("conflict", conflict)
             conflict = row.conflict_id
             conn.execute(
                 update(hygiene_conflicts)

@@ -385,6 +385,25 @@ def test_an_action_is_recorded_under_the_keys_name_not_the_bodys(http: httpx.Cli
     )
 
 
+def test_an_owner_cannot_act_on_a_document_it_may_not_read(http: httpx.Client) -> None:
+    """Verify, deprecate and not-duplicate on an unreadable page answer as for a missing one."""
+    parking = document_id("public", "parking.md")
+    attempts = [
+        (f"/documents/{MERGER}/verify", {"note": "looks fine"}, MERGER),
+        (f"/documents/{MERGER}/deprecate", {}, MERGER),
+        ("/hygiene/not-duplicate", {"doc_a": parking, "doc_b": PARKING_COPY}, PARKING_COPY),
+    ]
+    for path, body, hidden in attempts:
+        answer = http.post(path, json=body, headers=bearer("owner"))
+        assert answer.status_code == 404, (path, answer.text)
+        assert answer.json()["detail"] == f"document {hidden!r} not found", path
+    audit = http.get("/hygiene/audit", params={"limit": 500}, headers=bearer("admin")).json()
+    assert not [e for e in audit["items"] if MERGER in str(e) or PARKING_COPY in str(e)]
+    # Nothing changed either: the plan is still served unflagged to its readers.
+    (first, *_) = retrieve(http, "secret-reader", top_k=5)
+    assert first["doc_id"] == MERGER and "deprecated" not in first["flags"]
+
+
 def test_health_is_open_and_says_access_control_is_on(http: httpx.Client) -> None:
     answer = http.get("/health")
     assert answer.status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -21,9 +22,12 @@ from api.schemas import (
     StalePage,
 )
 from app.hygiene import scan_hygiene
+from app.runtime import Runtime
 from hygiene import report
 from hygiene.records import HygieneRecords
+from steward.access import Principal
 from steward.domain import rfc3339
+from steward.errors import NotFoundError
 
 router = APIRouter(tags=["hygiene"])
 
@@ -91,9 +95,28 @@ def last_scan(_caller: Reader, runtime: RuntimeDep) -> dict[str, Any] | None:
     return HygieneRecords(runtime.database).last_scan()
 
 
+def _readable(runtime: Runtime, caller: Principal) -> Callable[[str], bool]:
+    """Whether the caller may read a document by id (one the catalog lacks: left to the action)."""
+
+    def readable(doc_id: str) -> bool:
+        row = runtime.catalog.document(doc_id)
+        return row is None or caller.can_read(row.acl)
+
+    return readable
+
+
+def _require_readable(runtime: Runtime, caller: Principal, *doc_ids: str) -> None:
+    """Acting on a document the caller may not read answers as missing: a 403 would confirm it."""
+    readable = _readable(runtime, caller)
+    for doc_id in doc_ids:
+        if not readable(doc_id):
+            raise NotFoundError("document", doc_id)
+
+
 @router.post("/documents/{doc_id}/verify", status_code=204, responses=NOT_FOUND)
 def verify(doc_id: str, action: Action, caller: Owner, runtime: RuntimeDep) -> None:
     """The owner vouches for the document as it reads now; its review date starts again."""
+    _require_readable(runtime, caller, doc_id)
     HygieneRecords(runtime.database).verify(doc_id, caller.actor(action.actor), action.note)
     runtime.hygiene.invalidate()
 
@@ -101,6 +124,7 @@ def verify(doc_id: str, action: Action, caller: Owner, runtime: RuntimeDep) -> N
 @router.post("/documents/{doc_id}/deprecate", status_code=204, responses=NOT_FOUND)
 def deprecate(doc_id: str, action: Action, caller: Owner, runtime: RuntimeDep) -> None:
     """Keep the document, but rank it last and flag it."""
+    _require_readable(runtime, caller, doc_id)
     HygieneRecords(runtime.database).deprecate(doc_id, caller.actor(action.actor), action.note)
     runtime.hygiene.invalidate()
 
@@ -108,6 +132,7 @@ def deprecate(doc_id: str, action: Action, caller: Owner, runtime: RuntimeDep) -
 @router.post("/hygiene/not-duplicate", status_code=204, responses=NOT_FOUND)
 def not_duplicate(decision: NotDuplicate, caller: Owner, runtime: RuntimeDep) -> None:
     """Two documents are distinct, whatever their similarity; kept across syncs."""
+    _require_readable(runtime, caller, decision.doc_a, decision.doc_b)
     HygieneRecords(runtime.database).mark_distinct(
         decision.doc_a, decision.doc_b, caller.actor(decision.actor)
     )
@@ -118,7 +143,7 @@ def not_duplicate(decision: NotDuplicate, caller: Owner, runtime: RuntimeDep) ->
 def resolve(conflict_id: str, decision: Resolve, caller: Owner, runtime: RuntimeDep) -> None:
     """Keep a, keep b, or both are valid; kept across syncs while the conflict stands."""
     HygieneRecords(runtime.database).resolve_conflict(
-        conflict_id, decision.resolution, caller.actor(decision.actor)
+        conflict_id, decision.resolution, caller.actor(decision.actor), _readable(runtime, caller)
     )
     runtime.hygiene.invalidate()
 
