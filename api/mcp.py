@@ -22,8 +22,8 @@ from starlette.types import Receive, Scope, Send
 from client.http import AsyncHttpClient
 from client.retry import Retry
 from integrations.mcp import AsyncSteward, build_server
-from steward.access import KeyRing
-from steward.errors import UnauthenticatedError
+from steward.authentication import Authenticator
+from steward.errors import KeySetError, UnauthenticatedError
 
 PATH = "/mcp"
 
@@ -75,11 +75,15 @@ class McpEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        keys: KeyRing = self._app.state.keys
+        # The routes' authenticator: API keys and, behind single sign-on, bearer JWTs.
+        authenticator: Authenticator = self._app.state.authenticator
         try:
-            keys.resolve(_bearer(headers))
+            authenticator.resolve(_bearer(headers))
         except UnauthenticatedError as error:
             await _refuse(send, 401, str(error), {"www-authenticate": "Bearer"})
+            return
+        except KeySetError as error:
+            await _refuse(send, 503, str(error), {"retry-after": str(int(error.retry_after_s))})
             return
         if self._serving is None:
             await _refuse(send, 503, "the MCP endpoint is not running", {})

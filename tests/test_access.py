@@ -807,3 +807,16 @@ def test_the_clients_headers_carry_an_apps_end_user(base_url: str) -> None:
         assert client.retrieve(QUERY, top_k=3).results[0].doc_id == MERGER
     with HttpClient(base_url, api_key=KEYS["app"]) as client, pytest.raises(NotFoundError):
         client.document(MERGER)
+
+
+def test_mcp_takes_a_jwt_as_every_route_does(http: httpx.Client) -> None:
+    """/mcp resolves its caller with the routes' authenticator: keys and bearer JWTs alike."""
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    accept = {"accept": "application/json, text/event-stream"}
+    good = {"Authorization": f"Bearer {token('bo@example.com', groups=['staff'])}"}
+    expired = {"Authorization": f"Bearer {token('bo@example.com', expires_in=-120)}"}
+    answer = http.post("/mcp", json=call, headers={**accept, **good})
+    assert answer.status_code == 200, answer.text
+    assert "retrieve" in {tool["name"] for tool in answer.json()["result"]["tools"]}
+    refused = http.post("/mcp", json=call, headers={**accept, **expired})
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
