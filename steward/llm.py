@@ -50,9 +50,7 @@ def async_openai(
 
     policy = outbound or OutboundPolicy()
     options = _options(settings, max_retries, policy)
-    client = DefaultAsyncHttpxClient(
-        follow_redirects=False, transport=AsyncPinnedTransport(policy)
-    )
+    client = DefaultAsyncHttpxClient(follow_redirects=False, transport=AsyncPinnedTransport(policy))
     return AsyncOpenAI(**options, http_client=client)
 
 

@@ -7,6 +7,7 @@ the environment variable (see `describe_validation_error`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from itertools import takewhile
 from pathlib import Path
 from typing import Any, Literal
@@ -568,12 +569,13 @@ class AccessSettings(BaseSettings):
             "(steward serve --insecure-bind)"
         )
 
-    def key_ring(self) -> KeyRing:
-        """Every declared key, from the file and the environment."""
+    def key_ring(self, stored: Callable[[], Sequence[ApiKey]] | None = None) -> KeyRing:
+        """Every declared key, from the file and the environment; and `stored`, the catalog's
+        keys (steward/stored_keys.py), when given."""
         entries = list(self.keys)
         if self.keys_file is not None:
             entries += _read_access_file(self.keys_file)[0]
-        return KeyRing(entry.as_api_key() for entry in entries)
+        return KeyRing((entry.as_api_key() for entry in entries), stored)
 
     @property
     def enabled(self) -> bool:
