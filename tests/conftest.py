@@ -204,6 +204,27 @@ def live_server(runtime: Runtime) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def sample_kb(
+    tmp_path_factory: pytest.TempPathFactory, hash_embedder: Any, make_settings: Any
+) -> Iterator[Runtime]:
+    """The sample knowledge base ingested and scanned (tests/steward_kb.py), one per module."""
+    from steward_kb import sample_runtime
+
+    runtime = sample_runtime(tmp_path_factory.mktemp("sample-kb"), hash_embedder, make_settings)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture(scope="module")
+def sample_url(sample_kb: Runtime) -> Iterator[str]:
+    """`sample_kb` served over real HTTP, access control off."""
+    from api.app import create_app
+
+    with serve(create_app(sample_kb.settings, sample_kb)) as url:
+        yield url
+
+
 # -- documents of every format -------------------------------------------------------------
 
 Sections = Sequence[tuple[str, str]]  # (heading, paragraph text; blank lines split paragraphs)

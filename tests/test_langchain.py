@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from langchain_core.documents import Document
@@ -14,9 +14,8 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompt_values import PromptValue
 from langchain_core.prompts import PromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
-from steward_kb import OLD_REFUND, REFUND, doc_id, sample_runtime
+from steward_kb import OLD_REFUND, REFUND, doc_id
 
-from api.app import create_app
 from app.runtime import Runtime
 from client import HttpClient, Retry, TransportError
 from integrations.langchain import StewardRetriever
@@ -54,30 +53,15 @@ def run(retriever: StewardRetriever, call: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(closing())
 
 
-@pytest.fixture(scope="module")
-def kb(
-    tmp_path_factory: pytest.TempPathFactory, hash_embedder: Any, make_settings: Any
-) -> Iterator[Runtime]:
-    runtime = sample_runtime(tmp_path_factory.mktemp("langchain"), hash_embedder, make_settings)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture(scope="module")
-def url(kb: Runtime, serve_app: Any) -> Iterator[str]:
-    with serve_app(create_app(kb.settings, kb)) as served:
-        yield served
-
-
 @pytest.fixture
-def retriever(url: str) -> Iterator[StewardRetriever]:
-    found = StewardRetriever(url=url, top_k=5)
+def retriever(sample_url: str) -> Iterator[StewardRetriever]:
+    found = StewardRetriever(url=sample_url, top_k=5)
     yield found
     found.close()
 
 
 def test_a_retriever_call_gives_documents_with_stewards_metadata(
-    retriever: StewardRetriever, kb: Runtime
+    retriever: StewardRetriever, sample_kb: Runtime
 ) -> None:
     docs = retriever.invoke(REFUND_QUESTION)
     assert 0 < len(docs) <= 5 and all(isinstance(d, Document) for d in docs)
@@ -85,22 +69,24 @@ def test_a_retriever_call_gives_documents_with_stewards_metadata(
     assert best.metadata["source_uri"] == REFUND and best.metadata["source"] == "handbook"
     assert set(best.metadata) == METADATA
     assert best.id == best.metadata["chunk_id"] and "refund" in best.page_content.lower()
-    assert best.metadata["doc_id"] == doc_id(kb, REFUND)
+    assert best.metadata["doc_id"] == doc_id(sample_kb, REFUND)
     scores = [d.metadata["score"] for d in docs]
     assert scores == sorted(scores, reverse=True)
     assert len({d.metadata["query_id"] for d in docs}) == 1
 
 
-def test_a_superseded_result_says_so_in_words(retriever: StewardRetriever, kb: Runtime) -> None:
+def test_a_superseded_result_says_so_in_words(
+    retriever: StewardRetriever, sample_kb: Runtime
+) -> None:
     docs = retriever.invoke("refund window restocking fee", top_k=10, mode="sparse")
     old = next(d for d in docs if d.metadata["source_uri"] == OLD_REFUND)
     assert "superseded" in old.metadata["flags"]
-    assert old.metadata["superseded_by"] == doc_id(kb, REFUND)
+    assert old.metadata["superseded_by"] == doc_id(sample_kb, REFUND)
     assert any("newer edition" in said for said in old.metadata["caveats"])
 
 
-def test_filters_pass_through_from_the_retriever_and_from_the_call(url: str) -> None:
-    it_only = StewardRetriever(url=url, top_k=20, source_uri_prefix="it/")
+def test_filters_pass_through_from_the_retriever_and_from_the_call(sample_url: str) -> None:
+    it_only = StewardRetriever(url=sample_url, top_k=20, source_uri_prefix="it/")
     docs = it_only.invoke("policy")
     assert docs and all(d.metadata["source_uri"].startswith("it/") for d in docs)
     assert it_only.invoke("policy", source="elsewhere") == []
@@ -126,15 +112,15 @@ def test_the_async_path_answers_like_the_sync_one(retriever: StewardRetriever) -
 
 
 def test_feedback_on_a_result_reaches_the_feedback_summary(
-    retriever: StewardRetriever, url: str
+    retriever: StewardRetriever, sample_url: str
 ) -> None:
-    with HttpClient(url) as steward:
+    with HttpClient(sample_url) as steward:
         before = steward.feedback_summary().precision_by_source
     judged = before["handbook"].judged if "handbook" in before else 0
     docs = retriever.invoke(REFUND_QUESTION)
     assert retriever.feedback(docs[0], relevant=True) > 0
     assert run(retriever, lambda: retriever.afeedback(docs[1], relevant=False, note="x")) > 0
-    with HttpClient(url) as steward:
+    with HttpClient(sample_url) as steward:
         after = steward.feedback_summary().precision_by_source["handbook"]
     assert after.judged == judged + 2
     with pytest.raises(ValueError, match="not a Steward result"):

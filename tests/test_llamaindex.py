@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from llama_index.core.llms import MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
-from steward_kb import OLD_REFUND, REFUND, doc_id, sample_runtime
+from steward_kb import OLD_REFUND, REFUND, doc_id
 
-from api.app import create_app
 from app.runtime import Runtime
 from client import HttpClient
 from integrations.llamaindex import StewardRetriever
@@ -35,37 +34,22 @@ def run(retriever: StewardRetriever, call: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(closing())
 
 
-@pytest.fixture(scope="module")
-def kb(
-    tmp_path_factory: pytest.TempPathFactory, hash_embedder: Any, make_settings: Any
-) -> Iterator[Runtime]:
-    runtime = sample_runtime(tmp_path_factory.mktemp("llamaindex"), hash_embedder, make_settings)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture(scope="module")
-def url(kb: Runtime, serve_app: Any) -> Iterator[str]:
-    with serve_app(create_app(kb.settings, kb)) as served:
-        yield served
-
-
 @pytest.fixture
-def retriever(url: str) -> Iterator[StewardRetriever]:
-    found = StewardRetriever(url, top_k=5)
+def retriever(sample_url: str) -> Iterator[StewardRetriever]:
+    found = StewardRetriever(sample_url, top_k=5)
     yield found
     found.close()
 
 
 def test_a_retriever_call_gives_scored_nodes_with_stewards_metadata(
-    retriever: StewardRetriever, kb: Runtime
+    retriever: StewardRetriever, sample_kb: Runtime
 ) -> None:
     found = retriever.retrieve(REFUND_QUESTION)
     assert 0 < len(found) <= 5 and all(isinstance(n, NodeWithScore) for n in found)
     best = found[0]
     assert best.node.metadata["source_uri"] == REFUND and best.node.metadata["source"] == "handbook"
     assert best.node.node_id == best.node.metadata["chunk_id"]
-    assert best.node.ref_doc_id == doc_id(kb, REFUND)  # the SOURCE relationship
+    assert best.node.ref_doc_id == doc_id(sample_kb, REFUND)  # the SOURCE relationship
     assert best.score == best.node.metadata["score"]
     assert [n.score for n in found] == sorted((n.score or 0 for n in found), reverse=True)
     # The model reads where the text comes from, not the ids and scores.
@@ -73,12 +57,12 @@ def test_a_retriever_call_gives_scored_nodes_with_stewards_metadata(
     assert "refund-policy.md" in shown and "chunk_id" not in shown and "query_id" not in shown
 
 
-def test_a_superseded_result_says_so_to_the_llm(url: str, kb: Runtime) -> None:
-    sparse = StewardRetriever(url, top_k=10, mode="sparse")
+def test_a_superseded_result_says_so_to_the_llm(sample_url: str, sample_kb: Runtime) -> None:
+    sparse = StewardRetriever(sample_url, top_k=10, mode="sparse")
     found = sparse.retrieve("refund window restocking fee")
     old = next(n for n in found if n.node.metadata["source_uri"] == OLD_REFUND)
     assert "superseded" in old.node.metadata["flags"]
-    assert old.node.metadata["superseded_by"] == doc_id(kb, REFUND)
+    assert old.node.metadata["superseded_by"] == doc_id(sample_kb, REFUND)
     assert "newer edition" in old.node.get_content(MetadataMode.LLM)
     sparse.close()
 
@@ -107,15 +91,15 @@ def test_the_async_path_answers_like_the_sync_one(retriever: StewardRetriever) -
 
 
 def test_feedback_on_a_node_reaches_the_feedback_summary(
-    retriever: StewardRetriever, url: str
+    retriever: StewardRetriever, sample_url: str
 ) -> None:
-    with HttpClient(url) as steward:
+    with HttpClient(sample_url) as steward:
         before = steward.feedback_summary().precision_by_source
     judged = before["handbook"].judged if "handbook" in before else 0
     found = retriever.retrieve(REFUND_QUESTION)
     assert retriever.feedback(found[0], relevant=True) > 0
     assert run(retriever, lambda: retriever.afeedback(found[1], relevant=False, note="x")) > 0
-    with HttpClient(url) as steward:
+    with HttpClient(sample_url) as steward:
         assert steward.feedback_summary().precision_by_source["handbook"].judged == judged + 2
     with pytest.raises(ValueError, match="not a Steward result"):
         retriever.feedback(NodeWithScore(node=TextNode(text="elsewhere")), relevant=True)

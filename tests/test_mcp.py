@@ -19,7 +19,7 @@ from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy import select
-from steward_kb import OLD_REFUND, REFUND, SAMPLE, doc_id, sample_runtime
+from steward_kb import OLD_REFUND, REFUND, SAMPLE, doc_id
 
 from api.app import create_app
 from app.hygiene import scan_hygiene
@@ -60,23 +60,8 @@ async def over_http(url: str, key: str | None = None) -> AsyncIterator[Client]:
 # -- over HTTP, access control off: the sample knowledge base ---------------------------------
 
 
-@pytest.fixture(scope="module")
-def sample(
-    tmp_path_factory: pytest.TempPathFactory, hash_embedder: Any, make_settings: Any
-) -> Iterator[Runtime]:
-    runtime = sample_runtime(tmp_path_factory.mktemp("mcp-sample"), hash_embedder, make_settings)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture(scope="module")
-def sample_url(sample: Runtime, serve_app: Any) -> Iterator[str]:
-    with serve_app(create_app(sample.settings, sample)) as url:
-        yield url
-
-
 def test_the_tools_over_http_tell_the_agent_what_is_superseded(
-    sample_url: str, sample: Runtime
+    sample_url: str, sample_kb: Runtime
 ) -> None:
     async def session() -> None:
         async with over_http(sample_url) as client:
@@ -88,7 +73,7 @@ def test_the_tools_over_http_tell_the_agent_what_is_superseded(
             answer = text(found)
             assert not found.is_error and OLD_REFUND in answer and REFUND in answer
             assert "a newer edition replaces it" in answer
-            assert f"(document {doc_id(sample, REFUND)}); prefer that one" in answer
+            assert f"(document {doc_id(sample_kb, REFUND)}); prefer that one" in answer
 
             filtered = text(
                 await client.call_tool(
@@ -105,7 +90,7 @@ def test_the_tools_over_http_tell_the_agent_what_is_superseded(
             assert nothing.startswith("No result")
 
             old = text(
-                await client.call_tool("get_document", {"doc_id": doc_id(sample, OLD_REFUND)})
+                await client.call_tool("get_document", {"doc_id": doc_id(sample_kb, OLD_REFUND)})
             )
             assert old.startswith("Refund Policy (2024)") and "Superseded: document" in old
             assert "Customers can request a refund within 14 days" in old
@@ -122,7 +107,7 @@ def test_the_tools_over_http_tell_the_agent_what_is_superseded(
     anyio.run(session)
 
 
-def test_a_report_lands_as_feedback_for_the_owners(sample_url: str, sample: Runtime) -> None:
+def test_a_report_lands_as_feedback_for_the_owners(sample_url: str, sample_kb: Runtime) -> None:
     async def report() -> int:
         async with over_http(sample_url) as client:
             answer = text(await client.call_tool("retrieve", {"query": "refund window"}))
@@ -158,7 +143,7 @@ def test_a_report_lands_as_feedback_for_the_owners(sample_url: str, sample: Runt
     with HttpClient(sample_url) as steward:
         after = steward.feedback_summary().precision_by_source["handbook"]
     assert after.judged == (before.judged if before else 0) + 1
-    with sample.database.connect() as conn:
+    with sample_kb.database.connect() as conn:
         row = conn.execute(
             select(feedback.c.relevant, feedback.c.note).where(
                 feedback.c.feedback_id == feedback_id
