@@ -146,14 +146,23 @@ class KeyRing:
         return match.principal
 
 
+# The group of a document whose own groups and its source's share none: nobody holds it, so
+# only an admin reads the document (no readers is not an empty list: that would be public).
+NO_READER = "steward:no-reader"
+
+
 def within(ceiling: Sequence[str], asked: Sequence[str] | None) -> list[str]:
     """A document's groups when its source allows only `ceiling`: narrowed, never widened.
 
     Without a ceiling the document's own groups stand. With one, the document keeps the groups
-    it shares with the ceiling; asking for none (public) or only for groups outside the ceiling
-    leaves the ceiling, so no page of a restricted source becomes readable to more people.
+    it shares with the ceiling; asking for none (public) leaves the ceiling. Asking only for
+    groups outside the ceiling leaves nobody who is surely in both (group names say nothing of
+    who holds two of them), so the document gets `NO_READER`: giving it the ceiling instead
+    would open it to members of the source's groups its own groups leave out.
     """
     if not ceiling:
         return list(asked or [])
-    shared = [group for group in (asked or []) if group in ceiling]
-    return shared or list(ceiling)
+    if not asked:
+        return list(ceiling)
+    shared = [group for group in asked if group in ceiling]
+    return shared or [NO_READER]
