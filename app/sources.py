@@ -47,6 +47,7 @@ from connectors.base import Connector
 from connectors.git import PROTOCOLS as GIT_PROTOCOLS
 from connectors.git import check_branch as check_git_branch
 from connectors.git import check_url as check_git_url
+from connectors.sharepoint import check_drive as check_sharepoint_drive
 from steward.access import within
 from steward.catalog import Catalog
 from steward.domain import DocumentRef, RawDocument, as_utc
@@ -281,6 +282,24 @@ class GoogleDriveSource(_Token, _Common):
         return key, where.removeprefix("the token in ")
 
 
+class SharePointSource(_Token, _Common):
+    """A SharePoint Online document library or a OneDrive, through Microsoft Graph
+    (connectors/sharepoint.py): an app registration's client secret in `token_env` or
+    `token_file`, app-only (client credentials)."""
+
+    connector: Literal["sharepoint"]
+    tenant: str
+    client_id: str
+    drive: Annotated[str, AfterValidator(check_sharepoint_drive)]
+    folder: str = ""  # a folder path inside the drive; everything when empty
+    url: str = "https://graph.microsoft.com"
+    login_url: str = "https://login.microsoftonline.com"
+    group_prefix: str = ""
+    user_prefix: str = "user:"
+    # An anonymous sharing link makes a file public only when this is true.
+    link_sharing_is_public: bool = False
+
+
 class WebSource(_Common):
     connector: Literal["web"]
     start_url: str | None = None
@@ -298,6 +317,7 @@ AnySource = (
     | ConfluenceSource
     | NotionSource
     | GoogleDriveSource
+    | SharePointSource
 )
 SourceConfig = Annotated[AnySource, Field(discriminator="connector")]
 
@@ -497,6 +517,28 @@ def build_connector(
             user_prefix=config.user_prefix,
             link_sharing_is_public=config.link_sharing_is_public,
             page_size=config.page_size,
+            concurrency=config.concurrency,
+            outbound=outbound,
+            retry=config.retry(),
+        )
+    elif isinstance(config, SharePointSource):
+        from connectors.sharepoint import SharePointConnector
+
+        secret, credentials = config.token()
+        inner = SharePointConnector(
+            name,
+            config.tenant,
+            config.client_id,
+            secret,
+            credentials.replace("the token in", "the client secret in"),
+            config.drive,
+            home / "sharepoint",
+            url=config.url,
+            login_url=config.login_url,
+            folder=config.folder,
+            group_prefix=config.group_prefix,
+            user_prefix=config.user_prefix,
+            link_sharing_is_public=config.link_sharing_is_public,
             concurrency=config.concurrency,
             outbound=outbound,
             retry=config.retry(),

@@ -1139,3 +1139,223 @@ def drive_site(documents: int = 6) -> FakeDrive:
         DriveFile("old", "Old policy", DOC, "root", doc_html("Old", "old", "Gone."), trashed=True)
     )
     return site
+
+
+# -- SharePoint / OneDrive (Microsoft Graph) ----------------------------------------------------
+
+DRIVE_ID = "b!x7Wd3k2Lx0S9mDqkp2W4ZQ"
+
+
+@dataclass
+class GraphItem:
+    id: str
+    name: str
+    parent_path: str  # "/Policies", "" for the root's children
+    content: bytes = b""
+    folder: bool = False
+    version: int = 1
+    modified: datetime = T0
+    creator: str = "ana@acme.test"
+    permissions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def graph_grant(kind: str, who: str = "", roles: tuple[str, ...] = ("read",)) -> dict[str, Any]:
+    """A Graph permission: a user, a group, a site group, or a sharing link's scope."""
+    found: dict[str, Any] = {"id": f"p-{kind}-{who}", "roles": list(roles)}
+    if kind == "user":
+        found["grantedToV2"] = {"user": {"email": who, "displayName": who, "id": f"u-{who}"}}
+    elif kind == "group":
+        found["grantedToV2"] = {"group": {"email": who, "displayName": who, "id": f"g-{who}"}}
+    elif kind == "siteGroup":
+        found["grantedToV2"] = {"siteGroup": {"displayName": who, "id": "3"}}
+    else:  # a link: anonymous, organization or users
+        found["link"] = {
+            "scope": kind,
+            "type": "view",
+            "webUrl": "https://acme.sharepoint.com/:w:/s/x",
+        }
+        found["grantedToIdentitiesV2"] = []
+    return found
+
+
+class FakeGraph(FakeApi):
+    """Microsoft Graph v1.0 (drive delta, item permissions, downloads) and the identity
+    platform's token endpoint (client credentials)."""
+
+    def __init__(self, tenant: str = "acme.onmicrosoft.com") -> None:
+        self.tenant = tenant
+        self.client_id = "11111111-2222-3333-4444-555555555555"
+        self.secret = "s3cr3t~value"
+        self.items: dict[str, GraphItem] = {}
+        self.changelog: list[str] = []
+        self.tokens: set[str] = set()
+        self.issued = 0
+        self.max_page_size = 200
+        self.downloads_with_authorization = 0
+        super().__init__()
+        self.url = self.origin
+
+    def add(self, item: GraphItem) -> GraphItem:
+        self.items[item.id] = item
+        self.changelog.append(item.id)
+        return item
+
+    def change(self, ident: str, content: bytes | None = None, **changes: Any) -> None:
+        item = self.items[ident]
+        if content is not None:
+            item.content = content
+        for name, value in changes.items():
+            setattr(item, name, value)
+        item.version += 1
+        item.modified = item.modified + timedelta(hours=1)
+        self.changelog.append(ident)
+
+    def delete(self, ident: str) -> None:
+        del self.items[ident]
+        self.changelog.append(ident)
+
+    def expire_tokens(self) -> None:
+        self.tokens.clear()
+
+    def _resource(self, item: GraphItem) -> dict[str, Any]:
+        path = f"/drive/root:{item.parent_path}"
+        found: dict[str, Any] = {
+            "id": item.id,
+            "name": item.name,
+            "webUrl": f"https://acme.sharepoint.com/sites/kb/Shared%20Documents{item.parent_path}/{quote(item.name)}",
+            "eTag": f'"{{{item.id}}},{item.version}"',
+            "cTag": f'"c:{{{item.id}}},{item.version}"',
+            "lastModifiedDateTime": iso(item.modified),
+            "createdDateTime": iso(T0),
+            "createdBy": {"user": {"email": item.creator, "displayName": item.creator}},
+            "lastModifiedBy": {"user": {"email": item.creator, "displayName": item.creator}},
+            "parentReference": {"driveType": "documentLibrary", "driveId": DRIVE_ID, "path": path},
+        }
+        if item.folder:
+            found["folder"] = {"childCount": 0}
+        else:
+            found["size"] = len(item.content)
+            found["file"] = {"mimeType": "application/octet-stream", "hashes": {}}
+            found["@microsoft.graph.downloadUrl"] = (
+                f"{self.origin}/download/{item.id}?tempauth=v1.abc"
+            )
+        return found
+
+    def _page(self, items: list[Any], skip: int, link: str, last: dict[str, Any]) -> dict[str, Any]:
+        window = items[skip : skip + self.max_page_size]
+        answer: dict[str, Any] = {
+            "@odata.context": f"{self.url}/v1.0/$metadata#Collection(driveItem)",
+            "value": window,
+        }
+        if skip + self.max_page_size < len(items):
+            answer["@odata.nextLink"] = (
+                f"{link}{'&' if '?' in link else '?'}$skiptoken={skip + self.max_page_size}"
+            )
+        else:
+            answer.update(last)
+        return answer
+
+    def answer(
+        self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str]
+    ) -> tuple[int, Any]:
+        if method == "POST" and path == f"/{self.tenant}/oauth2/v2.0/token":
+            if (body.get("client_id"), body.get("client_secret")) != (self.client_id, self.secret):
+                return 401, {
+                    "error": "invalid_client",
+                    "error_description": "AADSTS7000215: Invalid client secret provided.",
+                }
+            self.issued += 1
+            token = f"eyJ0eXAi.fake-{self.issued}"
+            self.tokens.add(token)
+            return 200, {
+                "token_type": "Bearer",
+                "expires_in": 3599,
+                "ext_expires_in": 3599,
+                "access_token": token,
+            }
+        if path.startswith("/download/"):
+            if headers.get("Authorization"):
+                self.downloads_with_authorization += 1
+            item = self.items.get(path.removeprefix("/download/"))
+            if item is None:
+                return 404, {
+                    "error": {"code": "itemNotFound", "message": "The resource could not be found."}
+                }
+            return 200, Raw(item.content, "application/octet-stream")
+        if headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
+            return 401, {
+                "error": {
+                    "code": "InvalidAuthenticationToken",
+                    "message": "Access token has expired or is not yet valid.",
+                }
+            }
+        skip = int(query.get("$skiptoken", 0))
+        if path == f"/v1.0/drives/{DRIVE_ID}/root/delta":
+            start = int(query.get("token", 0))
+            link = f"{self.url}/v1.0/drives/{DRIVE_ID}/root/delta" + (
+                f"?token={start}" if start else ""
+            )
+            if start:
+                ids = list(dict.fromkeys(self.changelog[start:]))
+                values = [
+                    self._resource(self.items[i])
+                    if i in self.items
+                    else {"id": i, "deleted": {"state": "deleted"}}
+                    for i in ids
+                ]
+            else:
+                root = {
+                    "id": "root",
+                    "name": "root",
+                    "root": {},
+                    "folder": {"childCount": len(self.items)},
+                }
+                values = [root] + [
+                    self._resource(i) for i in sorted(self.items.values(), key=lambda i: i.id)
+                ]
+            following = f"{self.url}/v1.0/drives/{DRIVE_ID}/root/delta?token={len(self.changelog)}"
+            delta = {"@odata.deltaLink": following}
+            return 200, self._page(values, skip, link, delta)
+        if match := re.fullmatch(
+            rf"/v1.0/drives/{re.escape(DRIVE_ID)}/items/([^/]+)/permissions", path
+        ):
+            item = self.items.get(match.group(1))
+            if item is None:
+                return 404, {"error": {"code": "itemNotFound", "message": "Item not found"}}
+            return 200, {"value": item.permissions}
+        return 404, {"error": {"code": "itemNotFound", "message": "Not found"}}
+
+
+def graph_site(documents: int = 6) -> FakeGraph:
+    """A library with a "Policies" folder of Markdown and text files, an "HR" folder holding a
+    restricted file, and an image that is not read."""
+    site = FakeGraph()
+    site.add(GraphItem("f-pol", "Policies", "", folder=True))
+    members = [
+        graph_grant("siteGroup", "KB Members", ("write",)),
+        graph_grant("user", "ana@acme.test", ("owner",)),
+    ]
+    for n in range(documents):
+        site.add(
+            GraphItem(
+                f"i{n:02d}",
+                f"Policy {n}.md",
+                "/Policies",
+                f"# Policy {n}\n\nThis policy explains area {n} for the whole company.\n\n"
+                f"## Steps\n\n- Open the area {n} form.\n"
+                "- Ask your manager to approve it.\n".encode(),
+                permissions=list(members),
+            )
+        )
+    site.add(GraphItem("f-hr", "HR", "", folder=True))
+    site.add(
+        GraphItem(
+            "salary",
+            "Salary bands.txt",
+            "/HR",
+            b"Salary bands are reviewed every spring.\n",
+            permissions=[graph_grant("group", "finance@acme.test"), graph_grant("organization")],
+        )
+    )
+    site.add(GraphItem("logo", "logo.png", "/Policies", b"\x89PNG", permissions=list(members)))
+    return site
