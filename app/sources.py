@@ -218,7 +218,9 @@ class ConfluenceSource(_Token, _Common):
     spaces: list[str] = Field(..., min_length=1)
     deployment: Literal["cloud", "datacenter"] = "cloud"
     user: str | None = None
-    types: list[Literal["page", "blogpost"]] = Field(default_factory=lambda: ["page"])
+    types: list[Literal["page", "blogpost"]] = Field(
+        default_factory=lambda: ["page"]  # type: ignore[arg-type]
+    )
     # Read each space's "read space" permission (needs admin permission on the space); false
     # when `acl` names the readers instead.
     space_permissions: bool = True

@@ -23,6 +23,7 @@ metadata-only change, nothing re-embedded), an incremental one does not.
 from __future__ import annotations
 
 import base64
+import builtins  # `list` is a method of the connectors here: later annotations name the type
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -179,8 +180,8 @@ class ConfluenceConnector:
             return f"{base.scheme}://{base.netloc}{link}"
         return self.base + link
 
-    def _search(self, since: datetime | None) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
+    def _search(self, since: datetime | None) -> builtins.list[dict[str, Any]]:
+        found: builtins.list[dict[str, Any]] = []
         answer = self.client.get_json(
             f"{self.base}/rest/api/content/search",
             {"cql": self._cql(since), "expand": _EXPAND, "limit": self.page_size},
@@ -254,7 +255,9 @@ class ConfluenceConnector:
         name = name or user.get("userKey")
         return f"{self.user_prefix}{name}" if name else None
 
-    def _names(self, users: list[dict[str, Any]], groups: list[dict[str, Any]]) -> set[str]:
+    def _names(
+        self, users: builtins.list[dict[str, Any]], groups: builtins.list[dict[str, Any]]
+    ) -> set[str]:
         names = {f"{self.group_prefix}{g['name']}" for g in groups if g.get("name")}
         names |= {n for n in (self._principal_user(u) for u in users) if n}
         return names
@@ -280,8 +283,8 @@ class ConfluenceConnector:
         """Who holds "read space"; None when the source declares its readers (`acl`) instead."""
         if not self.space_permissions:
             return None
-        users: list[dict[str, Any]] = []
-        groups: list[dict[str, Any]] = []
+        users: builtins.list[dict[str, Any]] = []
+        groups: builtins.list[dict[str, Any]] = []
         public = False
         if self.deployment == "datacenter":
             # Data Center 9.1+: a flat list of {operation, subject}.
@@ -323,8 +326,8 @@ class ConfluenceConnector:
         return _Readers(frozenset(self._names(users, groups)), public)
 
     def _acl(
-        self, levels: list[_Readers], space: _Readers | None, item: dict[str, Any]
-    ) -> list[str]:
+        self, levels: builtins.list[_Readers], space: _Readers | None, item: dict[str, Any]
+    ) -> builtins.list[str]:
         if levels:
             shared = frozenset.intersection(*(level.names for level in levels))
             if not shared:
@@ -344,7 +347,7 @@ class ConfluenceConnector:
 
     # -- metadata ----------------------------------------------------------------------------
 
-    def _metadata(self, item: dict[str, Any], acl: list[str]) -> dict[str, object]:
+    def _metadata(self, item: dict[str, Any], acl: builtins.list[str]) -> dict[str, object]:
         labels = [
             str(label.get("name"))
             for label in ((item.get("metadata") or {}).get("labels") or {}).get("results") or []

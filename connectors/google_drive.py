@@ -20,6 +20,7 @@ link" does not add readers unless `link_sharing_is_public` (a link is not an inv
 
 from __future__ import annotations
 
+import builtins  # `list` is a method of the connectors here: later annotations name the type
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -318,7 +319,7 @@ class GoogleDriveConnector:
         self._save_state({"page_token": new_token})
         return iter(refs)
 
-    def _refs(self, files: list[tuple[dict[str, Any], str]]) -> list[DocumentRef]:
+    def _refs(self, files: builtins.list[tuple[dict[str, Any], str]]) -> builtins.list[DocumentRef]:
         permissions = self.client.map(lambda item: self._permissions(item[0]), files)
         self._listed = {}
         refs = []

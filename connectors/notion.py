@@ -16,6 +16,7 @@ else the owner is the page's creator.
 
 from __future__ import annotations
 
+import builtins  # `list` is a method of the connectors here: later annotations name the type
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -218,8 +219,8 @@ class NotionConnector:
         temporary.write_text(json.dumps({"edited": edited, "html": html}), encoding="utf-8")
         temporary.replace(self._cache_path(ident))
 
-    def _children(self, block_id: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
+    def _children(self, block_id: str) -> builtins.list[dict[str, Any]]:
+        found: builtins.list[dict[str, Any]] = []
         params: dict[str, Any] = {"page_size": 100}
         while True:
             answer = self.client.get_json(f"{self.base}/v1/blocks/{block_id}/children", params)

@@ -19,6 +19,7 @@ group by its name), `user_prefix`/`group_prefix`; a sharing link for the organiz
 
 from __future__ import annotations
 
+import builtins  # `list` is a method of the connectors here: later annotations name the type
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -195,7 +196,7 @@ class SharePointConnector:
         self._save_state({"delta_link": following})
         return iter(refs)
 
-    def _refs(self, items: list[dict[str, Any]]) -> list[DocumentRef]:
+    def _refs(self, items: builtins.list[dict[str, Any]]) -> builtins.list[DocumentRef]:
         wanted = [(item, kind) for item in items if (kind := self._wanted(item)) is not None]
         grants = self.client.map(lambda pair: self._permissions(str(pair[0]["id"])), wanted)
         self._listed = {}
@@ -217,16 +218,16 @@ class SharePointConnector:
 
     # -- permissions --------------------------------------------------------------------------
 
-    def _permissions(self, ident: str) -> list[dict[str, Any]]:
+    def _permissions(self, ident: str) -> builtins.list[dict[str, Any]]:
         url = f"{self.base}/v1.0/drives/{self.drive}/items/{ident}/permissions"
-        found: list[dict[str, Any]] = []
+        found: builtins.list[dict[str, Any]] = []
         while url:
             answer = self.client.get_json(self._ours(url))
             found.extend(answer.get("value") or [])
             url = answer.get("@odata.nextLink") or ""
         return found
 
-    def _acl(self, permissions: list[dict[str, Any]]) -> list[str]:
+    def _acl(self, permissions: builtins.list[dict[str, Any]]) -> builtins.list[str]:
         readers: set[str] = set()
         for grant in permissions:
             link = grant.get("link") or {}
