@@ -170,11 +170,14 @@ class ApiClient:
                     )
                     time.sleep(pause)
                     continue  # a 429 is the server pacing us, not a failure: no backoff growth
-                if status >= 500:
-                    last = f"HTTP {status}"
-                else:
+                if status < 500:
                     reason = self._refusal(status, shown, response)
                     raise ApiRefusedError(self.source, reason, status)
+                last = f"HTTP {status}"
+                if attempt < self.retry.attempts and response.headers.get("retry-after"):
+                    # A 503 that says when to come back (Atlassian's do): that long, not ours.
+                    time.sleep(self._retry_after(response, shown, wait))
+                    continue
             if attempt < self.retry.attempts:
                 log.info(
                     "source %r: %s from %s, retrying in %.1f s", self.source, last, shown, wait

@@ -202,6 +202,10 @@ def test_a_5xx_is_retried_with_backoff_and_a_lasting_one_fails_the_listing(
 ) -> None:
     cloud.fault("/rest/api/content/search", 503, times=2)
     assert len(listed(cloud)) == 15
+    cloud.fault("/rest/api/content/search", 503, Retry_After="0.5")  # says when to come back
+    started = time.monotonic()
+    assert len(listed(cloud)) == 15
+    assert time.monotonic() - started >= 0.5
     cloud.fault("/rest/api/content/search", 502, times=3)
     with pytest.raises(SourceError) as caught:
         listed(cloud)
