@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from connectors.api_client import ApiClient, RetryPolicy
 from connectors.confluence_storage import storage_to_html
 from steward.domain import DocumentRef, RawDocument
-from steward.errors import DocumentError, SourceError
+from steward.errors import ApiRefusedError, DocumentError, SourceError
 from steward.outbound import OutboundPolicy
 
 log = logging.getLogger("steward.connectors.confluence")
@@ -288,7 +288,18 @@ class ConfluenceConnector:
         public = False
         if self.deployment == "datacenter":
             # Data Center 9.1+: a flat list of {operation, subject}.
-            answer = self.client.get_json(f"{self.base}/rest/api/space/{key}/permissions")
+            try:
+                answer = self.client.get_json(f"{self.base}/rest/api/space/{key}/permissions")
+            except ApiRefusedError as error:
+                if error.status not in (403, 404):
+                    raise
+                raise SourceError(
+                    self.source,
+                    f"space {key}: its permissions cannot be read (HTTP {error.status}; the "
+                    "resource needs Confluence Data Center 9.1 and admin permission on the "
+                    "space); grant it, or set space_permissions: false and name the readers "
+                    "with acl",
+                ) from None
             for grant in answer if isinstance(answer, list) else []:
                 operation = grant.get("operation") or {}
                 if (operation.get("operationKey"), operation.get("targetType")) != (

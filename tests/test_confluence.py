@@ -416,3 +416,13 @@ def test_undeclared_readers_and_two_tokens_are_refused_when_the_file_is_read(
         (tmp_path / "steward.yaml").write_text(base + extra)
         with pytest.raises(ConfigError, match=named):
             load_sources(tmp_path / "steward.yaml")
+
+
+def test_a_data_center_without_the_space_permissions_resource_says_what_to_do(
+    datacenter: FakeConfluence,
+) -> None:
+    datacenter.fault("/rest/api/space/ENG/permissions", 404)
+    with pytest.raises(SourceError, match="needs Confluence Data Center 9.1") as caught:
+        listed(datacenter)
+    assert "space_permissions: false" in caught.value.reason
+    assert sum(n for path, n in datacenter.requests.items() if path.endswith("/search")) == 0
