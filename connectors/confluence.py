@@ -165,7 +165,7 @@ class ConfluenceConnector:
         if since is not None:
             start = (since.astimezone(UTC) - _ZONE_MARGIN).strftime("%Y/%m/%d %H:%M")
             cql += f' and lastmodified >= "{start}"'
-        return cql + " order by id"
+        return cql + " order by created"  # a stable order while the cursor pages through
 
     def _next_url(self, link: str) -> str:
         """The URL of a `_links.next`, relative to the site; never another host."""
