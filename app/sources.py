@@ -229,6 +229,9 @@ class ConfluenceSource(_Token, _Common):
     # A label such as review-by-2027-03-31 sets the page's review date.
     review_label_prefix: str = "review-by-"
     page_size: int = Field(50, ge=1, le=200)
+    # Attachments (PDF, DOCX, Markdown, text, HTML) as documents with their page's readers:
+    # one more request per page and listing.
+    attachments: bool = False
 
     @model_validator(mode="after")
     def _readers_known(self) -> ConfluenceSource:
@@ -484,6 +487,8 @@ def build_connector(
             concurrency=config.concurrency,
             outbound=outbound,
             retry=config.retry(),
+            attachments=config.attachments,
+            workdir=home / "confluence",
         )
     elif isinstance(config, NotionSource):
         from connectors.notion import NotionConnector

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -96,8 +97,27 @@ class ApiClient:
     def post_form(self, url: str, form: dict[str, str]) -> Any:
         return self._json("POST", url, form=form)
 
-    def get_bytes(self, url: str, params: dict[str, Any] | None = None) -> bytes:
-        return self._send("GET", url, params, None, None).content
+    def get_bytes(
+        self, url: str, params: dict[str, Any] | None = None, redirect: bool = False
+    ) -> bytes:
+        """A file's bytes. With `redirect`, one redirect is followed (a download link that
+        sends to a signed storage URL): checked against the outbound policy, and sent without
+        our headers when it leads to another host."""
+        try:
+            return self._send("GET", url, params, None, None).content
+        except ApiRefusedError as error:
+            if not (redirect and error.location):
+                raise
+            target = urljoin(url, error.location)
+        if urlsplit(target).netloc == urlsplit(url).netloc:
+            return self._send("GET", target, None, None, None).content
+        bare = ApiClient(
+            self.source, {}, self.credentials, self.outbound, self.retry, 1, transport=None
+        )
+        try:
+            return bare._send("GET", target, None, None, None).content
+        finally:
+            bare.close()
 
     def map(self, function: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """`function` over `items` on at most `concurrency` threads, results in order.
@@ -172,7 +192,10 @@ class ApiClient:
                     continue  # a 429 is the server pacing us, not a failure: no backoff growth
                 if status < 500:
                     reason = self._refusal(status, shown, response)
-                    raise ApiRefusedError(self.source, reason, status)
+                    refused = ApiRefusedError(self.source, reason, status)
+                    if 300 <= status < 400:
+                        refused.location = response.headers.get("location")
+                    raise refused
                 last = f"HTTP {status}"
                 if attempt < self.retry.attempts and response.headers.get("retry-after"):
                     # A 503 that says when to come back (Atlassian's do): that long, not ours.

@@ -27,8 +27,10 @@ import builtins  # `list` is a method of the connectors here: later annotations 
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -75,6 +77,25 @@ class _Page:
     metadata: dict[str, object]
 
 
+@dataclass(frozen=True, slots=True)
+class _Attachment:
+    download: str  # the site-relative download link
+    version: str
+    media_type: str
+    title: str
+    metadata: dict[str, object]  # its page's: readers, owner, path
+
+
+# Attachments read as documents, by file extension.
+ATTACHMENT_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "md": "text/markdown",
+    "txt": "text/plain",
+    "html": "text/html",
+}
+
+
 def _when(value: str | None) -> datetime:
     if not value:
         return datetime.fromtimestamp(0, UTC)
@@ -103,6 +124,8 @@ class ConfluenceConnector:
         concurrency: int = 4,
         outbound: OutboundPolicy | None = None,
         retry: RetryPolicy | None = None,
+        attachments: bool = False,
+        workdir: Path | None = None,
     ) -> None:
         bad = [key for key in spaces if not _SPACE_KEY.match(key)]
         if not spaces or bad:
@@ -131,6 +154,11 @@ class ConfluenceConnector:
             concurrency=concurrency,
         )
         self._pages: dict[str, _Page] = {}
+        # Attachments (PDF, DOCX, Markdown, text, HTML) as documents of their own, with their
+        # page's readers; their bodies kept under `workdir` by version.
+        self.attachments = attachments
+        self.state_dir = workdir / sha256(source.encode()).hexdigest()[:16] if workdir else None
+        self._attached: dict[str, _Attachment] = {}
 
     def close(self) -> None:
         self.client.close()
@@ -145,6 +173,16 @@ class ConfluenceConnector:
         return self._list(since)
 
     def fetch(self, ref: DocumentRef) -> RawDocument:
+        attached = self._attached.get(ref.key)
+        if attached is not None:
+            content = self._attachment_body(ref.key, attached)
+            return RawDocument(
+                ref=replace(ref, size=len(content)),
+                content=content,
+                media_type=attached.media_type,
+                title=attached.title,
+                metadata=dict(attached.metadata),
+            )
         page = self._pages.get(ref.key)
         if page is None:
             raise DocumentError(ref.source_uri, "page was not part of the listing")
@@ -246,7 +284,83 @@ class ConfluenceConnector:
                     fingerprint=f"v{version.get('number', 0)}",
                 )
             )
+        self._attached = {}
+        if self.attachments:
+            pages = [str(item["id"]) for item in results]
+            listed = self.client.map(self._attachments_of, pages)
+            for page, attachments in zip(pages, listed, strict=True):
+                refs.extend(self._attachment_refs(page, attachments))
         return iter(refs)
+
+    # -- attachments --------------------------------------------------------------------------
+
+    def _attachments_of(self, page: str) -> builtins.list[dict[str, Any]]:
+        found: builtins.list[dict[str, Any]] = []
+        answer = self.client.get_json(
+            f"{self.base}/rest/api/content/{page}/child/attachment",
+            {"expand": "version", "limit": self.page_size},
+        )
+        while True:
+            found.extend(answer.get("results") or [])
+            link = (answer.get("_links") or {}).get("next")
+            if not link:
+                return found
+            answer = self.client.get_json(self._next_url(link))
+
+    def _attachment_refs(
+        self, page: str, found: builtins.list[dict[str, Any]]
+    ) -> builtins.list[DocumentRef]:
+        refs = []
+        owner = self._pages[page].metadata
+        for item in found:
+            title = str(item.get("title") or "")
+            media = ATTACHMENT_TYPES.get(title.rsplit(".", 1)[-1].lower())
+            download = (item.get("_links") or {}).get("download")
+            if media is None or not download:
+                continue
+            key = f"{page}/attachments/{item['id']}"
+            version = item.get("version") or {}
+            metadata: dict[str, object] = {
+                k: owner[k] for k in ("acl", "owner", "space", "path") if k in owner
+            }
+            metadata["path"] = f"{owner.get('path', '')} / {self._pages[page].title}"
+            self._attached[key] = _Attachment(
+                str(download),
+                str(version.get("number", 0)),
+                media,
+                title.rsplit(".", 1)[0],
+                metadata,
+            )
+            webui = (item.get("_links") or {}).get("webui") or str(download).split("?")[0]
+            refs.append(
+                DocumentRef(
+                    source=self.source,
+                    key=key,
+                    source_uri=self.base + webui,
+                    updated_at=_when(version.get("when")),
+                    size=int((item.get("extensions") or {}).get("fileSize") or 0),
+                    fingerprint=f"v{version.get('number', 0)}",
+                )
+            )
+        return refs
+
+    def _attachment_body(self, key: str, attached: _Attachment) -> bytes:
+        kept = None
+        if self.state_dir is not None:
+            kept = self.state_dir / sha256(f"{key}@{attached.version}".encode()).hexdigest()[:24]
+            if kept.exists():
+                return kept.read_bytes()
+        try:
+            # Cloud answers a download with a redirect to its media store.
+            content = self.client.get_bytes(self._next_url(attached.download), redirect=True)
+        except ApiRefusedError as error:
+            if error.status in (403, 404):
+                raise DocumentError(self.base + attached.download, error.reason) from None
+            raise
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_bytes(content)
+        return content
 
     # -- permissions --------------------------------------------------------------------------
 

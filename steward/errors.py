@@ -4,7 +4,7 @@ StewardError
 ├── ConfigError          a setting or a command-line value is invalid
 │   └── OutboundError    a request to a URL the operator has not allowed (steward/outbound.py)
 ├── SourceError          a source cannot be listed (nothing is pruned after one)
-│   └── ApiRefusedError  a source's API refused a request (4xx); `status`
+│   └── ApiRefusedError  a source's API refused a request (3xx, 4xx); `status`
 ├── DocumentError        one document cannot be ingested; it is skipped with `reason`
 ├── StoreError           the vector store failed or refused an operation
 │   └── IndexLockedError the embedded index is open in another process
@@ -54,11 +54,12 @@ class SourceError(StewardError):
 
 
 class ApiRefusedError(SourceError):
-    """A source's API answered a request with a 4xx other than 429 (connectors/api_client.py)."""
+    """A source's API answered a 3xx or a 4xx other than 429 (connectors/api_client.py)."""
 
     def __init__(self, source: str, reason: str, status: int) -> None:
         super().__init__(source, reason)
         self.status = status
+        self.location: str | None = None  # where a 3xx pointed
 
 
 class DocumentError(StewardError):

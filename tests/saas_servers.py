@@ -33,6 +33,13 @@ class Raw:
     media_type: str
 
 
+@dataclass(frozen=True)
+class Redirect:
+    """A 3xx answer's Location."""
+
+    location: str
+
+
 @dataclass
 class Fault:
     """The next `times` requests whose path contains `path` are answered with `status`."""
@@ -94,7 +101,10 @@ class FakeApi:
                 self, status: int, answer: Any, headers: dict[str, str] | None = None
             ) -> None:
                 kind = "application/json"
-                if isinstance(answer, Raw):
+                if isinstance(answer, Redirect):
+                    headers = {**(headers or {}), "Location": answer.location}
+                    data = b""
+                elif isinstance(answer, Raw):
                     data, kind = answer.data, answer.media_type
                 else:
                     data = json.dumps(answer).encode()
@@ -184,6 +194,8 @@ class ConfluencePage:
     version: int = 1
     when: datetime = T0
     type: str = "page"
+    # (attachment id, file name, bytes, version)
+    attachments: list[tuple[str, str, bytes, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -214,6 +226,7 @@ class FakeConfluence(FakeApi):
         self.pages: dict[str, ConfluencePage] = {}
         self.cql: list[str] = []
         self.max_limit = 50
+        self.media_with_authorization = 0  # downloads from the media store that carried a token
         super().__init__()
         self.url = self.origin + self.context
 
@@ -249,19 +262,46 @@ class FakeConfluence(FakeApi):
             return given == f"Basic {pair}"
         return given == f"Bearer {self.token}"
 
+    def _media(self, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+        """Cloud's media store: a signed URL on another host, no Confluence credentials."""
+        if headers.get("Authorization"):
+            self.media_with_authorization += 1
+        wanted = path.removeprefix("/media/")
+        for page in self.pages.values():
+            for ident, _name, data, _version in page.attachments:
+                if ident == wanted:
+                    return 200, Raw(data, "application/octet-stream")
+        return 404, {"message": "gone"}
+
     def answer(
         self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str]
     ) -> tuple[int, Any]:
+        if path.startswith("/media/"):
+            return self._media(path, headers)
         if not self._authorized(headers):
             return 401, {
                 "statusCode": 401,
                 "message": "Client must be authenticated to access this resource.",
             }
+        if match := re.fullmatch(self.context + r"/download/attachments/(\d+)/(.+)", path):
+            page = self.pages.get(match.group(1))
+            found = [a for a in page.attachments if quote(a[1]) == match.group(2)] if page else []
+            if not found:
+                return 404, {"statusCode": 404, "message": "No attachment"}
+            if self.deployment == "cloud":  # Cloud sends downloads to its media store
+                port = self.server.server_address[1]
+                return 302, Redirect(f"http://localhost:{port}/media/{found[0][0]}?token=signed")
+            return 200, Raw(found[0][2], "application/octet-stream")
         if not path.startswith(self.context + "/rest/api/"):
             return 404, {"statusCode": 404, "message": "No route"}
         route = path[len(self.context) + len("/rest/api/") :]
         if route == "content/search":
             return 200, self._search(query)
+        if match := re.fullmatch(r"content/(\d+)/child/attachment", route):
+            page = self.pages.get(match.group(1))
+            if page is None:
+                return 404, {"statusCode": 404, "message": "No content found with id"}
+            return 200, self._attachments(page, query)
         if match := re.fullmatch(r"content/(\d+)/restriction/byOperation/read", route):
             page = self.pages.get(match.group(1))
             if page is None:
@@ -417,6 +457,41 @@ class FakeConfluence(FakeApi):
                 }
             }
         return item
+
+    def _attachments(self, page: ConfluencePage, query: dict[str, str]) -> dict[str, Any]:
+        results = [
+            {
+                "id": ident,
+                "type": "attachment",
+                "status": "current",
+                "title": name,
+                "metadata": {"mediaType": "application/octet-stream"},
+                "extensions": {"mediaType": "application/octet-stream", "fileSize": len(data)},
+                "version": {"number": version, "when": iso(T0 + timedelta(minutes=version))},
+                "_links": {
+                    "webui": "/pages/viewpageattachments.action?"
+                    + urlencode({"pageId": page.id, "preview": name}),
+                    "download": f"/download/attachments/{page.id}/{quote(name)}?"
+                    + urlencode({"version": version, "api": "v2"}),
+                },
+            }
+            for ident, name, data, version in page.attachments
+        ]
+        start = int(query.get("start", 0))
+        limit = int(query.get("limit", 25))
+        answer: dict[str, Any] = {
+            "results": results[start : start + limit],
+            "start": start,
+            "limit": limit,
+            "size": len(results[start : start + limit]),
+            "_links": {"base": self.url, "context": self.context},
+        }
+        if start + limit < len(results):
+            following = {"expand": "version", "limit": limit, "start": start + limit}
+            answer["_links"]["next"] = f"/rest/api/content/{page.id}/child/attachment?" + urlencode(
+                following
+            )
+        return answer
 
     def _search(self, query: dict[str, str]) -> dict[str, Any]:
         cql = query.get("cql", "")

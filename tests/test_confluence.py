@@ -426,3 +426,35 @@ def test_a_data_center_without_the_space_permissions_resource_says_what_to_do(
         listed(datacenter)
     assert "space_permissions: false" in caught.value.reason
     assert sum(n for path, n in datacenter.requests.items() if path.endswith("/search")) == 0
+
+
+@pytest.mark.parametrize("deployment", ["cloud", "datacenter"])
+def test_attachments_are_documents_with_their_pages_readers(
+    deployment: str, tmp_path: Path
+) -> None:
+    site = confluence_site(deployment)
+    appendix = b"# Appendix\n\nRestart the queue workers before the database.\n"
+    site.pages["1001"].attachments = [
+        ("att1", "Runbook appendix.md", appendix, 2),
+        ("att2", "diagram.png", b"\x89PNG", 1),
+    ]
+    site.pages["2000"].attachments = [("att3", "bands.txt", b"Band A starts at 50k.\n", 1)]
+    try:
+        documents = listed(site, attachments=True, workdir=tmp_path)
+        again = listed(site, attachments=True, workdir=tmp_path)
+    finally:
+        site.close()
+    appendix_doc = documents["1001/attachments/att1"]
+    assert "1001/attachments/att2" not in documents  # an image is not read
+    assert appendix_doc.content == appendix and appendix_doc.media_type == "text/markdown"
+    assert appendix_doc.title == "Runbook appendix"
+    assert appendix_doc.metadata["acl"] == ["engineering"]
+    assert appendix_doc.metadata["path"] == "Engineering / Engineering home / Runbook 0"
+    assert documents["2000/attachments/att3"].metadata["acl"] == documents["2000"].metadata["acl"]
+    assert again["1001/attachments/att1"].content == appendix
+    downloads = sum(n for path, n in site.requests.items() if "/download/attachments/" in path)
+    assert downloads == 2  # kept by version: the second listing downloaded nothing
+    if deployment == "cloud":
+        # Cloud redirects downloads to its media store; no Confluence credentials go there.
+        assert sum(n for path, n in site.requests.items() if path.startswith("/media/")) == 2
+        assert site.media_with_authorization == 0
