@@ -13,11 +13,12 @@ from api.body_limit import BodyLimit
 from api.inflight import InFlightBound
 from api.metrics import CatalogCollector, ServiceMetrics
 from api.rate_limit import rate_limiter
-from api.routes import documents, evaluation, health, hygiene, metrics, retrieve, sources
+from api.routes import documents, evaluation, health, hygiene, keys, metrics, retrieve, sources
 from app.runtime import Runtime, open_runtime
 from jobs.scheduler import EmbeddedScheduler
 from steward import __version__
 from steward.settings import Settings, load_settings
+from steward.stored_keys import StoredKeys
 
 
 def _embedded_scheduler(runtime: Runtime) -> EmbeddedScheduler | None:
@@ -41,7 +42,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         live = runtime or open_runtime(settings or load_settings())
         app.state.runtime = live
         app.state.retriever = live.retriever
-        app.state.keys = live.settings.auth.key_ring()
+        # Declared keys (settings) and the catalog's, which admins make and revoke at run time.
+        declared = live.settings.auth.key_ring().declared_names()
+        app.state.stored_keys = StoredKeys(live.database, declared)
+        app.state.keys = live.settings.auth.key_ring(app.state.stored_keys.keys)
         # The keys and, behind single sign-on, the JWT verifier: what the routes' callers meet.
         app.state.authenticator = live.settings.auth.authenticator(app.state.keys)
         app.state.rate_limiter = rate_limiter(live.settings.api)
@@ -80,6 +84,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(hygiene.router)
     app.include_router(evaluation.router)
     app.include_router(sources.router)
+    app.include_router(keys.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     mcp_endpoint = mcp.install(app)

@@ -59,6 +59,16 @@ _on_behalf = Header(
 )
 
 
+# ...or names the end user, whose groups the access settings declare (STEWARD_AUTH_USERS).
+ON_BEHALF_USER_HEADER = "X-Steward-On-Behalf-Of-User"
+_on_behalf_user = Header(
+    alias=ON_BEHALF_USER_HEADER,
+    max_length=256,
+    description="Only for an app key: the end user, by id, whose declared groups the answer "
+    "reads with (within the app's own groups). Not with X-Steward-On-Behalf-Of-Groups.",
+)
+
+
 def _groups(header: str | None) -> list[str] | None:
     if header is None:
         return None
@@ -71,11 +81,14 @@ def get_principal(
     metrics: Annotated[ServiceMetrics, Depends(get_metrics)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     on_behalf_of: Annotated[str | None, _on_behalf] = None,
+    on_behalf_of_user: Annotated[str | None, _on_behalf_user] = None,
 ) -> Principal:
     """The caller named by `Authorization: Bearer <key or JWT>` (the local admin without access
     control), as the end user an app names, within its request rate."""
     principal = keys.resolve(credentials.credentials if credentials is not None else None)
-    principal = principal.for_end_user(_groups(on_behalf_of))
+    principal = keys.end_user(
+        principal, _groups(on_behalf_of), on_behalf_of_user, ON_BEHALF_USER_HEADER
+    )
     if limiter is not None:
         try:
             limiter.take(principal.name)

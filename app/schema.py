@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from evaluation import tables as evaluation_tables
 from hygiene import tables as hygiene_tables
-from steward import audit, catalog
+from steward import audit, catalog, stored_keys
 from steward.database import metadata
 
 # The modules that define the schema's tables, the kernel's first.
-TABLE_MODULES = (catalog, audit, hygiene_tables, evaluation_tables)
+TABLE_MODULES = (catalog, audit, stored_keys, hygiene_tables, evaluation_tables)
 
 __all__ = ["TABLE_MODULES", "metadata"]

@@ -279,7 +279,9 @@ def serve(
     settings = _settings()
     bind = host or settings.api.host
     with _errors():
-        settings.auth.check_bind(bind, insecure_bind)
+        with _stored_keys() as stored:  # keys made with `steward keys create` count too
+            keys_stored = any(not key.revoked for key in stored.keys())
+        settings.auth.check_bind(bind, insecure_bind or keys_stored)
         uvicorn.run(
             create_app(settings),
             host=bind,
@@ -688,3 +690,71 @@ def eval_probes(
     out.print(f"probe run {found['run_id']}: {hit_rate:.1%} of probes found their own document")
     if found.get("regression"):
         out.print(f"[bold red]regression[/] against run {found['baseline_run']}")
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+keys_app = typer.Typer(help="API keys kept in the catalog: made, listed, revoked (no restart).")
+app.add_typer(keys_app, name="keys")
+
+
+@contextmanager
+def _stored_keys() -> Iterator[Any]:
+    """The home's stored keys (steward.stored_keys.StoredKeys); this machine's user acts."""
+    from steward.stored_keys import StoredKeys
+
+    settings = _settings()
+    with _database(settings) as database:
+        declared = settings.auth.key_ring().declared_names()
+        yield StoredKeys(database, declared)
+
+
+def _local_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="The key's name: the actor it acts as.")],
+    role: Annotated[Literal["reader", "app", "owner", "admin"], typer.Option()],
+    groups: Annotated[
+        str, typer.Option(help="Access groups, comma-separated (none: public pages only).")
+    ] = "",
+) -> None:
+    """Make a key and print it once (only its digest is kept)."""
+    with _errors(), _stored_keys() as stored:
+        key, kept = stored.create(name, role, groups.split(","), _local_actor())
+    sys.stdout.write(key + "\n")
+    err.print(
+        f"key {name!r} ({role}; groups: {', '.join(kept) or 'none'}) made: it is shown this "
+        "once, keep it now"
+    )
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The stored keys (never a key); keys declared in the settings are not listed here."""
+    with _errors(), _stored_keys() as stored:
+        found = [key.as_dict() for key in stored.listed()]
+    if as_json:
+        sys.stdout.write(json.dumps(found) + "\n")
+        return
+    table = Table(title="stored API keys")
+    for column in ("name", "role", "groups", "created", "revoked"):
+        table.add_column(column)
+    for key in found:
+        revoked = f"{key['revoked_at']} by {key['revoked_by']}" if key["revoked_at"] else ""
+        table.add_row(
+            key["name"], key["role"], ", ".join(key["groups"]), key["created_at"], revoked
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: str) -> None:
+    """Revoke a stored key: a running server refuses it within a second."""
+    with _errors(), _stored_keys() as stored:
+        stored.revoke(name, _local_actor())
+    err.print(f"key {name!r} revoked")

@@ -20,9 +20,15 @@ REQUIRED = ("id", "title", "body", "updated_at")
 
 
 def _utc(value: Any) -> datetime:
+    """A row's `updated_at` in UTC (a naive time is taken as UTC); ValueError if it is none."""
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    parsed = datetime.fromisoformat(str(value))
+    if value is None:
+        raise ValueError("is NULL")
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"is not an ISO 8601 time: {str(value)[:40]!r}") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -73,6 +79,11 @@ class SqlConnector:
         self._rows = {}
         for row in rows:
             key = str(row["id"])
+            try:
+                updated_at = _utc(row["updated_at"])
+            except ValueError as error:
+                # The whole listing fails: a row left out would read as deleted and be pruned.
+                raise SourceError(self.source, f"row {key[:80]!r}: updated_at {error}") from None
             self._rows[key] = row
             body = str(row["body"] or "")
             fingerprint = sha256(
@@ -82,7 +93,7 @@ class SqlConnector:
                 source=self.source,
                 key=key,
                 source_uri=f"{self.source}/{key}",
-                updated_at=_utc(row["updated_at"]),
+                updated_at=updated_at,
                 size=len(body.encode()),
                 fingerprint=fingerprint,
             )
@@ -103,7 +114,12 @@ class SqlConnector:
         if row.get("owner"):
             metadata["owner"] = str(row["owner"])
         if "acl" in row:
-            metadata["acl"] = _acl(row["acl"])
+            try:
+                metadata["acl"] = _acl(row["acl"])
+            except ValueError:  # json.JSONDecodeError included
+                raise DocumentError(
+                    ref.source_uri, "acl is neither a JSON list nor a comma list"
+                ) from None
         return RawDocument(
             ref=ref,
             content=str(row["body"] or "").encode(),

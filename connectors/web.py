@@ -35,7 +35,7 @@ from lxml import etree, html
 
 from steward.domain import DocumentRef, RawDocument, utc_now
 from steward.errors import DocumentError, OutboundError, SourceError
-from steward.outbound import OutboundPolicy
+from steward.outbound import OutboundPolicy, PinnedTransport
 from steward.redact import redact_url
 
 USER_AGENT = "StewardBot/0.1 (+knowledge-base sync)"
@@ -101,7 +101,8 @@ class WebConnector:
             headers={"User-Agent": USER_AGENT},
             timeout=timeout_s,
             follow_redirects=False,  # each hop is checked in _get
-            transport=transport,
+            # ...and sent to the address checked, not to what the name resolves to next.
+            transport=transport or PinnedTransport(self.outbound),
         )
         self._last_request = 0.0
         self._robots: dict[str, RobotFileParser] = {}

@@ -94,13 +94,6 @@ async def sign_out(request: Request, visit: VisitDep) -> Response:
 # -- owners' decisions ---------------------------------------------------------------------
 
 
-def _readable_document(runtime: Runtime, principal: Principal, doc_id: str) -> None:
-    """NotFoundError unless the document exists and the principal may read it."""
-    row = runtime.catalog.document(doc_id)
-    if row is None or not principal.can_read(row.acl):
-        raise NotFoundError("document", doc_id)
-
-
 async def _decide(
     request: Request,
     visit: Visit,
@@ -145,7 +138,7 @@ async def verify(doc_id: DocId, request: Request, visit: VisitDep, runtime: Runt
     """The owner vouches for the page as it reads now; it leaves the queue."""
 
     def decision(fields: dict[str, str], principal: Principal) -> None:
-        _readable_document(runtime, principal, doc_id)
+        report.require_readable(runtime.catalog, principal, doc_id)
         HygieneRecords(runtime.database).verify(doc_id, principal.actor(None), _note(fields))
 
     return await _decide(request, visit, runtime, decision, _queue_back("verified"))
@@ -158,7 +151,7 @@ async def deprecate(
     """Keep the page, but rank it last and flag it; it leaves the queue."""
 
     def decision(fields: dict[str, str], principal: Principal) -> None:
-        _readable_document(runtime, principal, doc_id)
+        report.require_readable(runtime.catalog, principal, doc_id)
         HygieneRecords(runtime.database).deprecate(doc_id, principal.actor(None), _note(fields))
 
     return await _decide(request, visit, runtime, decision, _queue_back("deprecated"))
@@ -171,7 +164,7 @@ async def review_date(
     """The owner sets the page's next review; it is not expired before then, and leaves."""
 
     def decision(fields: dict[str, str], principal: Principal) -> None:
-        _readable_document(runtime, principal, doc_id)
+        report.require_readable(runtime.catalog, principal, doc_id)
         try:
             when = date.fromisoformat(fields.get("review_by", ""))
         except ValueError:
@@ -188,7 +181,7 @@ async def hand_over(
     """The page goes to another owner's queue, across syncs; it leaves this one."""
 
     def decision(fields: dict[str, str], principal: Principal) -> None:
-        _readable_document(runtime, principal, doc_id)
+        report.require_readable(runtime.catalog, principal, doc_id)
         HygieneRecords(runtime.database).hand_over(
             doc_id, fields.get("to", ""), principal.actor(None)
         )
@@ -203,7 +196,7 @@ async def not_duplicate(request: Request, visit: VisitDep, runtime: RuntimeDep) 
     def decision(fields: dict[str, str], principal: Principal) -> None:
         doc_a, doc_b = fields.get("canonical", ""), fields.get("member", "")
         for doc_id in (doc_a, doc_b):
-            _readable_document(runtime, principal, doc_id)
+            report.require_readable(runtime.catalog, principal, doc_id)
         HygieneRecords(runtime.database).mark_distinct(doc_a, doc_b, principal.actor(None))
 
     return await _decide(request, visit, runtime, decision, lambda _fields: "/duplicates")

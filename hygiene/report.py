@@ -20,6 +20,7 @@ from steward.access import Principal
 from steward.catalog import Catalog, DocumentRow
 from steward.database import Database
 from steward.domain import rfc3339
+from steward.errors import NotFoundError
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +185,19 @@ def conflicts(
             }
         )
     return found
+
+
+def require_readable(
+    catalog: Catalog, reader: Principal, *doc_ids: str, missing_ok: bool = False
+) -> None:
+    """NotFoundError for a document the reader may not read, as for one that does not exist: a
+    403 would confirm that it exists. `missing_ok`: one the catalog lacks passes (the action
+    that follows reports it). One catalog read."""
+    acls = catalog.acls(doc_ids)
+    for doc_id in doc_ids:
+        acl = acls.get(doc_id)
+        if (acl is None and not missing_ok) or (acl is not None and not reader.can_read(acl)):
+            raise NotFoundError("document", doc_id)
 
 
 def unreadable_ids(database: Database, reader: Principal) -> frozenset[str]:

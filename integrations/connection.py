@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
 from client.http import DEFAULT_TIMEOUT, DEFAULT_URL, AsyncHttpClient, HttpClient
 from client.retry import Retry
+
+# What one /retrieve call takes beside the query; a retriever holds a value for each.
+RETRIEVE_OPTIONS = ("mode", "source", "source_uri_prefix", "top_k", "updated_after")
+
+
+def retrieve_options(holder: object, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The options of one call: each one `given` sets, else the holder's own."""
+    given = given or {}
+    return {name: given.get(name, getattr(holder, name)) for name in RETRIEVE_OPTIONS}
 
 
 class Connection:

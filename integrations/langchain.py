@@ -35,11 +35,8 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from client.http import DEFAULT_TIMEOUT, DEFAULT_URL, AsyncHttpClient, HttpClient
 from client.models import Mode, RetrieveResponse
 from client.retry import Retry
-from integrations.connection import Connection
+from integrations.connection import RETRIEVE_OPTIONS, Connection, retrieve_options
 from integrations.results import feedback_key, metadata
-
-# The filters and options a call may override (`retriever.invoke(query, source=...)`).
-_PER_CALL = frozenset({"top_k", "mode", "source", "source_uri_prefix", "updated_after"})
 
 
 def documents(answer: RetrieveResponse) -> list[Document]:
@@ -86,13 +83,13 @@ class StewardRetriever(BaseRetriever):
         )
 
     def _options(self, given: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(given) - _PER_CALL)
+        unknown = sorted(set(given) - set(RETRIEVE_OPTIONS))
         if unknown:
             raise TypeError(
                 f"StewardRetriever does not take {', '.join(unknown)}; "
-                f"a call may set {', '.join(sorted(_PER_CALL))}"
+                f"a call may set {', '.join(RETRIEVE_OPTIONS)}"
             )
-        return {name: given.get(name, getattr(self, name)) for name in sorted(_PER_CALL)}
+        return retrieve_options(self, given)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **options: Any

@@ -38,7 +38,7 @@ import httpx
 from client.http import DEFAULT_TIMEOUT, DEFAULT_URL, AsyncHttpClient, HttpClient
 from client.models import Mode, RetrieveResponse
 from client.retry import Retry
-from integrations.connection import Connection
+from integrations.connection import Connection, retrieve_options
 from integrations.results import feedback_key, metadata
 
 # Metadata a model gains nothing from reading (ids, scores, lists of ids).
@@ -135,24 +135,12 @@ class StewardRetriever(BaseRetriever):
         return other
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        answer = self._connection.sync().retrieve(
-            query_bundle.query_str,
-            top_k=self.top_k,
-            mode=self.mode,
-            source=self.source,
-            source_uri_prefix=self.source_uri_prefix,
-            updated_after=self.updated_after,
-        )
+        answer = self._connection.sync().retrieve(query_bundle.query_str, **retrieve_options(self))
         return nodes(answer)
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         answer = await self._connection.async_().retrieve(
-            query_bundle.query_str,
-            top_k=self.top_k,
-            mode=self.mode,
-            source=self.source,
-            source_uri_prefix=self.source_uri_prefix,
-            updated_after=self.updated_after,
+            query_bundle.query_str, **retrieve_options(self)
         )
         return nodes(answer)
 

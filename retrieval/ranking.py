@@ -71,6 +71,54 @@ def flags(mark: DocumentMark | None) -> tuple[str, ...]:
     return tuple(found)
 
 
+Scored = tuple[float, float, Candidate, DocumentMark | None]  # score, order, candidate, mark
+
+
+def below_successors(scored: list[Scored], named: frozenset[str]) -> list[Scored]:
+    """Each superseded candidate moved just below its successor's best candidate, when that
+    successor is among the candidates (and the query does not name the old edition).
+
+    The factor alone leaves an old edition that matches the query's words far better above
+    the page that replaced it. A candidate only moves down (to the successor's score, an order
+    a hair behind it), so nothing rises; a chain (2023 -> 2024 -> 2025) keeps its order.
+    """
+
+    def earlier(a: tuple[float, float], b: tuple[float, float]) -> bool:
+        return (-a[0], a[1]) < (-b[0], b[1])
+
+    best: dict[str, tuple[float, float]] = {}
+    successor: dict[str, str] = {}
+    for score, order, candidate, mark in scored:
+        doc = candidate.doc_id
+        if doc not in best or earlier((score, order), best[doc]):
+            best[doc] = (score, order)
+        if mark is not None and mark.superseded_by and doc not in named:
+            successor[doc] = mark.superseded_by
+    floor: dict[str, tuple[float, float] | None] = {}
+
+    def after_successor(doc: str, seen: frozenset[str]) -> tuple[float, float] | None:
+        """The highest place a document's candidates may take; None: anywhere."""
+        if doc not in floor:
+            after = successor.get(doc)
+            if after is None or after not in best or after in seen:
+                floor[doc] = None
+            else:
+                place = best[after]
+                above = after_successor(after, seen | {doc})
+                if above is not None and earlier(place, above):
+                    place = above
+                floor[doc] = (place[0], place[1] + 1e-3)
+        return floor[doc]
+
+    moved: list[Scored] = []
+    for score, order, candidate, mark in scored:
+        place = after_successor(candidate.doc_id, frozenset())
+        if place is not None and earlier((score, order), place):
+            score, order = place
+        moved.append((score, order, candidate, mark))
+    return moved
+
+
 def select(
     ranked: Sequence[Candidate],
     top_k: int,
@@ -90,7 +138,7 @@ def select(
     chunk_canonical = snapshot.chunk_canonical if snapshot is not None else {}
     low = min(c.score for c in ranked)
     span = max(c.score for c in ranked) - low
-    scored: list[tuple[float, int, Candidate, DocumentMark | None]] = []
+    scored: list[Scored] = []
     for order, candidate in enumerate(ranked):
         mark = marks.get(candidate.doc_id)
         if mark is not None:
@@ -101,6 +149,8 @@ def select(
         norm = (candidate.score - low) / span if span > 0 else 1.0
         weight = factor(mark, settings, now, candidate.doc_id in named)
         scored.append((norm * weight, order, candidate, mark))
+    if settings.superseded_below_successor:
+        scored = below_successors(scored, named)
     scored.sort(key=lambda item: (-item[0], item[1]))
     # Each document's best candidate: a copy ranked above its canonical document brings that
     # document up to its own place instead of waiting for it (or hiding the best hit).

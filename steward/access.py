@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 
@@ -98,41 +98,51 @@ class ApiKey:
 
 
 class KeyRing:
-    """The declared keys; resolves a presented key to its principal."""
+    """The declared keys, and the stored ones (`stored`, read again on each use, so a key made
+    or revoked in the catalog counts at once); resolves a presented key to its principal."""
 
-    def __init__(self, keys: Iterable[ApiKey]) -> None:
+    def __init__(
+        self, keys: Iterable[ApiKey], stored: Callable[[], Sequence[ApiKey]] | None = None
+    ) -> None:
         self._keys = list(keys)
+        self._stored = stored
+
+    def _all(self) -> Sequence[ApiKey]:
+        return [*self._keys, *self._stored()] if self._stored is not None else self._keys
 
     @property
     def enabled(self) -> bool:
-        """Access control is on as soon as one key is declared."""
-        return bool(self._keys)
+        """Access control is on as soon as one key is declared or stored."""
+        return bool(self._all())
+
+    def declared_names(self) -> frozenset[str]:
+        return frozenset(key.principal.name for key in self._keys)
 
     def resolve(self, presented: str | None) -> Principal:
         """The principal of a presented key; UnauthenticatedError for none, unknown or revoked."""
-        if not self.enabled:
+        keys = self._all()
+        if not keys:
             return LOCAL_ADMIN
         if not presented:
             raise UnauthenticatedError("an API key is required (Authorization: Bearer <key>)")
-        found = digest(presented)
-        match: ApiKey | None = None
-        # Compare against every key, so the time taken does not tell how far a guess got.
-        for key in self._keys:
-            if hmac.compare_digest(key.sha256, found):
-                match = key
-        if match is None or match.revoked:
-            raise UnauthenticatedError("invalid or revoked API key")
-        return match.principal
+        return self._match(keys, digest(presented), "invalid or revoked API key")
 
     def resolve_digest(self, sha256: str) -> Principal:
         """The principal of a key known by its digest (a signed dashboard session holds the
         digest, never the key); UnauthenticatedError once the key is revoked or gone."""
+        return self._match(
+            self._all(), sha256, "the session's API key is revoked or no longer declared"
+        )
+
+    @staticmethod
+    def _match(keys: Sequence[ApiKey], sha256: str, refusal: str) -> Principal:
         match: ApiKey | None = None
-        for key in self._keys:
+        # Compare against every key, so the time taken does not tell how far a guess got.
+        for key in keys:
             if hmac.compare_digest(key.sha256, sha256):
                 match = key
         if match is None or match.revoked:
-            raise UnauthenticatedError("the session's API key is revoked or no longer declared")
+            raise UnauthenticatedError(refusal)
         return match.principal
 
 

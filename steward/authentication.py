@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import jwt
 
-from steward.access import LOCAL_ADMIN, KeyRing, Principal
-from steward.errors import UnauthenticatedError
+from steward.access import LOCAL_ADMIN, KeyRing, Principal, Role
+from steward.errors import ForbiddenError, QueryError, UnauthenticatedError
 from steward.tokens import TokenVerifier
 
 
 class Authenticator:
-    """The declared API keys and, behind single sign-on, the JWT verifier.
+    """The declared API keys and, behind single sign-on, the JWT verifier; and the end users
+    an app may act for by id, with their groups.
 
-    Access control is on as soon as either is configured; off, every caller is `LOCAL_ADMIN`.
+    Access control is on as soon as keys or a verifier are configured; off, every caller is
+    `LOCAL_ADMIN`.
     """
 
-    def __init__(self, keys: KeyRing, tokens: TokenVerifier | None = None) -> None:
+    def __init__(
+        self,
+        keys: KeyRing,
+        tokens: TokenVerifier | None = None,
+        users: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self.keys = keys
         self.tokens = tokens
+        self.users = dict(users or {})
 
     @property
     def enabled(self) -> bool:
@@ -37,6 +47,26 @@ class Authenticator:
             # KeyRing.resolve would answer LOCAL_ADMIN for a ring without keys.
             raise UnauthenticatedError("invalid bearer token")
         return self.keys.resolve(presented)
+
+    def end_user(
+        self, principal: Principal, groups: list[str] | None, user: str | None, field: str
+    ) -> Principal:
+        """The principal a request acts as: an app names its end user's groups, or the end
+        user (`field` is where: a header), whose groups this directory knows.
+
+        An unknown user is an error, not an anonymous one: a typo must not quietly answer with
+        public pages alone.
+        """
+        if user is None:
+            return principal.for_end_user(groups)
+        if groups is not None:
+            raise QueryError(field, "name the end user or their groups, not both")
+        if principal.role is not Role.APP:
+            raise ForbiddenError(principal.name, Role.APP.name.lower())
+        known = self.users.get(user)
+        if known is None:
+            raise QueryError(field, "names a user with no groups declared (STEWARD_AUTH_USERS)")
+        return principal.for_end_user(sorted(known))
 
 
 def _is_jwt(presented: str) -> bool:

@@ -6,7 +6,8 @@ ragas, which takes an openai client and calls the endpoint through it. Both are 
 settings group the same way. openai is imported on first use: it takes about two seconds.
 
 The endpoint is checked against the outbound policy (steward/outbound.py) before a client is
-built, and the client follows no redirects: a redirect would be a request nobody checked.
+built, and again by the client's transport on every request, which connects to the address it
+checked; the client follows no redirects: a redirect would be a request nobody checked.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from steward.errors import ConfigError, LlmError
-from steward.outbound import OutboundPolicy
+from steward.outbound import AsyncPinnedTransport, OutboundPolicy, PinnedTransport
 from steward.settings import LlmSettings
 
 if TYPE_CHECKING:
@@ -47,8 +48,10 @@ def async_openai(
     """
     from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
-    options = _options(settings, max_retries, outbound)
-    return AsyncOpenAI(**options, http_client=DefaultAsyncHttpxClient(follow_redirects=False))
+    policy = outbound or OutboundPolicy()
+    options = _options(settings, max_retries, policy)
+    client = DefaultAsyncHttpxClient(follow_redirects=False, transport=AsyncPinnedTransport(policy))
+    return AsyncOpenAI(**options, http_client=client)
 
 
 class LlmClient:
@@ -63,8 +66,10 @@ class LlmClient:
         from openai import DefaultHttpxClient, OpenAI
 
         self.settings = settings
-        options = _options(settings, max_retries, outbound)
-        self._client = OpenAI(**options, http_client=DefaultHttpxClient(follow_redirects=False))
+        policy = outbound or OutboundPolicy()
+        options = _options(settings, max_retries, policy)
+        client = DefaultHttpxClient(follow_redirects=False, transport=PinnedTransport(policy))
+        self._client = OpenAI(**options, http_client=client)
 
     def ask(self, prompt: str, max_tokens: int) -> str:
         """The answer's text (temperature 0); LlmError when there is none."""

@@ -10,15 +10,22 @@ or private addresses as a whole (`OutboundSettings` in steward/settings.py).
 
 Every hop of a redirect is a request of its own: callers turn automatic redirects off and check
 each `Location` here before following it (`WebConnector._get`).
+
+A name checked here could resolve to another address when the client connects (DNS rebinding:
+a short-lived record answering a public address, then 127.0.0.1). `PinnedTransport` checks every
+request it sends and connects to the address it checked, keeping the name for the `Host` header
+and TLS (SNI and certificate), so the address checked is the address asked.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+import httpx
 
 from steward.errors import OutboundError
 from steward.redact import redact_url
@@ -97,6 +104,8 @@ class OutboundPolicy:
     allow_private: bool = False
     ports: frozenset[int] = frozenset({80, 443})
     schemes: frozenset[str] = frozenset({"http", "https"})
+    # How a host name becomes addresses (the system's resolver; tests hand in their own).
+    resolve: Callable[[str, int], list[IpAddress]] = field(default=_resolve, compare=False)
 
     @classmethod
     def of(
@@ -116,8 +125,11 @@ class OutboundPolicy:
         shown = f"[{host}]" if ":" in host else host
         return bool({host, shown, f"{shown}:{port}"} & self.allow_hosts)
 
-    def check(self, url: str) -> None:
-        """Return when a request to `url` may be sent; `OutboundError` naming why not."""
+    def check(self, url: str) -> list[IpAddress]:
+        """The addresses a request to `url` may go to; `OutboundError` naming why not.
+
+        Empty for a host the operator allowed by name: it goes wherever it resolves.
+        """
         try:
             parts = urlsplit(url)
             scheme = parts.scheme.lower()
@@ -132,9 +144,9 @@ class OutboundPolicy:
         if not host:
             raise OutboundError(redact_url(url), "it names no host")
         if self._named(host, port):
-            return
+            return []
         try:
-            addresses = _resolve(host, port)
+            addresses = self.resolve(host, port)
         except (OSError, UnicodeError) as error:
             raise OutboundError(
                 redact_url(url), f"{host} does not resolve ({error})", unresolved=True
@@ -158,3 +170,45 @@ class OutboundPolicy:
                 f"{host} resolves to {address}, a {kind} address (allow it with "
                 f"STEWARD_OUTBOUND_ALLOW_HOSTS{hint})",
             )
+        return addresses
+
+
+def _pinned(policy: OutboundPolicy, request: httpx.Request) -> httpx.Request:
+    """The request checked, aimed at the address checked (the name kept for Host and TLS)."""
+    addresses = policy.check(str(request.url))
+    if not addresses:
+        return request
+    name = request.url.host
+    request.url = request.url.copy_with(host=str(addresses[0]))
+    request.extensions = {**request.extensions, "sni_hostname": name}
+    return request
+
+
+class PinnedTransport(httpx.BaseTransport):
+    """Sends each request only after the policy allows it, to the address the policy checked."""
+
+    def __init__(self, policy: OutboundPolicy, inner: httpx.BaseTransport | None = None) -> None:
+        self.policy = policy
+        self.inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.inner.handle_request(_pinned(self.policy, request))
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncPinnedTransport(httpx.AsyncBaseTransport):
+    """`PinnedTransport` for async clients (the resolution itself blocks, as httpx's does)."""
+
+    def __init__(
+        self, policy: OutboundPolicy, inner: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.policy = policy
+        self.inner = inner or httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.inner.handle_async_request(_pinned(self.policy, request))
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -83,6 +83,9 @@ ROLES: dict[tuple[str, str], Role | None] = {
     ("GET", "/feedback/summary"): Role.READER,
     ("POST", "/eval/probes"): Role.OWNER,
     ("GET", "/sources"): Role.ADMIN,
+    ("GET", "/keys"): Role.ADMIN,
+    ("POST", "/keys"): Role.ADMIN,
+    ("POST", "/keys/{name}/revoke"): Role.ADMIN,
 }
 CALLER_ROLES = {
     "secret-reader": Role.READER,
@@ -160,7 +163,8 @@ JWT_CALLERS = {
 def access_settings(root: Path) -> AccessSettings:
     keys_file = root / "keys.yaml"
     keys_file.write_text(
-        f"keys:\n  - name: admin\n    role: admin\n    sha256: {digest(ADMIN_KEY)}\n",
+        f"keys:\n  - name: admin\n    role: admin\n    sha256: {digest(ADMIN_KEY)}\n"
+        "users:\n  dana: [secret-team, staff]\n",
         encoding="utf-8",
     )
     jwks_file = root / "jwks.json"
@@ -172,6 +176,7 @@ def access_settings(root: Path) -> AccessSettings:
         jwt_audience=AUDIENCE,
         jwt_role_claim="steward_role",
         jwt_roles={"app": "app", "owner": "owner", "steward-admins": "admin"},
+        users={"sam": ["staff"]},
         keys=[
             KeyEntry(
                 name="secret-reader",
@@ -269,7 +274,7 @@ def test_every_route_has_a_role(kb: Runtime) -> None:
 
 def _request(http: httpx.Client, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
     url = path.replace("{doc_id}", "no-such-doc").replace("{conflict_id}", "zz")
-    url = url.replace("{run_id}", "999999")
+    url = url.replace("{run_id}", "999999").replace("{name}", "no-such-key")
     params = {"a": 1, "b": 2} if path == "/eval/compare" else None
     # Bodies that fail validation, so that a caller who may act does no lasting work: its
     # answer is 422 (or 404 for an id that does not exist) rather than the action.
@@ -593,6 +598,38 @@ def test_only_an_app_may_name_an_end_users_groups(http: httpx.Client) -> None:
         )
         assert answer.status_code == 403, (caller, answer.text)
         assert "needs the app role" in answer.json()["detail"]
+
+
+def as_named_user(caller: str, user: str) -> dict[str, str]:
+    return bearer(caller) | {"X-Steward-On-Behalf-Of-User": user}
+
+
+def test_an_app_may_name_its_end_user_by_id_with_the_groups_declared_for_them(
+    http: httpx.Client,
+) -> None:
+    # dana (keys file's users:) is in secret-team; sam (STEWARD_AUTH_USERS) only in staff.
+    assert MERGER in found(http, as_named_user("app", "dana"))
+    assert MERGER not in found(http, as_named_user("app", "sam"))
+    # The app's own groups stay the ceiling.
+    assert MERGER not in found(http, as_named_user("staff-app", "dana"))
+    document = f"/documents/{MERGER}"
+    assert http.get(document, headers=as_named_user("app", "dana")).status_code == 200
+    assert http.get(document, headers=as_named_user("app", "sam")).status_code == 404
+
+
+def test_naming_an_unknown_user_or_both_ways_is_refused_and_only_for_apps(
+    http: httpx.Client,
+) -> None:
+    unknown = http.post("/retrieve", json={"query": QUERY}, headers=as_named_user("app", "eve"))
+    assert unknown.status_code == 422, unknown.text
+    assert "X-Steward-On-Behalf-Of-User" in unknown.text and "eve" not in unknown.text
+    both = as_named_user("app", "dana") | {"X-Steward-On-Behalf-Of-Groups": "staff"}
+    twice = http.post("/retrieve", json={"query": QUERY}, headers=both)
+    assert twice.status_code == 422 and "not both" in twice.text
+    reader = http.post(
+        "/retrieve", json={"query": QUERY}, headers=as_named_user("secret-reader", "dana")
+    )
+    assert reader.status_code == 403 and "needs the app role" in reader.text
 
 
 def test_an_app_may_not_act_on_documents(http: httpx.Client) -> None:

@@ -245,6 +245,29 @@ def test_a_failing_query_fails_the_run_and_prunes_nothing(
     assert_consistent(live)
 
 
+@pytest.mark.services
+def test_a_row_with_a_bad_time_fails_the_run_naming_it_and_a_bad_acl_skips_its_row(
+    pages, postgres_url: str, open_home, hash_embedder
+) -> None:
+    live = open_home("a", hash_embedder)
+    live.pipeline.run(SqlConnector(postgres_url, QUERY, "wiki"))
+    for at, reason in (
+        ("'yesterday'", "is not an ISO 8601 time: 'yesterday'"),
+        ("null", "is NULL"),
+    ):
+        odd = QUERY.replace(
+            "updated_at,", f"case when id = 2 then {at} else updated_at::text end as updated_at,"
+        )
+        broken = live.pipeline.run(SqlConnector(postgres_url, odd, "wiki"))
+        assert broken.status == "failed", broken
+        assert f"row '2': updated_at {reason}" in (broken.error or ""), broken.error
+    bad_acl = QUERY.replace(" acl from", " case when id = 3 then '[hr' else acl end as acl from")
+    skipped = live.pipeline.run(SqlConnector(postgres_url, bad_acl, "wiki"))
+    assert [s["reason"] for s in skipped.skipped] == ["acl is neither a JSON list nor a comma list"]
+    assert len(live.catalog.documents_of("wiki")) == 3  # nothing pruned or lost
+    assert_consistent(live)
+
+
 # -- steward.yaml ----------------------------------------------------------------------------
 
 

@@ -20,11 +20,13 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from api.app import create_app
 from app.hygiene import scan_hygiene
 from app.runtime import Runtime, open_runtime
 from app.sources import FilesystemSource, build_connector
+from cli.main import app as cli
 from ingest.pipeline import document_id
 from steward.settings import AccessSettings, KeyEntry
 
@@ -74,6 +76,7 @@ class World:
         self.runtime = runtime
         self.http = http
         self.pages: list[Page] = []
+        self.runs: list[str] = []  # the evaluation runs' paths
         self.examples = itertools.count()
 
     def get(self, name: str, path: str, **params: Any) -> httpx.Response:
@@ -170,6 +173,22 @@ def act_as_admin(world: World, pages: list[Page]) -> None:
                 assert world.post("admin", "/feedback", feedback).status_code == 201
 
 
+def evaluate_as_admin(world: World, pages: list[Page]) -> int:
+    """A golden set judging this example's pages by their markers, run: the run's id."""
+    name = f"leaks-{pages[0].source}"
+    queries = [
+        {"id": f"q{i}", "query": page.marker, "relevant": [{"doc_id": page.doc_id}]}
+        for i, page in enumerate(pages)
+    ]
+    saved = world.post("admin", "/eval/golden-sets", {"name": name, "queries": queries})
+    assert saved.status_code == 201, saved.text
+    run = world.post("admin", "/eval/runs", {"golden_set": name})
+    assert run.status_code == 201, run.text
+    # Scored per query (a copy folded into its canonical page may score 0: still a detail).
+    assert run.json()["status"] == "ok" and len(run.json()["per_query"]) == len(pages)
+    return int(run.json()["run_id"])
+
+
 def answers_for(world: World, name: str, pages: list[Page]) -> list[tuple[str, httpx.Response]]:
     """Every read endpoint as `name`: (what was asked, the answer)."""
     asked: list[tuple[str, httpx.Response]] = []
@@ -181,6 +200,8 @@ def answers_for(world: World, name: str, pages: list[Page]) -> list[tuple[str, h
         asked.append((path, world.get(name, path, limit=500)))
     asked.append(("/hygiene/audit", world.get(name, "/hygiene/audit", limit=500)))
     for path in ("/hygiene/scans/last", "/feedback/summary", "/metrics"):
+        asked.append((path, world.get(name, path)))
+    for path in ("/eval/runs", "/eval/regressions", "/eval/golden-sets", *world.runs):
         asked.append((path, world.get(name, path)))
     return asked
 
@@ -199,6 +220,7 @@ def test_no_read_path_shows_a_page_outside_the_callers_groups(
     world.pages.extend(pages)
     scan_hygiene(world.runtime)
     act_as_admin(world, pages)
+    world.runs.append(f"/eval/runs/{evaluate_as_admin(world, pages)}")
 
     for name in PRINCIPALS:
         hidden = [page for page in world.pages if not page.readable_by(name)]
@@ -223,3 +245,25 @@ def test_the_property_sees_restricted_pages_where_their_groups_allow(world: Worl
         answer = world.post(name, "/retrieve", {"query": page.marker, "top_k": 10}).json()
         found = page.doc_id in found_ids(answer)
         assert found == (name in {"red", "red-blue", "admin"}), name
+
+
+def test_the_cli_asking_the_server_reads_as_its_key(world: World) -> None:
+    """While the server holds the embedded index, `steward query` asks it with
+    STEWARD_API_KEY: the answer is that key's, never wider."""
+    (page,) = write_pages(world, [(frozenset({"blue"}), 1, 30)])
+    world.pages.append(page)
+    home = world.runtime.settings.home.home
+    port = world.http.base_url.port
+    for name in PRINCIPALS:
+        env = {
+            "STEWARD_HOME": str(home),
+            "STEWARD_API_HOST": "127.0.0.1",
+            "STEWARD_API_PORT": str(port),
+            "STEWARD_API_KEY": key_of(name),
+        }
+        result = CliRunner().invoke(cli, ["query", page.marker, "--top-k", "10"], env=env)
+        assert result.exit_code == 0, (name, result.output)
+        assert (page.uri in result.output) == page.readable_by(name), (name, result.output)
+        for hidden in world.pages:
+            if not hidden.readable_by(name):
+                assert hidden.marker not in result.output, (name, hidden)

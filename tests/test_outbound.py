@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any
 
@@ -200,3 +201,46 @@ def test_an_llm_judge_at_a_local_address_needs_consent() -> None:
     LlmJudge(
         "http://127.0.0.1:11434/v1", "llama3", outbound=OutboundPolicy.of(["127.0.0.1:11434"])
     ).close()
+
+
+def test_a_request_goes_to_the_address_checked_not_to_a_second_resolution(
+    serve_app: Any,
+) -> None:
+    """DNS rebinding: the name is resolved once, by the check, and the connection goes there.
+
+    `rebind.invalid` resolves only through the policy's resolver (to the loopback server, which
+    the policy allows): a client resolving the name again would find nothing.
+    """
+    import httpx
+
+    from steward.outbound import PinnedTransport
+
+    seen: list[str] = []
+    with serve_app(_recording_app(seen)) as url:
+        port = httpx.URL(url).port
+        assert port is not None
+        asked: list[str] = []
+
+        def resolve(host: str, _port: int) -> list[Any]:
+            asked.append(host)
+            return [ipaddress.ip_address("127.0.0.1")]
+
+        policy = OutboundPolicy(allow_private=True, ports=frozenset({port}), resolve=resolve)
+        with httpx.Client(transport=PinnedTransport(policy)) as client:
+            answer = client.get(f"http://rebind.invalid:{port}/page")
+        assert answer.status_code == 200 and seen == ["GET /page"]
+        assert asked == ["rebind.invalid"]
+        # Without the pin, the client's own resolution fails.
+        with httpx.Client() as plain, pytest.raises(httpx.ConnectError):
+            plain.get(f"http://rebind.invalid:{port}/page")
+        # A second resolution answering a refused address is refused, and nothing is sent.
+        rebinding = OutboundPolicy(
+            ports=frozenset({port}),
+            resolve=lambda _h, _p: [ipaddress.ip_address("169.254.169.254")],
+        )
+        with (
+            httpx.Client(transport=PinnedTransport(rebinding)) as client,
+            pytest.raises(OutboundError, match="link-local"),
+        ):
+            client.get(f"http://rebind.invalid:{port}/page")
+    assert seen == ["GET /page"]

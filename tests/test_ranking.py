@@ -43,6 +43,37 @@ def test_a_superseded_edition_drops_below_its_successor() -> None:
     assert picked[2].flags == ("superseded",) and picked[2].superseded_by == "new-doc"
 
 
+def test_an_old_edition_that_matches_far_better_still_ranks_below_its_successor() -> None:
+    ranked = [
+        cand("old", 1.0, "old-doc"),
+        cand("x", 0.45, "x"),
+        cand("new", 0.3, "new-doc"),
+        cand("oldest", 0.9, "oldest-doc"),
+        cand("floor", 0.0, "floor"),
+    ]
+    marks = {
+        "old-doc": DocumentMark(FRESH, superseded_by="new-doc"),
+        "oldest-doc": DocumentMark(FRESH, superseded_by="old-doc"),
+        "new-doc": DocumentMark(FRESH),
+    }
+    picked = select(ranked, 4, snap(marks), SETTINGS, NOW)
+    # The factor alone gives old 0.5 and oldest 0.45, both above new (0.3).
+    assert [p.chunk_id for p in picked] == ["x", "new", "old", "oldest"]
+    assert picked[2].score <= picked[1].score
+    # A query naming the old edition keeps it where its relevance puts it.
+    named = select(ranked, 4, snap(marks), SETTINGS, NOW, frozenset({"old-doc"}))
+    assert [p.chunk_id for p in named][:2] == ["old", "x"]
+    # Switched off, the factor alone decides.
+    loose = HygieneSettings(superseded_below_successor=False)
+    assert [p.chunk_id for p in select(ranked, 4, snap(marks), loose, NOW)][:2] == ["old", "x"]
+
+
+def test_an_old_edition_whose_successor_is_not_a_candidate_keeps_its_place() -> None:
+    ranked = [cand("old", 1.0, "old-doc"), cand("x", 0.45, "x"), cand("floor", 0.0, "floor")]
+    marks = {"old-doc": DocumentMark(FRESH, superseded_by="elsewhere")}
+    assert [p.chunk_id for p in select(ranked, 2, snap(marks), SETTINGS, NOW)] == ["old", "x"]
+
+
 def test_factors_are_bounded_and_never_lift_a_result() -> None:
     worst = DocumentMark(
         NOW - timedelta(days=3650), ReviewState.DEPRECATED, superseded_by="z", conflicts=3

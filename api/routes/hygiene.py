@@ -99,24 +99,19 @@ def _readable(runtime: Runtime, caller: Principal) -> Callable[[str], bool]:
     """Whether the caller may read a document by id (one the catalog lacks: left to the action)."""
 
     def readable(doc_id: str) -> bool:
-        row = runtime.catalog.document(doc_id)
-        return row is None or caller.can_read(row.acl)
+        try:
+            report.require_readable(runtime.catalog, caller, doc_id, missing_ok=True)
+        except NotFoundError:
+            return False
+        return True
 
     return readable
-
-
-def _require_readable(runtime: Runtime, caller: Principal, *doc_ids: str) -> None:
-    """Acting on a document the caller may not read answers as missing: a 403 would confirm it."""
-    readable = _readable(runtime, caller)
-    for doc_id in doc_ids:
-        if not readable(doc_id):
-            raise NotFoundError("document", doc_id)
 
 
 @router.post("/documents/{doc_id}/verify", status_code=204, responses=NOT_FOUND)
 def verify(doc_id: str, action: Action, caller: Owner, runtime: RuntimeDep) -> None:
     """The owner vouches for the document as it reads now; its review date starts again."""
-    _require_readable(runtime, caller, doc_id)
+    report.require_readable(runtime.catalog, caller, doc_id, missing_ok=True)
     HygieneRecords(runtime.database).verify(doc_id, caller.actor(action.actor), action.note)
     runtime.hygiene.invalidate()
 
@@ -124,7 +119,7 @@ def verify(doc_id: str, action: Action, caller: Owner, runtime: RuntimeDep) -> N
 @router.post("/documents/{doc_id}/deprecate", status_code=204, responses=NOT_FOUND)
 def deprecate(doc_id: str, action: Action, caller: Owner, runtime: RuntimeDep) -> None:
     """Keep the document, but rank it last and flag it."""
-    _require_readable(runtime, caller, doc_id)
+    report.require_readable(runtime.catalog, caller, doc_id, missing_ok=True)
     HygieneRecords(runtime.database).deprecate(doc_id, caller.actor(action.actor), action.note)
     runtime.hygiene.invalidate()
 
@@ -132,7 +127,9 @@ def deprecate(doc_id: str, action: Action, caller: Owner, runtime: RuntimeDep) -
 @router.post("/hygiene/not-duplicate", status_code=204, responses=NOT_FOUND)
 def not_duplicate(decision: NotDuplicate, caller: Owner, runtime: RuntimeDep) -> None:
     """Two documents are distinct, whatever their similarity; kept across syncs."""
-    _require_readable(runtime, caller, decision.doc_a, decision.doc_b)
+    report.require_readable(
+        runtime.catalog, caller, decision.doc_a, decision.doc_b, missing_ok=True
+    )
     HygieneRecords(runtime.database).mark_distinct(
         decision.doc_a, decision.doc_b, caller.actor(decision.actor)
     )
