@@ -1,12 +1,14 @@
-"""A JSON API client for the SaaS connectors (Confluence, Notion): one per connector.
+"""A JSON API client for the SaaS connectors (Confluence, Notion, Drive, SharePoint).
 
 What every such connector needs of its HTTP client, in one place: the outbound policy checked
-before each request (steward/outbound.py), no redirects followed (a redirect is an error, never
-a hop to somewhere unchecked), `429` answered by waiting what `Retry-After` says, `5xx` and
-network failures retried with exponential backoff, a bound on requests in flight across
-threads, and a `SourceError` naming the source and the reason when the API refuses or keeps
-failing: `401` says the credentials are wrong or expired and names where they come from, never
-what they are. A `SourceError` while listing means nothing is pruned (ingest/pipeline.py).
+before each request and the connection pinned to the address it checked (steward/outbound.py,
+`PinnedTransport`); no redirect followed, except the one a download asks for, checked like any
+request and sent without our headers to another host; `429` answered by waiting what
+`Retry-After` says; `5xx` and network failures retried with exponential backoff; a bound on
+requests in flight across threads; and a `SourceError` naming the source and the reason when the
+API refuses or keeps failing: `401` says the credentials are wrong or expired and names where
+they come from, never what they are. A `SourceError` while listing means nothing is pruned
+(ingest/pipeline.py); a 401 with `refresh` set asks for a new access token once, first.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import httpx
 
 from steward.domain import utc_now
 from steward.errors import ApiRefusedError, OutboundError, SourceError
-from steward.outbound import OutboundPolicy
+from steward.outbound import OutboundPolicy, PinnedTransport
 from steward.redact import redact_url
 
 USER_AGENT = "StewardBot/0.1 (+knowledge-base sync)"
@@ -77,7 +79,9 @@ class ApiClient:
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
             timeout=timeout_s,
             follow_redirects=False,
-            transport=transport,
+            # Connects to the address the policy checked, so a name that resolves elsewhere
+            # at connect time (DNS rebinding) cannot reach this machine or its network.
+            transport=transport or PinnedTransport(self.outbound),
         )
         self.requests = 0  # sent, retries included (the tests and the benchmark read it)
 
@@ -172,6 +176,8 @@ class ApiClient:
                     response = self._client.request(
                         method, url, params=params, json=body, data=form
                     )
+            except OutboundError as error:  # the pinned transport's own check refused
+                raise SourceError(self.source, str(error)) from None
             except httpx.HTTPError as error:
                 last = f"{error.__class__.__name__}: {error}"
             else:
