@@ -19,6 +19,16 @@ sources:
     url: https://git.example.com/eng/handbook.git
     branch: main
     include: ["docs/**"]
+  wiki-cloud:
+    connector: confluence
+    url: https://acme.atlassian.net/wiki
+    spaces: [ENG, OPS]
+    user: steward-bot@acme.com       # Cloud: email + API token; without it, a bearer token (DC)
+    token_env: CONFLUENCE_TOKEN      # or token_file: ./secrets/confluence-token
+  notes:
+    connector: notion
+    token_file: ./secrets/notion-token
+    acl: [product]                  # who may read what the integration sees
 """
 
 from __future__ import annotations
@@ -32,10 +42,12 @@ import yaml
 from croniter import CroniterError, croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from connectors.api_client import RetryPolicy
 from connectors.base import Connector
 from connectors.git import PROTOCOLS as GIT_PROTOCOLS
 from connectors.git import check_branch as check_git_branch
 from connectors.git import check_url as check_git_url
+from connectors.sharepoint import check_drive as check_sharepoint_drive
 from steward.access import within
 from steward.catalog import Catalog
 from steward.domain import DocumentRef, RawDocument, as_utc
@@ -149,6 +161,150 @@ class GitSource(_Common):
         return self
 
 
+class _Token(BaseModel):
+    """A SaaS source's API token, referenced and never written (`token_env` or `token_file`),
+    and how its API client behaves (connectors/api_client.py)."""
+
+    token_env: str | None = None
+    token_file: Path | None = None
+    concurrency: int = Field(4, ge=1, le=16)  # requests in flight at once
+    retry_attempts: int = Field(5, ge=1, le=20)  # per request, on a 5xx or a network failure
+    retry_backoff_s: float = Field(0.5, ge=0)  # the first wait; doubled after each failure
+    max_retry_after_s: float = Field(60.0, ge=0)  # a 429 asking for longer fails the run
+
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(self.retry_attempts, self.retry_backoff_s, self.max_retry_after_s)
+
+    @model_validator(mode="after")
+    def _one_token(self) -> _Token:
+        given = [name for name in ("token_env", "token_file") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of token_env and token_file")
+        return self
+
+    def token(self) -> tuple[str, str]:
+        """The token, read now, and where it came from (for error messages); ConfigError when
+        it is missing."""
+        import os
+
+        if self.token_env:
+            value = os.environ.get(self.token_env, "").strip()
+            if not value:
+                raise ConfigError(
+                    f"token_env: the environment variable {self.token_env} is not set"
+                )
+            return value, f"the token in ${self.token_env}"
+        try:
+            value = Path(str(self.token_file)).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(
+                f"token_file: cannot read {self.token_file}: {error.strerror}"
+            ) from None
+        if not value:
+            raise ConfigError(f"token_file: {self.token_file} is empty")
+        return value, f"the token in {self.token_file}"
+
+
+class ConfluenceSource(_Token, _Common):
+    """Confluence Cloud or Data Center (connectors/confluence.py).
+
+    Cloud: `url` is https://<site>.atlassian.net/wiki, `user` the account's email and the
+    token an API token (basic auth). Data Center: `url` is the base URL with its context path,
+    no `user`, and the token a personal access token (bearer).
+    """
+
+    connector: Literal["confluence"]
+    url: str
+    spaces: list[str] = Field(..., min_length=1)
+    deployment: Literal["cloud", "datacenter"] = "cloud"
+    user: str | None = None
+    types: list[Literal["page", "blogpost"]] = Field(
+        default_factory=lambda: ["page"]  # type: ignore[arg-type]
+    )
+    # Read each space's "read space" permission (needs admin permission on the space); false
+    # when `acl` names the readers instead.
+    space_permissions: bool = True
+    group_prefix: str = ""
+    user_prefix: str = "user:"
+    # A label such as review-by-2027-03-31 sets the page's review date.
+    review_label_prefix: str = "review-by-"
+    page_size: int = Field(50, ge=1, le=200)
+    # Attachments (PDF, DOCX, Markdown, text, HTML) as documents with their page's readers:
+    # one more request per page and listing.
+    attachments: bool = False
+
+    @model_validator(mode="after")
+    def _readers_known(self) -> ConfluenceSource:
+        if not self.space_permissions and not self.acl:
+            raise ValueError(
+                "space_permissions: false needs acl naming who may read the spaces "
+                "(an empty acl would make every unrestricted page public)"
+            )
+        return self
+
+
+class NotionSource(_Token, _Common):
+    """The pages shared with a Notion integration (connectors/notion.py); its token is the
+    integration's secret. Notion says what the integration may read, not who else may: the
+    pages get this source's `acl`."""
+
+    connector: Literal["notion"]
+    url: str = "https://api.notion.com"
+    owner_property: str = "Owner"
+    review_property: str = "Review date"
+    tags_property: str = "Tags"
+    page_size: int = Field(100, ge=1, le=100)
+
+
+class GoogleDriveSource(_Token, _Common):
+    """Google Drive folders read as a service account (connectors/google_drive.py).
+
+    `token_file` (or `token_env`) holds the service account's JSON key; `subject` makes it act
+    for that user (domain-wide delegation).
+    """
+
+    connector: Literal["google_drive"]
+    folders: list[str] = Field(..., min_length=1)
+    subject: str | None = None
+    url: str = "https://www.googleapis.com"
+    group_prefix: str = ""
+    user_prefix: str = "user:"
+    # "Anyone with the link" is not a list of readers; true makes such files public.
+    link_sharing_is_public: bool = False
+    page_size: int = Field(100, ge=1, le=1000)
+
+    def key(self) -> tuple[dict[str, Any], str]:
+        """The service account key, parsed, and where it came from."""
+        import json
+
+        text, where = self.token()
+        try:
+            key = json.loads(text)
+        except ValueError:
+            raise ConfigError(f"{where.removeprefix('the token in ')} is not a JSON key") from None
+        if not isinstance(key, dict):
+            raise ConfigError(f"{where.removeprefix('the token in ')} is not a JSON key")
+        return key, where.removeprefix("the token in ")
+
+
+class SharePointSource(_Token, _Common):
+    """A SharePoint Online document library or a OneDrive, through Microsoft Graph
+    (connectors/sharepoint.py): an app registration's client secret in `token_env` or
+    `token_file`, app-only (client credentials)."""
+
+    connector: Literal["sharepoint"]
+    tenant: str
+    client_id: str
+    drive: Annotated[str, AfterValidator(check_sharepoint_drive)]
+    folder: str = ""  # a folder path inside the drive; everything when empty
+    url: str = "https://graph.microsoft.com"
+    login_url: str = "https://login.microsoftonline.com"
+    group_prefix: str = ""
+    user_prefix: str = "user:"
+    # An anonymous sharing link makes a file public only when this is true.
+    link_sharing_is_public: bool = False
+
+
 class WebSource(_Common):
     connector: Literal["web"]
     start_url: str | None = None
@@ -158,7 +314,16 @@ class WebSource(_Common):
     delay_s: float = Field(0.5, ge=0)
 
 
-AnySource = FilesystemSource | SqlSource | GitSource | WebSource
+AnySource = (
+    FilesystemSource
+    | SqlSource
+    | GitSource
+    | WebSource
+    | ConfluenceSource
+    | NotionSource
+    | GoogleDriveSource
+    | SharePointSource
+)
 SourceConfig = Annotated[AnySource, Field(discriminator="connector")]
 
 
@@ -193,6 +358,8 @@ def load_sources(path: Path) -> dict[str, AnySource]:
             config = config.model_copy(update={"path": base / config.path})
         if isinstance(config, SqlSource) and config.url_file and not config.url_file.is_absolute():
             config = config.model_copy(update={"url_file": base / config.url_file})
+        if isinstance(config, _Token) and config.token_file and not config.token_file.is_absolute():
+            config = config.model_copy(update={"token_file": base / config.token_file})
         resolved[name] = config
     return resolved
 
@@ -275,7 +442,8 @@ def build_connector(
 ) -> Connector:
     """The connector a source declares, with its defaults applied.
 
-    `outbound` says where a web source may send requests (public addresses only without it).
+    `outbound` says where a web or SaaS source may send requests (public addresses only
+    without it).
     """
     inner: Connector
     if isinstance(config, FilesystemSource):
@@ -297,6 +465,90 @@ def build_connector(
             config.include,
             config.exclude,
             config.protocols,
+        )
+    elif isinstance(config, ConfluenceSource):
+        from connectors.confluence import ConfluenceConnector
+
+        token, credentials = config.token()
+        inner = ConfluenceConnector(
+            name,
+            config.url,
+            config.spaces,
+            token,
+            credentials,
+            user=config.user,
+            deployment=config.deployment,
+            types=config.types,
+            space_permissions=config.space_permissions,
+            group_prefix=config.group_prefix,
+            user_prefix=config.user_prefix,
+            review_label_prefix=config.review_label_prefix,
+            page_size=config.page_size,
+            concurrency=config.concurrency,
+            outbound=outbound,
+            retry=config.retry(),
+            attachments=config.attachments,
+            workdir=home / "confluence",
+        )
+    elif isinstance(config, NotionSource):
+        from connectors.notion import NotionConnector
+
+        token, credentials = config.token()
+        inner = NotionConnector(
+            name,
+            token,
+            credentials,
+            home / "notion",
+            url=config.url,
+            owner_property=config.owner_property,
+            review_property=config.review_property,
+            tags_property=config.tags_property,
+            page_size=config.page_size,
+            concurrency=config.concurrency,
+            outbound=outbound,
+            retry=config.retry(),
+        )
+    elif isinstance(config, GoogleDriveSource):
+        from connectors.google_drive import GoogleDriveConnector
+
+        key, where = config.key()
+        inner = GoogleDriveConnector(
+            name,
+            key,
+            where,
+            config.folders,
+            home / "google_drive",
+            subject=config.subject,
+            url=config.url,
+            group_prefix=config.group_prefix,
+            user_prefix=config.user_prefix,
+            link_sharing_is_public=config.link_sharing_is_public,
+            page_size=config.page_size,
+            concurrency=config.concurrency,
+            outbound=outbound,
+            retry=config.retry(),
+        )
+    elif isinstance(config, SharePointSource):
+        from connectors.sharepoint import SharePointConnector
+
+        secret, credentials = config.token()
+        inner = SharePointConnector(
+            name,
+            config.tenant,
+            config.client_id,
+            secret,
+            credentials.replace("the token in", "the client secret in"),
+            config.drive,
+            home / "sharepoint",
+            url=config.url,
+            login_url=config.login_url,
+            folder=config.folder,
+            group_prefix=config.group_prefix,
+            user_prefix=config.user_prefix,
+            link_sharing_is_public=config.link_sharing_is_public,
+            concurrency=config.concurrency,
+            outbound=outbound,
+            retry=config.retry(),
         )
     else:
         from connectors.web import WebConnector

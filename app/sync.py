@@ -55,7 +55,12 @@ def sync_source(
     if incremental and hasattr(connector, "list_changed"):
         last = runtime.catalog.last_good_run(name)
         since = as_utc(last.started_at) if last else None
-    summary = pipeline.run(connector, progress or _quiet, since)
+    try:
+        summary = pipeline.run(connector, progress or _quiet, since)
+    finally:
+        close = getattr(connector, "close", None)
+        if close is not None:
+            close()  # an HTTP client's connections (web and SaaS sources)
     result = summary.as_dict()
     if summary.status == "ok":
         run_after_sync(runtime.after_sync, result)

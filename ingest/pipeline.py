@@ -311,14 +311,21 @@ class IngestPipeline:
 
     def _update_metadata(self, doc: _Pending, row: DocumentRow) -> None:
         """Payload and catalog follow the new metadata; chunks and vectors stay."""
+        # The address too: a wiki page keyed by its id keeps its text when it moves.
         self.store.set_payload(
             doc.doc_id,
-            {"owner": doc.meta.owner, "acl": doc.meta.acl, "updated_at": rfc3339(doc.updated_at)},
+            {
+                "owner": doc.meta.owner,
+                "acl": doc.meta.acl,
+                "updated_at": rfc3339(doc.updated_at),
+                "source_uri": doc.ref.source_uri,
+            },
         )
         self.catalog.save_documents(
             [
                 replace(
                     row,
+                    source_uri=doc.ref.source_uri,
                     content_hash=doc.content_hash,
                     owner=doc.meta.owner,
                     review_by=doc.meta.review_by,

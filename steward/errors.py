@@ -4,6 +4,7 @@ StewardError
 ├── ConfigError          a setting or a command-line value is invalid
 │   └── OutboundError    a request to a URL the operator has not allowed (steward/outbound.py)
 ├── SourceError          a source cannot be listed (nothing is pruned after one)
+│   └── ApiRefusedError  a source's API refused a request (3xx, 4xx); `status`
 ├── DocumentError        one document cannot be ingested; it is skipped with `reason`
 ├── StoreError           the vector store failed or refused an operation
 │   └── IndexLockedError the embedded index is open in another process
@@ -50,6 +51,15 @@ class SourceError(StewardError):
         super().__init__(f"source {source!r}: {reason}")
         self.source = source
         self.reason = reason
+
+
+class ApiRefusedError(SourceError):
+    """A source's API answered a 3xx or a 4xx other than 429 (connectors/api_client.py)."""
+
+    def __init__(self, source: str, reason: str, status: int) -> None:
+        super().__init__(source, reason)
+        self.status = status
+        self.location: str | None = None  # where a 3xx pointed
 
 
 class DocumentError(StewardError):
