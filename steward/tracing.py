@@ -31,7 +31,10 @@ def span(name: str, **attributes: str | int | float | bool) -> AbstractContextMa
     """A span named `name` under the current one, or nothing while tracing is off."""
     if _tracer is None:
         return nullcontext()
-    return _tracer.start_as_current_span(name, attributes=attributes or None)
+    opened: AbstractContextManager[Any] = _tracer.start_as_current_span(
+        name, attributes=attributes or None
+    )
+    return opened
 
 
 def enabled() -> bool:
