@@ -10,19 +10,23 @@ from fastapi import FastAPI
 import dashboard
 from api import errors, mcp
 from api.body_limit import BodyLimit
+from api.http_metrics import HttpMetrics
 from api.inflight import InFlightBound
 from api.metrics import CatalogCollector, ServiceMetrics
 from api.rate_limit import rate_limiter
+from api.request_id import RequestId
 from api.routes import documents, evaluation, health, hygiene, keys, metrics, retrieve, sources
 from app.runtime import Runtime, open_runtime
+from app.sync_runs import SyncRuns, ThreadSyncRuns
 from jobs.scheduler import EmbeddedScheduler
 from steward import __version__
 from steward.settings import Settings, load_settings
 from steward.stored_keys import StoredKeys
 
 
-def _embedded_scheduler(runtime: Runtime) -> EmbeddedScheduler | None:
-    """In embedded mode this process owns the index, so it also runs the schedules."""
+def _embedded_scheduler(runtime: Runtime, runs: SyncRuns) -> EmbeddedScheduler | None:
+    """In embedded mode this process owns the index, so it also runs the schedules (as runs of
+    `runs`, so a scheduled sync and one started over HTTP never overlap)."""
     settings = runtime.settings
     if (
         not settings.jobs.embedded_scheduler
@@ -30,7 +34,18 @@ def _embedded_scheduler(runtime: Runtime) -> EmbeddedScheduler | None:
         or not settings.home.sources_file.exists()
     ):
         return None
-    return EmbeddedScheduler(runtime, settings.home.sources_file)
+    sync = runs.run if isinstance(runs, ThreadSyncRuns) else None
+    return EmbeddedScheduler(runtime, settings.home.sources_file, sync=sync)
+
+
+def _sync_runs(runtime: Runtime) -> SyncRuns:
+    """Where a sync asked for over HTTP runs: a Celery task, or a thread of this process."""
+    if runtime.settings.syncs_on_celery:
+        # Celery only in distributed mode: an embedded server need not import it.
+        from jobs.sync_runs import CelerySyncRuns
+
+        return CelerySyncRuns(runtime)
+    return ThreadSyncRuns(runtime)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -51,7 +66,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.rate_limiter = rate_limiter(live.settings.api)
         # The first forward pass of a model is several times slower: pay it before serving.
         live.embedder.embed_query("warm-up")
-        scheduler = _embedded_scheduler(live)
+        app.state.sync_runs = sync_runs = _sync_runs(live)
+        scheduler = _embedded_scheduler(live, sync_runs)
         app.state.scheduler = scheduler
         if scheduler is not None:
             scheduler.start()
@@ -64,6 +80,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             service_metrics.registry.unregister(catalog_state)
             if scheduler is not None:
                 scheduler.stop()
+            sync_runs.close()  # a running sync ends before the index it writes closes
             if owned:
                 live.close()
 
@@ -74,11 +91,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     errors.install(app)
-    app.add_middleware(BodyLimit)
-    # Added last, so outermost: a request beyond the bound is refused before its body is read.
-    app.add_middleware(InFlightBound)
     service_metrics = ServiceMetrics()
     app.state.metrics = service_metrics
+    app.add_middleware(BodyLimit)
+    # Outside the body limit: a request beyond the bound is refused before its body is read.
+    app.add_middleware(InFlightBound)
+    # Outside both, so their refusals are counted and logged with the request's id too.
+    app.add_middleware(HttpMetrics, metrics=service_metrics)
+    app.add_middleware(RequestId)
     app.include_router(retrieve.router)
     app.include_router(documents.router)
     app.include_router(hygiene.router)

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.metrics import ServiceMetrics
 from api.rate_limit import RateLimiter
 from app.runtime import Runtime
+from app.sync_runs import SyncRuns
 from retrieval.search import Retriever
 from steward.access import Principal, Role
 from steward.authentication import Authenticator
@@ -25,6 +26,11 @@ def get_runtime(request: Request) -> Runtime:
 def get_retriever(request: Request) -> Retriever:
     retriever: Retriever = request.app.state.retriever
     return retriever
+
+
+def get_sync_runs(request: Request) -> SyncRuns:
+    runs: SyncRuns = request.app.state.sync_runs
+    return runs
 
 
 def get_metrics(request: Request) -> ServiceMetrics:
@@ -110,6 +116,7 @@ def _guard(role: Role) -> Callable[[Principal], Principal]:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+SyncRunsDep = Annotated[SyncRuns, Depends(get_sync_runs)]
 KeysDep = Annotated[Authenticator, Depends(get_keys)]
 
 # The caller, refused unless it holds the role (each role includes the ones below it).

@@ -1,7 +1,9 @@
 """GET /metrics through prometheus_client: this process's counters, and the catalog's state.
 
-Counted here (per app, on the app's own registry): `/retrieve` latency as a histogram, the
-answers with no result, and the requests refused to bound the load. Read from the catalog at
+Counted here (per app, on the app's own registry): every HTTP request by method, route template
+and status, its duration and the requests in progress (api/http_metrics.py), `/retrieve` latency
+as a histogram, the answers with no result, and the requests refused to bound the load. Read
+from the catalog at
 scrape time by `CatalogCollector`: the latest evaluation scores per golden set and regressions,
 each source's last sync, hygiene items of the last scan, feedback precision.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from evaluation.feedback import FeedbackRecords
@@ -45,6 +47,26 @@ class ServiceMetrics:
             "steward_requests_refused",
             "Requests refused to bound the load, by reason (rate_limit: 429, in_flight: 503).",
             ["reason"],
+            registry=self.registry,
+        )
+
+        self.http_requests = Counter(
+            "steward_http_requests",
+            "HTTP requests answered, by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            "steward_http_request_duration_seconds",
+            "HTTP request duration until the answer is sent, by method and route template.",
+            ["method", "route"],
+            buckets=BUCKETS_S,
+            registry=self.registry,
+        )
+        self.http_in_progress = Gauge(
+            "steward_http_requests_in_progress",
+            "HTTP requests being served, by method and route template.",
+            ["method", "route"],
             registry=self.registry,
         )
 

@@ -324,6 +324,30 @@ class SourceItem(BaseModel):
     last_run: IngestRunItem | None
 
 
+class SyncProgress(BaseModel):
+    stage: str | None = Field(None, description="starting, read (listing and parsing) or index.")
+    done: int = Field(0, description="Items of the stage done so far.")
+    total: int = Field(0, description="Items of the stage in all.")
+    read: int = Field(0, description="Documents read so far.")
+    indexed: int = Field(0, description="Changed documents indexed so far.")
+
+
+class SyncRunItem(BaseModel):
+    """A sync started by POST /sources/{name}/sync."""
+
+    run_id: str
+    source: str
+    status: Literal["queued", "running", "ok", "failed"]
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: SyncProgress
+    result: dict[str, Any] | None = Field(
+        None, description="The counts of the sync (new, changed, deleted, skipped...) once done."
+    )
+    error: str | None
+
+
 DocumentResponse.model_rebuild()
 
 

@@ -24,6 +24,7 @@ from steward.catalog import Catalog
 from steward.database import Database
 from steward.errors import ConfigError, StoreError
 from steward.settings import Settings
+from steward.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class Runtime:
     # What runs after each good sync, in order (app.sync); open_runtime wires the scan and the
     # evaluation runs, and anyone may add more.
     after_sync: list[AfterSync] = field(default_factory=list)
+    # Where events go (sync finished or failed, a regression, new conflicts); none by default.
+    webhooks: Webhooks = field(default_factory=Webhooks)
 
     @property
     def retriever(self) -> Retriever:
@@ -78,6 +81,7 @@ class Runtime:
         )
 
     def close(self) -> None:
+        self.webhooks.close()  # what is queued goes out first (for a few seconds at most)
         self.store.close()
         self.database.close()
 
@@ -132,6 +136,7 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
         sparse=Bm25Encoder(settings.index.bm25_avg_len),
         hygiene=SnapshotCache(records),
         query_log=query_log,
+        webhooks=Webhooks.from_settings(settings),
     )
     runtime.after_sync += [
         # A scan when anything changed (and the retrieval's hygiene marks refreshed after it),

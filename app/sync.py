@@ -15,6 +15,7 @@ from app.sources import build_connector, load_sources
 from ingest.pipeline import Progress
 from steward.domain import as_utc
 from steward.errors import ConfigError
+from steward.webhooks import SYNC_FAILED, SYNC_FINISHED
 
 
 def _quiet(_stage: str, _done: int, _total: int) -> None:
@@ -49,19 +50,51 @@ def sync_source(
     if allow_deletes:
         pipeline.settings = pipeline.settings.model_copy(update={"max_delete_share": 1.0})
     config = declared[name]
-    runtime.catalog.save_source(name, config.connector, config.model_dump(mode="json"))
-    connector = build_connector(name, config, settings.home.home, settings.outbound.policy())
-    since = None
-    if incremental and hasattr(connector, "list_changed"):
-        last = runtime.catalog.last_good_run(name)
-        since = as_utc(last.started_at) if last else None
     try:
-        summary = pipeline.run(connector, progress or _quiet, since)
-    finally:
-        close = getattr(connector, "close", None)
-        if close is not None:
-            close()  # an HTTP client's connections (web and SaaS sources)
+        runtime.catalog.save_source(name, config.connector, config.model_dump(mode="json"))
+        connector = build_connector(name, config, settings.home.home, settings.outbound.policy())
+        since = None
+        if incremental and hasattr(connector, "list_changed"):
+            last = runtime.catalog.last_good_run(name)
+            since = as_utc(last.started_at) if last else None
+        try:
+            summary = pipeline.run(connector, progress or _quiet, since)
+        finally:
+            close = getattr(connector, "close", None)
+            if close is not None:
+                close()  # an HTTP client's connections (web and SaaS sources)
+    except Exception as error:
+        failed = {"source": name, "status": "failed", "error": f"{type(error).__name__}: {error}"}
+        runtime.webhooks.send(SYNC_FAILED, failed)
+        raise
     result = summary.as_dict()
     if summary.status == "ok":
         run_after_sync(runtime.after_sync, result)
+    runtime.webhooks.send(SYNC_FINISHED if summary.status == "ok" else SYNC_FAILED, counts(result))
     return result
+
+
+# What a sync's summary says in a webhook and a run's result: the counts, not every skipped path.
+COUNTED = (
+    "listed",
+    "new",
+    "changed",
+    "metadata_only",
+    "moved",
+    "unchanged",
+    "deleted",
+    "chunks",
+    "chunks_embedded",
+)
+
+
+def counts(summary: dict[str, Any]) -> dict[str, Any]:
+    """A sync's outcome in short: source, status, error, the document counts, the duration."""
+    short = {key: summary.get(key) for key in ("source", "status", "error", "incremental")}
+    short.update({key: int(summary.get(key) or 0) for key in COUNTED})
+    short["skipped"] = len(summary.get("skipped") or [])
+    short["seconds"] = round(float(summary.get("seconds") or 0.0), 3)
+    scan = summary.get("hygiene")
+    if isinstance(scan, dict):
+        short["hygiene"] = {k: v for k, v in scan.items() if isinstance(v, int)}
+    return short

@@ -15,7 +15,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from steward import tracing
 from steward.errors import ConfigError, IndexLockedError, StewardError
+from steward.logs import configure_logging
 from steward.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -42,7 +44,10 @@ def _errors() -> Iterator[None]:
 
 def _settings() -> Settings:
     with _errors():
-        return load_settings()
+        settings = load_settings()
+    # Every command may ingest or retrieve: traced when the OTEL_* variables ask for it.
+    tracing.configure(settings.tracing)
+    return settings
 
 
 def _connector(
@@ -282,11 +287,15 @@ def serve(
         with _stored_keys() as stored:  # keys made with `steward keys create` count too
             keys_stored = any(not key.revoked for key in stored.keys())
         settings.auth.check_bind(bind, insecure_bind or keys_stored)
+        # Our handler on the root logger (text or JSON, the request id on every line); uvicorn's
+        # loggers propagate to it instead of keeping their own configuration.
+        configure_logging(settings.log)
         uvicorn.run(
             create_app(settings),
             host=bind,
             port=port or settings.api.port,
-            log_level="info",
+            log_config=None,
+            log_level=settings.log.level.lower(),
         )
 
 

@@ -9,6 +9,7 @@ ClientError                    base: every failure of a client call (a StewardEr
     ├── AuthenticationError    401  no valid API key
     ├── PermissionDeniedError  403  the key may not do this
     ├── NotFoundError          404  a document, conflict, golden set or run that does not exist
+    ├── ConflictError          409  the work asked for is already running (a source's sync)
     ├── InvalidRequestError    422  a request that fails validation; `fields` names them
     ├── RateLimitError         429  too many requests (retried first, see `Retry`)
     └── ServerError            500  and every other 5xx
@@ -111,6 +112,10 @@ class NotFoundError(ApiError):
     status_code = 404
 
 
+class ConflictError(ApiError):
+    status_code = 409
+
+
 class InvalidRequestError(ApiError):
     status_code = 422
 
@@ -134,6 +139,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
         AuthenticationError,
         PermissionDeniedError,
         NotFoundError,
+        ConflictError,
         InvalidRequestError,
         RateLimitError,
         ServerError,
@@ -144,6 +150,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 # The kernel's errors as HTTP status codes, most specific first.
 STATUS: list[tuple[type[StewardError], int]] = [
     (kernel.NotFoundError, 404),
+    (kernel.BusyError, 409),
     (kernel.UnauthenticatedError, 401),
     (kernel.ForbiddenError, 403),
     (kernel.KeySetError, 503),

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
 from sqlalchemy import delete, insert, select, update
 
 from evaluation.context import (
@@ -37,9 +36,8 @@ from evaluation.tables import eval_runs, golden_sets
 from steward.audit import audit, require_actor
 from steward.database import Database
 from steward.domain import as_utc, rfc3339, utc_now
-from steward.errors import NotFoundError, OutboundError, QueryError
-from steward.outbound import OutboundPolicy
-from steward.redact import redact_url
+from steward.errors import NotFoundError, QueryError
+from steward.webhooks import EVALUATION_REGRESSION
 
 log = logging.getLogger("steward.evaluation")
 
@@ -452,40 +450,16 @@ def _judge_against_baseline(runtime: Runtime, records: EvalRecords, run_id: int,
         baseline.run_id,
         fallen,
     )
-    if settings.webhook_url:
-        body = {
-            "event": "steward.evaluation.regression",
+    # Sent to STEWARD_WEBHOOK_URL and STEWARD_EVAL_WEBHOOK_URL, off this thread.
+    runtime.webhooks.send(
+        EVALUATION_REGRESSION,
+        {
             "run_id": run_id,
             "golden_set": name,
             "baseline_run": baseline.run_id,
             "regression": fallen,
-        }
-        post_webhook(settings.webhook_url, body, runtime.settings.outbound.policy())
-
-
-def post_webhook(url: str, body: dict[str, Any], outbound: OutboundPolicy | None = None) -> bool:
-    """POST `body` as JSON; a failure is logged (the URL redacted), not raised. Whether it went.
-
-    Only to an address `outbound` allows (public addresses only without it); redirects are not
-    followed, since a redirect would be a request nobody checked.
-    """
-    try:
-        (outbound or OutboundPolicy()).check(url)
-    except OutboundError as error:  # its message names the URL redacted, and why
-        log.warning("the regression webhook was not sent: %s", error)
-        return False
-    try:
-        httpx.post(url, json=body, timeout=10, follow_redirects=False).raise_for_status()
-    except httpx.HTTPError as error:  # the run and its regression are stored regardless
-        # The URL may carry credentials or a token (user:password@, ?token=), and httpx's own
-        # message repeats it: only the redacted URL and the status or error kind are logged.
-        if isinstance(error, httpx.HTTPStatusError):
-            reason = f"answered {error.response.status_code}"
-        else:
-            reason = type(error).__name__
-        log.warning("the regression webhook %s failed: %s", redact_url(url), reason)
-        return False
-    return True
+        },
+    )
 
 
 def _round(value: float) -> float:

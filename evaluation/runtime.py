@@ -1,4 +1,5 @@
-"""What evaluation uses of a process's runtime: settings, database, index, model, retriever.
+"""What evaluation uses of a process's runtime: settings, database, index, model, retriever,
+webhooks.
 
 A protocol, so evaluation never imports the composition root (`app.runtime`), whose `Runtime`
 satisfies it.
@@ -14,6 +15,7 @@ from retrieval.store import VectorStore
 from steward.catalog import Catalog
 from steward.database import Database
 from steward.settings import Settings
+from steward.webhooks import Webhooks
 
 
 class Runtime(Protocol):
@@ -34,3 +36,6 @@ class Runtime(Protocol):
 
     @property
     def retriever(self) -> Retriever: ...
+
+    @property
+    def webhooks(self) -> Webhooks: ...

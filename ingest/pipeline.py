@@ -39,6 +39,7 @@ from steward.domain import (
 )
 from steward.errors import DocumentError, SourceError
 from steward.settings import IngestSettings
+from steward.tracing import span
 
 # Bump when parsing or chunking changes what a document turns into: documents re-process.
 PIPELINE_REVISION = "7"  # 6: <details> text kept; 7: a source's acl caps front matter's
@@ -158,7 +159,8 @@ class IngestPipeline:
         summary = IngestSummary(source=connector.source, incremental=since is not None)
         run_id = self.catalog.start_run(connector.source)
         try:
-            self._run(connector, summary, progress, run_id, since)
+            with span("ingest", source=connector.source, run_id=run_id):
+                self._run(connector, summary, progress, run_id, since)
         except SourceError as error:
             summary.status, summary.error = "failed", error.reason
         except BaseException as error:
@@ -179,15 +181,8 @@ class IngestPipeline:
         since: datetime | None,
     ) -> None:
         self.store.ensure_collection(self.embedder.dimension, self.embedder.name)
-        if since is None:
-            refs = list(connector.list())  # a SourceError here prunes nothing
-        else:
-            changed = getattr(connector, "list_changed", None)
-            if changed is None:
-                raise SourceError(
-                    connector.source, "this connector cannot list changes since a time"
-                )
-            refs = list(changed(since))
+        with span("list", incremental=since is not None):
+            refs = self._list(connector, since)
         summary.listed = len(refs)
         known = self.catalog.documents_of(connector.source)
         max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
@@ -195,31 +190,34 @@ class IngestPipeline:
         pending: list[_Pending] = []
         kept: dict[str, DocumentRef] = {}  # documents whose indexed state stays as it is
         listed_ids: set[str] = set()
-        for number, ref in enumerate(refs, start=1):
-            progress("read", number, len(refs))
-            doc_id = document_id(ref.source, ref.key)
-            if doc_id in listed_ids:
-                reason = f"key {ref.key!r} listed twice"
-                summary.skipped.append({"source_uri": ref.source_uri, "reason": reason})
-                continue
-            listed_ids.add(doc_id)
-            if ref.size > max_bytes:
-                size, limit = _sizes(ref.size, max_bytes)
-                reason = f"file of {size} is above the {limit} limit (STEWARD_INGEST_MAX_FILE_MB)"
-                summary.skipped.append({"source_uri": ref.source_uri, "reason": reason})
-                kept[doc_id] = ref
-                continue
-            try:
-                raw = connector.fetch(ref)
-                row = known.get(doc_id)
-                if row is not None and self._unchanged(row, raw):
-                    summary.unchanged += 1
+        with span("read", listed=len(refs)):
+            for number, ref in enumerate(refs, start=1):
+                progress("read", number, len(refs))
+                doc_id = document_id(ref.source, ref.key)
+                if doc_id in listed_ids:
+                    reason = f"key {ref.key!r} listed twice"
+                    summary.skipped.append({"source_uri": ref.source_uri, "reason": reason})
+                    continue
+                listed_ids.add(doc_id)
+                if ref.size > max_bytes:
+                    size, limit = _sizes(ref.size, max_bytes)
+                    reason = (
+                        f"file of {size} is above the {limit} limit (STEWARD_INGEST_MAX_FILE_MB)"
+                    )
+                    summary.skipped.append({"source_uri": ref.source_uri, "reason": reason})
                     kept[doc_id] = ref
                     continue
-                pending.append(self._prepare(doc_id, raw, row))
-            except DocumentError as error:
-                summary.skipped.append({"source_uri": ref.source_uri, "reason": error.reason})
-                kept[doc_id] = ref
+                try:
+                    raw = connector.fetch(ref)
+                    row = known.get(doc_id)
+                    if row is not None and self._unchanged(row, raw):
+                        summary.unchanged += 1
+                        kept[doc_id] = ref
+                        continue
+                    pending.append(self._prepare(doc_id, raw, row))
+                except DocumentError as error:
+                    summary.skipped.append({"source_uri": ref.source_uri, "reason": error.reason})
+                    kept[doc_id] = ref
 
         # In an incremental run an unlisted document is not gone, so it is no move's origin.
         origins_out = listed_ids if since is None else listed_ids | set(known)
@@ -252,7 +250,8 @@ class IngestPipeline:
 
         for start in range(0, len(pending), self.batch_documents):
             batch = pending[start : start + self.batch_documents]
-            self._index_batch(batch, boilerplate, summary)
+            with span("index", documents=len(batch)):
+                self._index_batch(batch, boilerplate, summary)
             progress("index", min(start + len(batch), len(pending)), len(pending))
         progress("index", len(pending), len(pending))
 
@@ -280,6 +279,16 @@ class IngestPipeline:
             self.catalog.delete_documents(gone, run_id)
         self.catalog.mark_seen(listed_ids, run_id)
         summary.deleted = removed
+
+    @staticmethod
+    def _list(connector: Connector, since: datetime | None) -> list[DocumentRef]:
+        """The whole listing, or with `since` what the connector says changed after it."""
+        if since is None:
+            return list(connector.list())  # a SourceError here prunes nothing
+        changed = getattr(connector, "list_changed", None)
+        if changed is None:
+            raise SourceError(connector.source, "this connector cannot list changes since a time")
+        return list(changed(since))
 
     def _classify(
         self, pending: list[_Pending], known: dict[str, DocumentRow], listed: set[str]

@@ -35,12 +35,20 @@ class EmbeddedScheduler:
     """Runs every scheduled source of a sources file when its cron time comes."""
 
     def __init__(
-        self, runtime: Runtime, sources_file: Path, clock: Callable[[], datetime] = utc_now
+        self,
+        runtime: Runtime,
+        sources_file: Path,
+        clock: Callable[[], datetime] = utc_now,
+        sync: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
+        """`sync(name)` syncs a source (by default `app.sync.sync_source` on `runtime`); the
+        API hands in its runs' (`ThreadSyncRuns.run`), so a scheduled sync and one asked for
+        over HTTP never run at once."""
         self._clock = clock
+        sync = sync or partial(sync_source, runtime)
         # name -> (cron, what to run): each scheduled source, and the evaluation entry.
         self._jobs: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
-            name: (config.schedule, partial(sync_source, runtime, name))
+            name: (config.schedule, partial(sync, name))
             for name, config in load_sources(sources_file).items()
             if config.schedule
         }

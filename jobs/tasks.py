@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -13,7 +15,12 @@ from redis.exceptions import LockError
 
 from app.runtime import Runtime, open_runtime
 from app.sources import load_sources
+from app.sync import counts
+from app.sync_runs import ProgressOf
 from jobs.celery_app import app
+from jobs.sync_runs import active_key
+from steward import tracing
+from steward.domain import rfc3339, utc_now
 from steward.errors import CatalogError, SourceError, StoreError
 from steward.settings import load_settings
 
@@ -69,6 +76,9 @@ def _open_process(**_: Any) -> None:
         process.open()
     except Exception:  # Celery would only log it too; the first task tries again
         log.exception("opening this worker's runtime failed; the next task tries again")
+        return
+    # Per process: a prefork child must not share its parent's span exporter thread.
+    tracing.configure(process.runtime.settings.tracing)
 
 
 @worker_process_shutdown.connect
@@ -108,12 +118,16 @@ def sync_source(self: Any, name: str, allow_deletes: bool = False) -> dict[str, 
 
     heartbeat = threading.Thread(target=keep_lock, name=f"lock {name}", daemon=True)
     heartbeat.start()
+    progress = TaskProgress(self, utc_now())
+    progress("starting", 0, 0)
+    retried = False
     try:
-        return run_sync(live, name, allow_deletes)
+        summary = run_sync(live, name, allow_deletes, progress)
     except SoftTimeLimitExceeded:
+        retried = True
         raise self.retry(countdown=60) from None
     except SourceError as error:
-        return {"source": name, "status": "failed", "error": error.reason}
+        summary = {"source": name, "status": "failed", "error": error.reason}
     finally:
         done.set()
         heartbeat.join()
@@ -121,6 +135,45 @@ def sync_source(self: Any, name: str, allow_deletes: bool = False) -> dict[str, 
             lock.release()
         except LockError:
             pass  # expired while we worked: another sync may already hold it
+        if not retried:  # a retried run is still the source's run under way
+            _release_source(process.redis(settings.jobs.broker_url), name, self.request.id)
+    # The summary, plus what GET /sources/{name}/sync/{run_id} reads (jobs/sync_runs.py).
+    return {**summary, **progress.ended(summary)}
+
+
+class TaskProgress:
+    """The pipeline's progress as the task's PROGRESS state, at most every half second."""
+
+    def __init__(self, task: Any, started_at: datetime) -> None:
+        self._task = task
+        self._started_at = rfc3339(started_at)
+        self._state = ProgressOf()
+        self._sent = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        self._state(stage, done, total)
+        now = time.monotonic()
+        if now - self._sent < 0.5 and done < total:
+            return
+        self._sent = now
+        if self._task.request.id is not None:  # None when called directly, not as a task
+            meta = {"started_at": self._started_at, "progress": self._state.state}
+            self._task.update_state(state="PROGRESS", meta=meta)
+
+    def ended(self, summary: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "started_at": self._started_at,
+            "finished_at": rfc3339(utc_now()),
+            "progress": self._state.state,
+            "result": counts(summary),
+        }
+
+
+def _release_source(client: redis.Redis, name: str, run_id: str | None) -> None:
+    """End the source's busy mark (jobs/sync_runs.py) when it is this run's."""
+    key = active_key(name)
+    if run_id is not None and client.get(key) == run_id.encode():
+        client.delete(key)
 
 
 @app.task(name="steward.sync_all", acks_late=True)

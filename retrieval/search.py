@@ -30,6 +30,7 @@ from steward.domain import (
 )
 from steward.errors import QueryError
 from steward.settings import HygieneSettings, RetrievalSettings
+from steward.tracing import span
 
 Mode = Literal["hybrid", "dense", "sparse"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "sparse")
@@ -78,19 +79,42 @@ class Retriever:
         mode = mode or self.settings.mode
         if mode not in MODES:
             raise QueryError("mode", f"must be one of {', '.join(MODES)}")
+        with span("retrieve", mode=mode, top_k=top_k):
+            hits = self._retrieve(text, top_k, mode, filters)
+        return RetrievalResult(hits=hits, took_ms=(time.perf_counter() - started) * 1000)
+
+    def _retrieve(
+        self, text: str, top_k: int, mode: Mode, filters: SearchFilters | None
+    ) -> list[ScoredChunk]:
+        """Search, then rank: the spans of a traced retrieve are embed, search, fuse, rank."""
         # Room for identical texts that collapse into one slot.
         depth = max(self.settings.candidates, top_k * 2)
 
         found_identifiers = identifier_tokens(text)
         lexical: list[Candidate] = []  # the BM25 list, where exact strings are found
         if mode == "dense":
-            vector = self.embedder.embed_query(text).tolist()
-            ranked = self.store.search_dense(vector, depth, filters)
+            with span("embed"):
+                vector = self.embedder.embed_query(text).tolist()
+            with span("search"):
+                ranked = self.store.search_dense(vector, depth, filters)
         elif mode == "sparse":
-            sparse_query = self._sparse_query(text, found_identifiers)
-            ranked = lexical = self.store.search_sparse(sparse_query, depth, filters)
+            with span("search"):
+                sparse_query = self._sparse_query(text, found_identifiers)
+                ranked = lexical = self.store.search_sparse(sparse_query, depth, filters)
         else:
             ranked, lexical = self._hybrid(text, found_identifiers, depth, filters)
+        with span("rank", candidates=len(ranked)):
+            return self._rank(text, top_k, ranked, lexical, found_identifiers)
+
+    def _rank(
+        self,
+        text: str,
+        top_k: int,
+        ranked: list[Candidate],
+        lexical: list[Candidate],
+        found_identifiers: list[str],
+    ) -> list[ScoredChunk]:
+        """Exact strings first, then hygiene-aware ranking; the winners with their payloads."""
         phrases = quoted_phrases(text) if self.settings.quoted_phrases else []
         identifiers = found_identifiers if self.settings.exact_identifiers else []
         payloads: dict[str, ChunkPayload] = {}
@@ -116,7 +140,7 @@ class Retriever:
         missing = [p.chunk_id for p in picked if p.chunk_id not in payloads]
         if missing:
             payloads.update(self.store.fetch(missing))
-        hits = [
+        return [
             ScoredChunk(
                 chunk_id=p.chunk_id,
                 score=p.score,
@@ -129,7 +153,6 @@ class Retriever:
             for p in picked
             if p.chunk_id in payloads  # deleted between the search and the fetch
         ]
-        return RetrievalResult(hits=hits, took_ms=(time.perf_counter() - started) * 1000)
 
     def _named_editions(
         self,
@@ -180,8 +203,16 @@ class Retriever:
         self, text: str, identifiers: list[str], depth: int, filters: SearchFilters | None
     ) -> tuple[list[Candidate], list[Candidate]]:
         """The fused candidates, and the BM25 list they came from."""
-        dense = self.store.search_dense(self.embedder.embed_query(text).tolist(), depth, filters)
-        sparse = self.store.search_sparse(self._sparse_query(text, identifiers), depth, filters)
+        with span("embed"):
+            vector = self.embedder.embed_query(text).tolist()
+        with span("search"):
+            dense = self.store.search_dense(vector, depth, filters)
+            sparse = self.store.search_sparse(self._sparse_query(text, identifiers), depth, filters)
+        with span("fuse", dense=len(dense), sparse=len(sparse)):
+            return self._fuse(dense, sparse), sparse
+
+    def _fuse(self, dense: list[Candidate], sparse: list[Candidate]) -> list[Candidate]:
+        """Both lists fused into one, with the exact-match anchors and guarantees applied."""
         found = {c.chunk_id: c for c in (*dense, *sparse)}
         dense_ranked = [(c.chunk_id, c.score) for c in dense]
         sparse_ranked = [(c.chunk_id, c.score) for c in sparse]
@@ -203,8 +234,7 @@ class Retriever:
             fused = sorted(fusion.anchored(fused, anchors), key=lambda item: (-item[1], item[0]))
         if sparse_ranked and self.settings.sparse_place:
             fused = fusion.guarantee(fused, sparse_ranked[0][0], self.settings.sparse_place)
-        fused_candidates = [
+        return [
             Candidate(ident, score, found[ident].content_hash, found[ident].doc_id)
             for ident, score in fused
         ]
-        return fused_candidates, sparse

@@ -11,6 +11,7 @@ StewardError
 ├── CatalogError         the catalog is missing, locked or of another schema
 ├── LlmError             an LLM endpoint failed or answered out of shape
 ├── NotFoundError        an id that does not exist
+├── BusyError            the work asked for is already running (a sync of that source)
 ├── AccessError          the caller may not do this
 │   ├── UnauthenticatedError  no valid API key or bearer token (401)
 │   ├── ForbiddenError        a valid key whose role is too low (403)
@@ -107,6 +108,15 @@ class NotFoundError(StewardError):
         super().__init__(f"{kind} {ident!r} not found")
         self.kind = kind
         self.ident = ident
+
+
+class BusyError(StewardError):
+    """The work asked for is already running, and only one may run at a time (409)."""
+
+    def __init__(self, what: str, running: str) -> None:
+        super().__init__(f"{what} is already running (run {running}); wait for it to finish")
+        self.what = what
+        self.running = running
 
 
 class AccessError(StewardError):

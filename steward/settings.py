@@ -7,7 +7,7 @@ the environment variable (see `describe_validation_error`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import takewhile
 from pathlib import Path
 from typing import Any, Literal
@@ -288,6 +288,10 @@ class JobsSettings(BaseSettings):
     lock_ttl_s: int = Field(60, ge=1)
     # Run steward.yaml's schedules inside `steward serve` (embedded mode, no Redis).
     embedded_scheduler: bool = True
+    # Where a sync started over HTTP (POST /sources/{name}/sync) runs: "embedded" in a thread of
+    # the API process, "celery" as the steward.sync_source task; "auto" picks Celery when the
+    # index is a Qdrant server (distributed mode), the API process otherwise.
+    runner: Literal["auto", "embedded", "celery"] = "auto"
 
 
 class EvaluationSettings(BaseSettings):
@@ -314,6 +318,82 @@ class EvaluationSettings(BaseSettings):
     # set (e.g. http://127.0.0.1:11434/v1); only golden queries with a `reference` answer are
     # judged. Each retrieved chunk is one LLM call.
     llm: ContextJudgeSettings = Field(default_factory=ContextJudgeSettings)
+
+
+class WebhookSettings(BaseSettings):
+    """Outgoing webhooks: events POSTed as signed JSON, retried with backoff (steward/webhooks)."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_WEBHOOK_", extra="ignore")
+
+    # Where every event goes (its host must pass STEWARD_OUTBOUND_*); a secret, since a hook's
+    # URL often carries its token. STEWARD_EVAL_WEBHOOK_URL still receives regressions alone.
+    url: SecretStr | None = None
+    # The key of the HMAC-SHA256 signature (X-Steward-Signature); unsigned without one.
+    secret: SecretStr | None = None
+    # The events sent (steward.sync.finished, ...); empty: every event.
+    events: list[str] = Field(default_factory=list)
+    # Tries per delivery (network errors, 5xx and 429 are retried), the first wait, doubling up
+    # to backoff_max_s, and each request's timeout.
+    attempts: int = Field(5, ge=1, le=20)
+    backoff_s: float = Field(1.0, ge=0, le=300)
+    backoff_max_s: float = Field(60.0, ge=0, le=3600)
+    timeout_s: float = Field(10.0, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("must be an http(s):// URL")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            clear = value.get_secret_value()
+            if len(clear) < 16 or clear.lower() in _PLACEHOLDERS:
+                raise ValueError("must be at least 16 random characters")
+        return value
+
+
+class LogSettings(BaseSettings):
+    """How a process logs: text lines (the default) or one JSON object a line."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_LOG_", extra="ignore")
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class TracingSettings(BaseSettings):
+    """OpenTelemetry tracing (steward/tracing.py): off unless switched on here or by the
+    standard OTEL_* variables."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_TRACING_", extra="ignore")
+
+    # None: on when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) or OTEL_TRACES_EXPORTER
+    # is set, as OpenTelemetry's own SDKs read them; true or false overrides them.
+    enabled: bool | None = None
+    service_name: str = Field("steward", min_length=1)
+
+    def exporter(self, environ: Mapping[str, str]) -> str | None:
+        """The span exporter to use ("otlp" or "console"), or None when tracing is off."""
+        if self.enabled is False or environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+            return None
+        named = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+        if named == "none":
+            return None
+        endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        )
+        if named or endpoint or self.enabled:
+            return "console" if named == "console" else "otlp"
+        return None
 
 
 class ApiSettings(BaseSettings):
@@ -632,6 +712,9 @@ _PREFIXES: dict[type[BaseSettings], str] = {
     AccessSettings: "STEWARD_AUTH_",
     OutboundSettings: "STEWARD_OUTBOUND_",
     DashboardSettings: "STEWARD_DASHBOARD_",
+    WebhookSettings: "STEWARD_WEBHOOK_",
+    LogSettings: "STEWARD_LOG_",
+    TracingSettings: "STEWARD_TRACING_",
 }
 
 
@@ -653,6 +736,9 @@ class Settings:
         auth: AccessSettings | None = None,
         outbound: OutboundSettings | None = None,
         dashboard: DashboardSettings | None = None,
+        webhook: WebhookSettings | None = None,
+        log: LogSettings | None = None,
+        tracing: TracingSettings | None = None,
     ) -> None:
         self.home = home or HomeSettings()
         self.catalog = catalog or CatalogSettings()
@@ -667,6 +753,15 @@ class Settings:
         self.auth = auth or AccessSettings()
         self.outbound = outbound or OutboundSettings()
         self.dashboard = dashboard or DashboardSettings()
+        self.webhook = webhook or WebhookSettings()
+        self.log = log or LogSettings()
+        self.tracing = tracing or TracingSettings()
+
+    @property
+    def syncs_on_celery(self) -> bool:
+        """Whether a sync asked for over HTTP is a Celery task (distributed mode)."""
+        runner = self.jobs.runner
+        return runner == "celery" or (runner == "auto" and self.index.backend == "qdrant")
 
 
 def describe_validation_error(error: ValidationError, cls: type[BaseSettings]) -> str:
@@ -712,4 +807,7 @@ def load_settings() -> Settings:
         auth=built[AccessSettings],  # type: ignore[arg-type]
         outbound=built[OutboundSettings],  # type: ignore[arg-type]
         dashboard=built[DashboardSettings],  # type: ignore[arg-type]
+        webhook=built[WebhookSettings],  # type: ignore[arg-type]
+        log=built[LogSettings],  # type: ignore[arg-type]
+        tracing=built[TracingSettings],  # type: ignore[arg-type]
     )

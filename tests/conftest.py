@@ -3,6 +3,7 @@ a deterministic embedder for pipeline logic, and writers for every supported fil
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 import uvicorn
 import yaml
+from fastapi import FastAPI, Request, Response
 from pydantic_settings import BaseSettings
 
 from app.runtime import Runtime, open_runtime
@@ -35,6 +37,7 @@ from steward.settings import (
     OutboundSettings,
     RetrievalSettings,
     Settings,
+    WebhookSettings,
 )
 
 MODEL = "bundled:all-MiniLM-L6-v2"
@@ -66,6 +69,7 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "jobs": JobsSettings,
     "api": ApiSettings,
     "outbound": OutboundSettings,
+    "webhook": WebhookSettings,
 }
 
 
@@ -347,3 +351,53 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- a webhook receiver ----------------------------------------------------------------------
+
+
+class WebhookReceiver:
+    """A real HTTP endpoint at `url` that records every POST (headers, raw body) and answers
+    with the statuses queued in `statuses`, in order (200 once they run out)."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.statuses: list[int] = []
+        self.delay_s = 0.0
+        self._arrived = threading.Condition()
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/hook")
+        async def hook(request: Request) -> Response:
+            body = await request.body()
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            with self._arrived:
+                self.received.append(({k.lower(): v for k, v in request.headers.items()}, body))
+                status = self.statuses.pop(0) if self.statuses else 200
+                self._arrived.notify_all()
+            return Response(status_code=status)
+
+        return app
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[tuple[dict[str, str], bytes]]:
+        """The first `count` requests, once they have arrived (an AssertionError after timeout)."""
+        with self._arrived:
+            arrived = self._arrived.wait_for(lambda: len(self.received) >= count, timeout)
+        assert arrived, f"{len(self.received)} of {count} webhook requests arrived"
+        return self.received[:count]
+
+    def events(self) -> list[str]:
+        return [headers["x-steward-event"] for headers, _ in self.received]
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A webhook receiver served over real HTTP; POST to `receiver.url`."""
+    found = WebhookReceiver()
+    with serve(found.app()) as base:
+        found.url = f"{base}/hook"
+        yield found

@@ -86,6 +86,8 @@ ROLES: dict[tuple[str, str], Role | None] = {
     ("GET", "/keys"): Role.ADMIN,
     ("POST", "/keys"): Role.ADMIN,
     ("POST", "/keys/{name}/revoke"): Role.ADMIN,
+    ("POST", "/sources/{name}/sync"): Role.ADMIN,
+    ("GET", "/sources/{name}/sync/{run_id}"): Role.ADMIN,
 }
 CALLER_ROLES = {
     "secret-reader": Role.READER,
@@ -274,7 +276,7 @@ def test_every_route_has_a_role(kb: Runtime) -> None:
 
 def _request(http: httpx.Client, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
     url = path.replace("{doc_id}", "no-such-doc").replace("{conflict_id}", "zz")
-    url = url.replace("{run_id}", "999999").replace("{name}", "no-such-key")
+    url = url.replace("{run_id}", "999999").replace("{name}", "no-such-name")
     params = {"a": 1, "b": 2} if path == "/eval/compare" else None
     # Bodies that fail validation, so that a caller who may act does no lasting work: its
     # answer is 422 (or 404 for an id that does not exist) rather than the action.

@@ -225,7 +225,11 @@ def test_deleting_relevant_documents_is_a_regression_and_an_unchanged_rerun_is_n
             fallen = broken.regression["ndcg@10"]
             assert fallen["drop"] > 0.02 and fallen["p_value"] < 0.05
             assert [r.run_id for r in records.regressions("sample")] == [broken.run_id]
-            assert [(b["run_id"], b["golden_set"]) for b in received] == [(broken.run_id, "sample")]
+            # Sent by the runtime's webhook thread: the run does not wait for the receiver.
+            assert runtime.webhooks.flush(timeout=30)
+            assert [
+                (b["event"], b["data"]["run_id"], b["data"]["golden_set"]) for b in received
+            ] == [("steward.evaluation.regression", broken.run_id, "sample")]
 
             # Accepting the new state is explicit and audited; then the same state is fine.
             records.accept(broken.run_id, "ana@example.com")
@@ -239,6 +243,7 @@ def test_deleting_relevant_documents_is_a_regression_and_an_unchanged_rerun_is_n
             assert after.baseline_run == broken.run_id and not after.regression
             # Fine runs are not regressions, so they take no place in a listing's limit.
             assert [r.run_id for r in records.regressions("sample", limit=1)] == [broken.run_id]
+            assert runtime.webhooks.flush(timeout=30)
             assert len(received) == 1
         finally:
             runtime.close()

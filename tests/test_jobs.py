@@ -410,3 +410,59 @@ def test_a_five_field_schedule_that_is_no_cron_time_is_refused_at_start(
     named = r"steward\.yaml: sources\.kb\.filesystem\.schedule: Value error, not a valid cron"
     with pytest.raises(ConfigError, match=named):
         beat_schedule(path)  # what a Celery beat reads when it starts
+
+
+@pytest.mark.services
+@pytest.mark.slow
+def test_a_sync_started_over_http_is_a_celery_task_in_distributed_mode(
+    broker: str, open_home, hash_embedder, write, tmp_path: Path, serve_app
+) -> None:
+    import httpx
+
+    from api.app import create_app
+
+    folder = tmp_path / "kb"
+    write_corpus(write, folder, 5)
+    sources = sources_file(tmp_path / "a", folder, schedule=None)
+    celery_jobs = {
+        "runner": "celery",
+        "broker_url": broker,
+        "result_backend": broker,
+        "embedded_scheduler": False,
+    }
+    api = open_home("a", hash_embedder, jobs=celery_jobs)
+    env = worker_env(tmp_path / "worker", f"sqlite:///{tmp_path}/worker.sqlite", sources, broker)
+    worker = start_worker(env, tmp_path / "worker.log")
+
+    def finished(url: str, location: str) -> dict:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            run = httpx.get(f"{url}{location}").json()
+            if run["status"] in ("ok", "failed"):
+                return run
+            time.sleep(0.2)
+        raise AssertionError(
+            f"{location} did not end: {run}; {(tmp_path / 'worker.log').read_text()}"
+        )
+
+    try:
+        with serve_app(create_app(api.settings, api)) as url:
+            started = httpx.post(f"{url}/sources/kb/sync")
+            assert started.status_code == 202 and started.json()["status"] == "queued"
+            refused = httpx.post(f"{url}/sources/kb/sync")  # queued counts as under way
+            assert refused.status_code == 409 and started.json()["run_id"] in refused.text
+            done = finished(url, started.headers["location"])
+            assert done["status"] == "ok", done
+            assert (done["result"]["new"], done["progress"]["read"]) == (5, 5)
+            assert done["started_at"] is not None and done["finished_at"] >= done["started_at"]
+
+            again = httpx.post(f"{url}/sources/kb/sync")  # the source is free again
+            assert again.status_code == 202, again.text
+            rerun = finished(url, again.headers["location"])
+            assert (rerun["result"]["unchanged"], rerun["result"]["new"]) == (5, 0)
+            assert httpx.get(f"{url}/sources/kb/sync/not-a-run").status_code == 404
+            assert httpx.post(f"{url}/sources/nope/sync").status_code == 404
+    finally:
+        stop(worker)
+    # The API process indexed nothing itself: the worker did.
+    assert api.store.count() == 0

@@ -165,22 +165,26 @@ def _recording_app(seen: list[str], redirect_to: str | None = None) -> Any:
 def test_a_webhook_to_a_local_address_is_not_sent_without_consent(
     serve_app: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from evaluation.runs import post_webhook
+    from steward.webhooks import Endpoint, Webhooks
 
     seen: list[str] = []
     with serve_app(_recording_app(seen)) as url:
-        with caplog.at_level(logging.WARNING, logger="evaluation.runs"):
-            assert post_webhook(f"{url}/hook?token=abc123", {"event": "test"}) is False
+        endpoint = Endpoint(f"{url}/hook?token=abc123")
+        strict = Webhooks([endpoint])
+        with caplog.at_level(logging.WARNING, logger="steward.webhooks"):
+            assert strict.deliver(endpoint, "steward.test", "d-1", b"{}") is False
+        strict.close()
         assert seen == []
-        assert "loopback" in caplog.text and f"{url}/hook" in caplog.text
+        assert "loopback" in caplog.text and url.removeprefix("http://") in caplog.text
         assert "abc123" not in caplog.text
-        allowed = OutboundPolicy.of(allow_private=True)
-        assert post_webhook(f"{url}/hook", {"event": "test"}, allowed) is True
+        allowed = Webhooks([endpoint], outbound=OutboundPolicy.of(allow_private=True))
+        assert allowed.deliver(endpoint, "steward.test", "d-2", b"{}") is True
+        allowed.close()
     assert seen == ["POST /hook"]
 
 
 def test_a_webhook_that_redirects_is_not_followed(serve_app: Any) -> None:
-    from evaluation.runs import post_webhook
+    from steward.webhooks import Endpoint, Webhooks
 
     inner: list[str] = []
     outer: list[str] = []
@@ -188,8 +192,10 @@ def test_a_webhook_that_redirects_is_not_followed(serve_app: Any) -> None:
         serve_app(_recording_app(inner)) as admin,
         serve_app(_recording_app(outer, redirect_to=f"{admin}/admin")) as hook,
     ):
-        policy = OutboundPolicy.of([hook.removeprefix("http://")])
-        assert post_webhook(f"{hook}/hook", {"event": "test"}, policy) is False
+        endpoint = Endpoint(f"{hook}/hook")
+        hooks = Webhooks([endpoint], outbound=OutboundPolicy.of([hook.removeprefix("http://")]))
+        assert hooks.deliver(endpoint, "steward.test", "d-1", b"{}") is False
+        hooks.close()
     assert outer == ["POST /hook"] and inner == []
 
 
