@@ -407,3 +407,14 @@ class Catalog:
                 select(runs).where(runs.c.source == source).order_by(runs.c.run_id.desc()).limit(1)
             ).first()
             return RunRow(**row._mapping) if row else None
+
+    def runs_of(self, source: str, limit: int = 10) -> list[RunRow]:
+        """The newest runs of a source, newest first."""
+        with self._database.connect() as conn:
+            query = (
+                select(runs)
+                .where(runs.c.source == source)
+                .order_by(runs.c.run_id.desc())
+                .limit(limit)
+            )
+            return [RunRow(**row._mapping) for row in conn.execute(query)]
