@@ -27,6 +27,8 @@ from steward.errors import NotFoundError, QueryError, StewardError
 router = APIRouter(include_in_schema=False)
 
 TOP_K = 10
+# A factor is shown when it moved the score by at least half a percent (two decimals).
+SHOWN_BELOW = 0.995
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ def playground(
             results.append(
                 Shown(
                     hit=hit,
-                    factors={k: v for k, v in moved.items() if v < 1.0},
+                    factors={k: v for k, v in moved.items() if v < SHOWN_BELOW},
                     duplicate_of=hit.duplicate_of if hit.duplicate_of in shown else None,
                     superseded_by=hit.superseded_by if hit.superseded_by in shown else None,
                     duplicates=[d for d in hit.duplicates if d in shown],
