@@ -828,6 +828,8 @@ def test_a_copy_is_diffed_against_its_canonical_text_escaped(
         assert "<del>500</del>" in table.group(0) and "<ins>700</ins>" in table.group(0)
         assert "<b>" not in table.group(0) and "&lt;b&gt;" in table.group(0)
         assert 'id="diff-same"' in same and 'id="diff-same"' not in html
+        # Long unchanged runs fold into one row, which shows (not the skip link's hidden class).
+        assert '<tr class="folded">' in same and "unchanged lines" in same
     finally:
         live.close()
 
