@@ -43,8 +43,9 @@ class Filters:
 
 
 def documents(database: Database) -> dict[str, DocumentRow]:
-    """Every catalog row, with the owner it was handed over to (a decision kept across syncs)."""
-    rows = Catalog(database).all_documents()
+    """Every catalog row, with the owner it was handed over to (a decision kept across syncs);
+    without line hashes (listings do not need them)."""
+    rows = Catalog(database).all_documents(line_hashes=False)
     for doc_id, owner in HygieneRecords(database).handed_over().items():
         if doc_id in rows:
             rows[doc_id] = replace(rows[doc_id], owner=owner)
