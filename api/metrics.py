@@ -5,7 +5,8 @@ and status, its duration and the requests in progress (api/http_metrics.py), `/r
 as a histogram, the answers with no result, and the requests refused to bound the load. Read
 from the catalog at
 scrape time by `CatalogCollector`: the latest evaluation scores per golden set and regressions,
-each source's last sync, hygiene items of the last scan, feedback precision.
+each source's last sync, hygiene items of the last scan, feedback precision, and each
+source's answer freshness (`hygiene.freshness`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from evaluation.feedback import FeedbackRecords
 from evaluation.probes import PROBE_SET
 from evaluation.runs import EvalRecords, RunSummary
 from hygiene.findings import FINDING_KINDS
+from hygiene.overview import freshness
 from hygiene.records import HygieneRecords
 from steward.catalog import Catalog
 from steward.database import Database
@@ -92,7 +94,7 @@ class CatalogCollector:
 
     def collect(self) -> Iterator[Metric]:
         catalog = Catalog(self._database)
-        score, regression, probe, status, documents, hygiene, precision = _families()
+        score, regression, probe, status, documents, hygiene, precision, fresh, served = _families()
 
         records = EvalRecords(self._database)
         latest: dict[str, RunSummary] = {}
@@ -130,7 +132,12 @@ class CatalogCollector:
         for source, judged in FeedbackRecords(self._database).precision_by_source().items():
             precision.add_metric([source], judged["precision"])
 
-        yield from (score, regression, probe, status, documents, hygiene, precision)
+        for source, line in freshness(self._database).items():
+            served.add_metric([source], line.served)
+            if line.share is not None:
+                fresh.add_metric([source], line.share)
+
+        yield from (score, regression, probe, status, documents, hygiene, precision, fresh, served)
 
 
 def _families() -> tuple[GaugeMetricFamily, ...]:
@@ -160,6 +167,17 @@ def _families() -> tuple[GaugeMetricFamily, ...]:
         GaugeMetricFamily(
             "steward_feedback_precision",
             "Share of judged results that were relevant.",
+            labels=["source"],
+        ),
+        GaugeMetricFamily(
+            "steward_answer_freshness",
+            "Share of the last week's retrieval results served from verified, unexpired pages "
+            "without an open conflict.",
+            labels=["source"],
+        ),
+        GaugeMetricFamily(
+            "steward_answer_freshness_results",
+            "Retrieval results of the last week that answer freshness is measured over.",
             labels=["source"],
         ),
     )

@@ -10,15 +10,15 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from dashboard import actions, pages
+from dashboard import actions, audit, documents, evaluation, gaps, pages, search, sources
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
     """Serve the dashboard from `app` (its routes stay out of the API's OpenAPI schema)."""
-    app.include_router(pages.router)
-    app.include_router(actions.router)
+    for module in (pages, actions, evaluation, documents, search, gaps, audit, sources):
+        app.include_router(module.router)
     app.mount("/static/dashboard", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
 
 

@@ -1,4 +1,4 @@
-"""The dashboard's pages (GET): overview, my queue, duplicates, conflicts.
+"""The dashboard's pages (GET): overview, my queue, duplicates (and a copy's diff), conflicts.
 
 Each page reads through the same listings as the API (`hygiene.report` and kin) with the
 visitor as reader, so a page never shows, lists or counts a document its reader may not read.
@@ -7,30 +7,37 @@ visitor as reader, so a page never shows, lists or counts a document its reader 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from dashboard.visits import RuntimeDep, VisitDep, render, sign_in_first
+from dashboard.charts import sparkline
+from dashboard.paging import PAGE_SIZE, Offset
+from dashboard.paging import pages as _pages
+from dashboard.textdiff import side_by_side
+from dashboard.visits import RuntimeDep, VisitDep, refusal, render, sign_in_first
 from evaluation.metrics import HEADLINE
 from evaluation.runs import EvalRecords
 from hygiene import overview as health
 from hygiene import queue as work
 from hygiene import report
+from hygiene.conflicts import KINDS as CONFLICT_KINDS
+from hygiene.freshness import FRESHNESS_DAYS
+from hygiene.history import trend
 from hygiene.overview import STATES
 from hygiene.queue import SEVERITY
 from hygiene.records import MAX_REVIEW_DAYS, HygieneRecords
 from steward.access import Role
 from steward.catalog import Catalog
 from steward.domain import utc_now
+from steward.errors import NotFoundError
 
 router = APIRouter(include_in_schema=False)
 
-PAGE_SIZE = 50
 # What the queue confirms after an action (never text taken from the query string).
 Done = Literal["verified", "deprecated", "review date set", "handed over"]
-Offset = Annotated[int, Query(ge=0, le=10**9)]
 
 FINDING_LABELS = {
     "superseded": "newer edition exists",
@@ -41,31 +48,52 @@ FINDING_LABELS = {
 }
 
 
-def _pages(total: int, offset: int) -> dict[str, Any]:
-    """Where a paginated list is, for the template's previous / next links."""
-    return {
-        "offset": offset,
-        "total": total,
-        "previous": max(0, offset - PAGE_SIZE) if offset > 0 else None,
-        "next": offset + PAGE_SIZE if offset + PAGE_SIZE < total else None,
-        "shown_to": min(total, offset + PAGE_SIZE),
-    }
-
-
 @router.get("/", name="dashboard_overview")
 def overview(request: Request, visit: VisitDep, runtime: RuntimeDep) -> Response:
-    """The health of each source the visitor may read, evaluation scores, last syncs."""
+    """The health of each source the visitor may read and its trend over the last scans,
+    answer freshness, evaluation scores with their sparklines, last syncs."""
     if visit.principal is None:
         return sign_in_first(request, visit)
     database = runtime.database
-    sources = health.by_source(database, visit.principal)
+    rows = report.documents(database)  # read once, for every count of the page
+    sources = health.by_source(database, visit.principal, rows)
     catalog = Catalog(database)
     syncs = {line.source: catalog.last_run(line.source) for line in sources}
+    history = trend(database, visit.principal)
+    trends = {
+        source: {
+            "scans": len(points),
+            "findings": sparkline(
+                [p.open_findings for p in points],
+                f"{source}: pages needing an owner over the last {len(points)} scans",
+            ),
+            "fresh": sparkline(
+                [p.freshness for p in points],
+                f"{source}: answer freshness over the last {len(points)} scans",
+                low=0.0,
+                high=1.0,
+            ),
+        }
+        for source, points in history.items()
+    }
+    fresh = health.freshness(database, visit.principal, rows=rows)
     records = EvalRecords(database)
     scores = []
     for golden in records.golden_sets():
-        latest = records.runs(golden.name, 1)
-        scores.append({"name": golden.name, "run": latest[0] if latest else None})
+        recent = records.runs(golden.name, 20)
+        good = [r for r in reversed(recent) if r.status == "ok" and r.metrics]
+        scores.append(
+            {
+                "name": golden.name,
+                "run": recent[0] if recent else None,
+                "spark": sparkline(
+                    [(r.metrics or {}).get(HEADLINE[0]) for r in good],
+                    f"{golden.name}: {HEADLINE[0]} over its last {len(good)} runs",
+                    low=0.0,
+                    high=1.0,
+                ),
+            }
+        )
     return render(
         request,
         visit,
@@ -76,6 +104,10 @@ def overview(request: Request, visit: VisitDep, runtime: RuntimeDep) -> Response
         scores=scores,
         metrics=HEADLINE,
         last_scan=HygieneRecords(database).last_scan(),
+        trends=trends,
+        fresh=fresh,
+        overall=health.overall_freshness(fresh),
+        freshness_days=FRESHNESS_DAYS,
     )
 
 
@@ -95,7 +127,8 @@ def my_queue(
     admin = principal.role >= Role.ADMIN
     # Only an admin looks at another owner's queue; anyone else sees their own.
     chosen = (owner or None) if admin else principal.name
-    items = work.queue(runtime.database, chosen, principal)
+    rows = report.documents(runtime.database)
+    items = work.queue(runtime.database, chosen, principal, rows=rows)
     return render(
         request,
         visit,
@@ -103,9 +136,9 @@ def my_queue(
         items=items[offset : offset + PAGE_SIZE],
         pages=_pages(len(items), offset),
         owner=chosen,
-        owners=work.owners(runtime.database, principal) if admin else [],
+        owners=work.owners(runtime.database, principal, rows) if admin else [],
         # Suggestions for a hand-over: the owners of pages the visitor may read.
-        known_owners=work.owners(runtime.database, principal),
+        known_owners=work.owners(runtime.database, principal, rows),
         labels=FINDING_LABELS,
         severity=SEVERITY,
         recent_days=work.RECENT_DAYS,
@@ -145,6 +178,10 @@ def _highlight(span: str, value: str) -> dict[str, str]:
     }
 
 
+Show = Literal["open", "resolved", "all"]
+Text = Annotated[str | None, Query(max_length=200)]
+
+
 @router.get("/conflicts", name="dashboard_conflicts")
 def conflicts(
     request: Request,
@@ -152,13 +189,25 @@ def conflicts(
     runtime: RuntimeDep,
     offset: Offset = 0,
     resolved: bool = False,
+    show: Annotated[Show | None, Query()] = None,
+    kind: Text = None,
+    source: Text = None,
+    owner: Text = None,
 ) -> Response:
-    """Both statements of each conflict in context, their values, which side is newer."""
+    """Both statements of each conflict in context, their values, which side is newer;
+    filtered by kind, source, owner, and open or resolved."""
     if visit.principal is None:
         return sign_in_first(request, visit)
+    # `resolved=true` (older links) shows every conflict, as `show=all` does.
+    show = show or ("all" if resolved else "open")
+    database = runtime.database
+    filters = report.Filters(source=source or None, owner=owner or None, reader=visit.principal)
+    rows = report.documents(database)
     found = report.conflicts(
-        runtime.database, report.Filters(reader=visit.principal), include_resolved=resolved
+        database, filters, kind or None, include_resolved=show != "open", rows=rows
     )
+    if show == "resolved":
+        found = [c for c in found if c["resolution"]]
     shown = [
         {
             **c,
@@ -167,11 +216,48 @@ def conflicts(
         }
         for c in found[offset : offset + PAGE_SIZE]
     ]
+    chosen = {"show": show, "kind": kind or "", "source": source or "", "owner": owner or ""}
     return render(
         request,
         visit,
         "conflicts.html",
         conflicts=shown,
         pages=_pages(len(found), offset),
-        resolved=resolved,
+        chosen=chosen,
+        kinds=CONFLICT_KINDS,
+        sources=report.sources(database, visit.principal, rows),
+        owners=work.owners(database, visit.principal, rows),
+        query=urlencode({k: v for k, v in chosen.items() if v}) + "&",
+    )
+
+
+@router.get("/duplicates/diff", name="dashboard_diff")
+def duplicate_diff(
+    request: Request,
+    visit: VisitDep,
+    runtime: RuntimeDep,
+    canonical: Annotated[str, Query(min_length=1, max_length=64)],
+    member: Annotated[str, Query(min_length=1, max_length=64)],
+) -> Response:
+    """A copy side by side with its canonical page's text, the changed words marked."""
+    if visit.principal is None:
+        return sign_in_first(request, visit)
+    rows = {}
+    for doc_id in (canonical, member):
+        row = runtime.catalog.document(doc_id)
+        # Either side unreadable answers as missing: a diff would show its text.
+        if row is None or not visit.principal.can_read(row.acl):
+            return refusal(request, visit, NotFoundError("document", doc_id))
+        rows[doc_id] = row
+
+    def text(doc_id: str) -> str:
+        return "\n\n".join(c.payload.text for c in runtime.store.document_chunks(doc_id))
+
+    return render(
+        request,
+        visit,
+        "diff.html",
+        canonical=rows[canonical],
+        member=rows[member],
+        lines=side_by_side(text(canonical), text(member)),
     )

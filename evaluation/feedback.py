@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from evaluation.tables import feedback, query_log
 from steward.catalog import documents
 from steward.database import Database
-from steward.domain import ScoredChunk, utc_now
+from steward.domain import ScoredChunk, as_utc, utc_now
 from steward.errors import NotFoundError, QueryError
 
 log = logging.getLogger(__name__)
@@ -184,6 +184,53 @@ class FeedbackRecords:
             for (results,) in conn.execute(query):
                 counts.update({hit["doc_id"] for hit in results or ()})
         return counts
+
+    def traffic_of(
+        self, doc_id: str, since: datetime, recent: int = 10
+    ) -> tuple[Counter[str], list[dict[str, Any]]]:
+        """How many logged answers since `since` returned the document, per day (YYYY-MM-DD),
+        and the newest `recent` of them (when, the query's text if it was kept, the mode)."""
+        days: Counter[str] = Counter()
+        found: list[dict[str, Any]] = []
+        query = (
+            select(query_log.c.at, query_log.c.text, query_log.c.mode, query_log.c.results)
+            .where(query_log.c.at >= since)
+            .order_by(query_log.c.at.desc())
+        )
+        with self._database.connect() as conn:
+            for at, text, mode, results in conn.execute(query):
+                if any(hit["doc_id"] == doc_id for hit in results or ()):
+                    days[as_utc(at).date().isoformat()] += 1
+                    if len(found) < recent:
+                        found.append({"at": as_utc(at), "text": text, "mode": mode})
+        return days, found
+
+    def feedback_of(self, doc_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Judgements of the document's results, newest first."""
+        query = (
+            select(feedback.c.at, feedback.c.relevant, feedback.c.note, feedback.c.chunk_id)
+            .where(feedback.c.doc_id == doc_id)
+            .order_by(feedback.c.feedback_id.desc())
+            .limit(limit)
+        )
+        with self._database.connect() as conn:
+            return [
+                {
+                    "at": as_utc(r.at),
+                    "relevant": bool(r.relevant),
+                    "note": r.note,
+                    "chunk_id": r.chunk_id,
+                }
+                for r in conn.execute(query)
+            ]
+
+    def results_of(self, query_id: str) -> list[dict[str, Any]]:
+        """The results a logged answer returned ([] for a query not in the log)."""
+        with self._database.connect() as conn:
+            row = conn.execute(
+                select(query_log.c.results).where(query_log.c.query_id == query_id)
+            ).first()
+        return list(row.results or []) if row else []
 
     def query_stats(self) -> dict[str, float]:
         with self._database.connect() as conn:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from hygiene import report
+from hygiene.freshness import FRESHNESS_DAYS, Freshness, is_fresh, served
 from hygiene.records import HygieneRecords
 from steward.access import Principal
+from steward.catalog import DocumentRow
 from steward.database import Database
-from steward.domain import ReviewState
+from steward.domain import ReviewState, utc_now
 
 STATES = tuple(state.value for state in ReviewState)
 
@@ -30,10 +33,15 @@ class SourceHealth:
     open_conflicts: int = 0
 
 
-def by_source(database: Database, reader: Principal | None = None) -> list[SourceHealth]:
-    """One line per source holding a document the reader may read, by source name."""
+def by_source(
+    database: Database,
+    reader: Principal | None = None,
+    rows: dict[str, DocumentRow] | None = None,
+) -> list[SourceHealth]:
+    """One line per source holding a document the reader may read, by source name (`rows`:
+    the catalog as `report.documents` reads it, when the caller has it already)."""
     filters = report.Filters(reader=reader)
-    rows = report.documents(database)
+    rows = report.documents(database) if rows is None else rows
     records = HygieneRecords(database)
     states = records.states()
     deprecated = {d for d, r in records.reviews().items() if r.deprecated_at is not None}
@@ -53,15 +61,71 @@ def by_source(database: Database, reader: Principal | None = None) -> list[Sourc
             found.states[ReviewState.DEPRECATED.value] += 1
         else:
             found.states[state["state"] if state else ReviewState.UNVERIFIED.value] += 1
-    for cluster in report.duplicates(database, filters):
+    for cluster in report.duplicates(database, filters, rows):
         canonical = rows.get(cluster["canonical"]["doc_id"])
         if canonical is not None:
             line(canonical.source).duplicate_clusters += 1
-    for item in report.stale(database, filters):
+    for item in report.stale(database, filters, rows):
         if item["reason"] == "superseded":
             line(rows[item["doc_id"]].source).superseded += 1
-    for conflict in report.conflicts(database, filters):
+    for conflict in report.conflicts(database, filters, rows=rows):
         sides = [rows.get(side["doc_id"]) for side in (conflict["a"], conflict["b"])]
         for source in {side.source for side in sides if side is not None}:
             line(source).open_conflicts += 1
     return [health[name] for name in sorted(health)]
+
+
+def freshness(
+    database: Database,
+    reader: Principal | None = None,
+    now: datetime | None = None,
+    rows: dict[str, DocumentRow] | None = None,
+) -> dict[str, Freshness]:
+    """Answer freshness per source now, over the results the reader may read.
+
+    An owner's decision since the last scan counts at once: a deprecation makes a page stale,
+    a verification of the text as it reads now makes it verified (until the next scan dates it).
+    """
+    now = now or utc_now()
+    rows = rows if rows is not None else report.documents(database)
+    see = report.Filters(reader=reader)
+    records = HygieneRecords(database)
+    states = records.states()
+    reviews = records.reviews()
+    fresh_of: dict[str, bool] = {}
+
+    def fresh(doc_id: str, row: DocumentRow) -> bool:
+        if doc_id not in fresh_of:
+            state = states.get(doc_id)
+            review = reviews.get(doc_id)
+            value = state is not None and is_fresh(
+                state["state"], state["expires_at"], state["conflicts"], now
+            )
+            if review is not None and review.deprecated_at is not None:
+                value = False
+            elif (
+                not value
+                and review is not None
+                and review.verified_at is not None
+                and review.verified_hash in (row.body_hash, row.content_hash)
+                and (state is None or review.verified_at >= state["scanned_at"])
+            ):
+                value = state is None or not state["conflicts"]
+            fresh_of[doc_id] = value
+        return fresh_of[doc_id]
+
+    found: dict[str, Freshness] = {}
+    with database.connect() as conn:
+        for doc_id in served(conn, now - timedelta(days=FRESHNESS_DAYS)):
+            row = rows.get(doc_id)
+            if row is None or not see.readable(row):
+                continue  # gone since, or not the reader's to count
+            line = found.setdefault(row.source, Freshness())
+            line.served += 1
+            line.fresh += fresh(doc_id, row)
+    return dict(sorted(found.items()))
+
+
+def overall_freshness(lines: dict[str, Freshness]) -> Freshness:
+    """Every source's results together."""
+    return Freshness(sum(f.served for f in lines.values()), sum(f.fresh for f in lines.values()))

@@ -76,11 +76,15 @@ def _answered(row: DocumentRow, review: Review | None, scanned_at: datetime | No
     )
 
 
-def owners(database: Database, reader: Principal | None = None) -> list[str]:
+def owners(
+    database: Database,
+    reader: Principal | None = None,
+    rows: dict[str, DocumentRow] | None = None,
+) -> list[str]:
     """Every owner named by a document the reader may read."""
     see = report.Filters(reader=reader)
-    rows = report.documents(database).values()
-    return sorted({row.owner for row in rows if row.owner and see.readable(row)})
+    found = (report.documents(database) if rows is None else rows).values()
+    return sorted({row.owner for row in found if row.owner and see.readable(row)})
 
 
 def queue(
@@ -88,23 +92,24 @@ def queue(
     owner: str | None,
     reader: Principal | None = None,
     now: datetime | None = None,
+    rows: dict[str, DocumentRow] | None = None,
 ) -> list[QueueItem]:
     """The documents of `owner` (every owner with None) that need a decision, highest impact
     first; with a `reader`, only documents it may read (the same filter as the listings)."""
     filters = report.Filters(owner=owner, reader=reader)
-    rows = report.documents(database)
+    rows = report.documents(database) if rows is None else rows
     records = HygieneRecords(database)
     states = records.states()
     reviews = records.reviews()
     found: dict[str, set[str]] = defaultdict(set)
-    for item in report.stale(database, filters):
+    for item in report.stale(database, filters, rows):
         if item["reason"] != "deprecated":
             found[item["doc_id"]].add(item["reason"])
-    for conflict in report.conflicts(database, filters):
+    for conflict in report.conflicts(database, filters, rows=rows):
         for side in (conflict["a"], conflict["b"]):
             if filters.admits(rows.get(side["doc_id"])):
                 found[side["doc_id"]].add("conflict")
-    for cluster in report.duplicates(database, filters):
+    for cluster in report.duplicates(database, filters, rows):
         for member in cluster["members"]:
             if filters.admits(rows.get(member["doc_id"])):
                 found[member["doc_id"]].add("duplicate")

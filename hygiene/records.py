@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
+from hygiene import history
 from hygiene.tables import (
     hygiene_chunk_duplicates,
     hygiene_conflicts,
@@ -216,6 +217,8 @@ class HygieneRecords:
             if fresh:
                 conn.execute(insert(hygiene_conflicts), fresh)
             self._reapply_decisions(conn)
+            # The per-source counts of this scan, for the dashboard's trends.
+            history.record(conn, scan_id, now)
             conn.execute(
                 update(hygiene_scans)
                 .where(hygiene_scans.c.scan_id == scan_id)

@@ -9,6 +9,7 @@ or a conflict that names it is dropped.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -43,12 +44,22 @@ class Filters:
 
 
 def documents(database: Database) -> dict[str, DocumentRow]:
-    """Every catalog row, with the owner it was handed over to (a decision kept across syncs)."""
-    rows = Catalog(database).all_documents()
+    """Every catalog row, with the owner it was handed over to (a decision kept across syncs);
+    without line hashes (listings do not need them)."""
+    rows = Catalog(database).all_documents(line_hashes=False)
     for doc_id, owner in HygieneRecords(database).handed_over().items():
         if doc_id in rows:
             rows[doc_id] = replace(rows[doc_id], owner=owner)
     return rows
+
+
+def sources(
+    database: Database, reader: Principal | None = None, rows: dict[str, DocumentRow] | None = None
+) -> list[str]:
+    """The sources holding a document the reader may read."""
+    see = Filters(reader=reader)
+    rows = documents(database) if rows is None else rows
+    return sorted({row.source for row in rows.values() if see.readable(row)})
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -64,9 +75,12 @@ def _doc(row: DocumentRow | None, doc_id: str) -> dict[str, Any]:
     }
 
 
-def duplicates(database: Database, filters: Filters) -> list[dict[str, Any]]:
-    """Clusters of copies, largest first: the canonical document and its members."""
-    rows = documents(database)
+def duplicates(
+    database: Database, filters: Filters, rows: dict[str, DocumentRow] | None = None
+) -> list[dict[str, Any]]:
+    """Clusters of copies, largest first: the canonical document and its members (`rows`:
+    the catalog as `documents` reads it, when the caller has read it already)."""
+    rows = documents(database) if rows is None else rows
     members: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for doc_id, state in HygieneRecords(database).states().items():
         if state["duplicate_of"]:
@@ -92,9 +106,11 @@ def duplicates(database: Database, filters: Filters) -> list[dict[str, Any]]:
     return clusters
 
 
-def stale(database: Database, filters: Filters) -> list[dict[str, Any]]:
+def stale(
+    database: Database, filters: Filters, rows: dict[str, DocumentRow] | None = None
+) -> list[dict[str, Any]]:
     """Documents that should not answer questions as they are: deprecated, superseded, expired."""
-    rows = documents(database)
+    rows = documents(database) if rows is None else rows
     records = HygieneRecords(database)
     reviews = records.reviews()
     items = []
@@ -160,8 +176,9 @@ def conflicts(
     kind: str | None = None,
     include_resolved: bool = False,
     doc_id: str | None = None,
+    rows: dict[str, DocumentRow] | None = None,
 ) -> list[dict[str, Any]]:
-    rows = documents(database)
+    rows = documents(database) if rows is None else rows
     found = []
     for c in HygieneRecords(database).conflicts(doc_id, include_resolved):
         if kind is not None and c.kind != kind:
@@ -211,6 +228,25 @@ def unreadable_ids(database: Database, reader: Principal) -> frozenset[str]:
 def names_any(entry: Any, doc_ids: frozenset[str]) -> bool:
     """Whether a listed entry (an audit line, a feedback row) names one of these documents."""
     return bool(doc_ids) and any(d in str(entry) for d in doc_ids)
+
+
+_DOC_ID = re.compile(r"\b[0-9a-f]{32}\b")
+
+
+def visible_entries(
+    database: Database, reader: Principal | None, found: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The entries (audit lines) that name no document the reader may not read.
+
+    Ids are picked out of each entry's text and their groups read in one query, so the cost
+    follows the entries shown, not the size of the catalog.
+    """
+    if reader is None or reader.search_groups is None or not found:
+        return found
+    named = [set(_DOC_ID.findall(str(entry))) for entry in found]
+    acls = Catalog(database).acls(sorted(set().union(*named)))
+    hidden = {d for d, acl in acls.items() if not reader.can_read(acl)}
+    return [entry for entry, ids in zip(found, named, strict=True) if not ids & hidden]
 
 
 def document_state(

@@ -1,6 +1,6 @@
 """The hygiene tables: what the last scan found, owners' decisions, conflicts and the scans.
 
-`hygiene.records` reads and writes them; `steward/migrations` creates them (0004, 0006).
+`hygiene.records` reads and writes them; `steward/migrations` creates them (0004, 0006, 0007).
 """
 
 from __future__ import annotations
@@ -91,4 +91,21 @@ hygiene_scans = Table(
     Column("finished_at", DateTime(timezone=True)),
     Column("duration_s", Float),
     Column("summary", JSON),
+)
+
+# Each scan's counts per source (0007), kept for the last `hygiene.history.KEEP_SCANS` scans.
+# A row counts the documents of one source sharing one access list (`acl`), and for a finding
+# that involves a second document (a copy's canonical page, a successor, the other side of a
+# conflict) that document's access list too (`other_acl`): a reader sums only the rows it may
+# read both of, so no trend counts a page it may not read.
+hygiene_source_history = Table(
+    "hygiene_source_history",
+    metadata,
+    Column("entry_id", Integer, primary_key=True, autoincrement=True),
+    Column("scan_id", Integer, nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("acl", JSON, nullable=False),
+    Column("other_acl", JSON),
+    Column("counts", JSON, nullable=False),
 )

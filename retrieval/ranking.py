@@ -40,18 +40,29 @@ def factor(
     `named`: the query names the document's year or version ("travel policy 2024"), so being
     superseded by a later edition does not count against it.
     """
+    value = 1.0
+    for number, part in enumerate(factors(mark, settings, now, named).values()):
+        value = part if number == 0 else value * part
+    return value
+
+
+def factors(
+    mark: DocumentMark | None, settings: HygieneSettings, now: datetime, named: bool = False
+) -> dict[str, float]:
+    """Each factor of `factor` by name, in the order they multiply: `freshness`, then
+    `deprecated` or `expired`, then `superseded` (those that apply); {} without a mark."""
     if mark is None:
-        return 1.0
+        return {}
     age_days = max(0.0, (now - mark.updated_at).total_seconds() / 86400)
     decay = 1.0 - float(0.5 ** (age_days / settings.freshness_half_life_days))
-    value = 1.0 - settings.freshness_weight * decay
+    found = {"freshness": 1.0 - settings.freshness_weight * decay}
     if mark.state is ReviewState.DEPRECATED:
-        value *= settings.deprecated_factor
+        found["deprecated"] = settings.deprecated_factor
     elif mark.state is ReviewState.EXPIRED:
-        value *= settings.expired_factor
+        found["expired"] = settings.expired_factor
     if mark.superseded_by and not named:
-        value *= settings.superseded_factor
-    return value
+        found["superseded"] = settings.superseded_factor
+    return found
 
 
 def flags(mark: DocumentMark | None) -> tuple[str, ...]:

@@ -10,7 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, Text, insert, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    Text,
+    cast,
+    insert,
+    or_,
+    select,
+)
 
 from steward.database import Database, metadata
 from steward.domain import as_utc, utc_now
@@ -42,13 +54,40 @@ def audit(conn: Any, actor: str, action: str, subject: str, **detail: Any) -> No
     )
 
 
-def entries(database: Database, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    """The log, newest first."""
-    with database.connect() as conn:
-        rows = conn.execute(
-            select(hygiene_audit)
-            .order_by(hygiene_audit.c.entry_id.desc())
-            .limit(limit)
-            .offset(offset)
+def entries(
+    database: Database,
+    limit: int | None = 100,
+    offset: int = 0,
+    actor: str | None = None,
+    action: str | None = None,
+    document: str | None = None,
+) -> list[dict[str, Any]]:
+    """The log, newest first; only one actor's, one action's, or the entries naming a document
+    (as their subject, in a pair, or in their detail) when asked."""
+    query = select(hygiene_audit).order_by(hygiene_audit.c.entry_id.desc())
+    if actor is not None:
+        query = query.where(hygiene_audit.c.actor == actor)
+    if action is not None:
+        query = query.where(hygiene_audit.c.action == action)
+    if document is not None:
+        query = query.where(
+            or_(
+                hygiene_audit.c.subject.contains(document, autoescape=True),
+                cast(hygiene_audit.c.detail, Text).contains(document, autoescape=True),
+            )
         )
+    with database.connect() as conn:
+        rows = conn.execute(query.limit(limit).offset(offset))
         return [{**dict(r._mapping), "at": as_utc(r.at)} for r in rows]
+
+
+def choices(database: Database) -> dict[str, list[str]]:
+    """The actors and the actions the log holds, for a filter's options."""
+    with database.connect() as conn:
+        return {
+            name: sorted(str(v) for (v,) in conn.execute(select(column).distinct()))
+            for name, column in (
+                ("actors", hygiene_audit.c.actor),
+                ("actions", hygiene_audit.c.action),
+            )
+        }

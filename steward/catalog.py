@@ -210,13 +210,22 @@ class Catalog:
             query = select(documents.c.source).distinct().order_by(documents.c.source)
             return [str(name) for (name,) in conn.execute(query)]
 
-    def all_documents(self, sources: Sequence[str] = ()) -> dict[str, DocumentRow]:
-        """Every document (of these sources), without chunk lists (they stay empty)."""
-        query = select(documents)
+    def all_documents(
+        self, sources: Sequence[str] = (), line_hashes: bool = True
+    ) -> dict[str, DocumentRow]:
+        """Every document (of these sources), without chunk lists (they stay empty); without
+        line hashes too when not asked for (listings: decoding them is most of the read)."""
+        columns = [c for c in documents.c if line_hashes or c.name != "line_hashes"]
+        query = select(*columns)
         if sources:
             query = query.where(documents.c.source.in_(list(sources)))
         with self._database.connect() as conn:
-            return {row.doc_id: _row(row._mapping, []) for row in conn.execute(query)}
+            if line_hashes:
+                return {row.doc_id: _row(row._mapping, []) for row in conn.execute(query)}
+            return {
+                row.doc_id: _row({**row._mapping, "line_hashes": []}, [])
+                for row in conn.execute(query)
+            }
 
     def count_documents(self) -> int:
         with self._database.connect() as conn:
@@ -407,3 +416,14 @@ class Catalog:
                 select(runs).where(runs.c.source == source).order_by(runs.c.run_id.desc()).limit(1)
             ).first()
             return RunRow(**row._mapping) if row else None
+
+    def runs_of(self, source: str, limit: int = 10) -> list[RunRow]:
+        """The newest runs of a source, newest first."""
+        with self._database.connect() as conn:
+            query = (
+                select(runs)
+                .where(runs.c.source == source)
+                .order_by(runs.c.run_id.desc())
+                .limit(limit)
+            )
+            return [RunRow(**row._mapping) for row in conn.execute(query)]

@@ -2,14 +2,16 @@
 
 An owner signs in with an API key, opens the queue, verifies one of the sample knowledge
 base's expired pages and sees it leave the queue; no page logs a console error. Screenshots of
-each page at 1280 and 390 px wide are saved under the test's tmp dir, or under
-$DASHBOARD_SCREENSHOTS when it is set. `.ci/run` installs
+each page at 1280 and 390 px wide (every page of the dashboard, the evaluation chart gaining a
+point for a new run) are saved under the test's tmp dir, or under $DASHBOARD_SCREENSHOTS when
+it is set. `.ci/run` installs
 chromium; locally the tests skip, saying why, when it or Playwright is missing.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,9 @@ from api.app import create_app
 from app.hygiene import scan_hygiene
 from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
+from evaluation.golden import parse_records
+from evaluation.runs import EvalRecords, evaluate_golden
+from hygiene import report
 from hygiene.records import HygieneRecords
 from ingest.pipeline import document_id
 from steward.settings import AccessSettings, KeyEntry
@@ -30,6 +35,7 @@ KB = Path(__file__).resolve().parents[1] / "examples" / "sample-kb"
 OWNER = "david.chen@brightwater.example"
 OWNER_KEY = "david-browser-key-0001"
 TRAVEL = document_id("handbook", "finance/travel-policy-2023.md")
+LAPTOP = document_id("handbook", "it/laptop-policy.md")
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright for Python is not installed (pip install -e .[dev])"
@@ -44,26 +50,28 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def base_url(
-    tmp_path_factory: pytest.TempPathFactory,
-    hash_embedder: Any,
-    make_settings: Any,
-    serve_app: Any,
-) -> Iterator[str]:
+def live(
+    tmp_path_factory: pytest.TempPathFactory, hash_embedder: Any, make_settings: Any
+) -> Iterator[Runtime]:
     root = tmp_path_factory.mktemp("dashboard-browser")
     keys = AccessSettings(
         keys=[KeyEntry(name=OWNER, role="owner", groups=["staff"], key=OWNER_KEY)]
     )
-    live: Runtime = open_runtime(make_settings(root, auth=keys), embedder=hash_embedder)
+    runtime: Runtime = open_runtime(make_settings(root, auth=keys), embedder=hash_embedder)
     try:
-        assert live.pipeline.run(FilesystemConnector(KB, "handbook")).status == "ok"
-        scan_hygiene(live)
-        with serve_app(create_app(live.settings, live)) as url:
-            yield url
-        entry = HygieneRecords(live.database).audit(1)[0]
-        assert (entry["actor"], entry["action"], entry["subject"]) == (OWNER, "verify", TRAVEL)
+        assert runtime.pipeline.run(FilesystemConnector(KB, "handbook")).status == "ok"
+        scan_hygiene(runtime)
+        yield runtime
     finally:
-        live.close()
+        runtime.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(live: Runtime, serve_app: Any) -> Iterator[str]:
+    with serve_app(create_app(live.settings, live)) as url:
+        yield url
+    entries = HygieneRecords(live.database).audit(10)
+    assert (OWNER, "verify", TRAVEL) in [(e["actor"], e["action"], e["subject"]) for e in entries]
 
 
 @pytest.fixture(scope="module")
@@ -119,4 +127,69 @@ def test_an_owner_signs_in_verifies_a_page_and_sees_it_leave_the_queue(
             # Nothing wider than the window at 390 px but the tables' own scrolling boxes.
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, (path, width, overflow)
+    assert page.console_errors == []
+
+
+def _screens(page: Any, base_url: str, shots: Path, pages: list[tuple[str, str]]) -> None:
+    """Each page at both widths: a heading, a screenshot, nothing wider than the window."""
+    for path, name in pages:
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            answer = page.goto(f"{base_url}{path}")
+            assert answer is not None and answer.status == 200, path
+            assert page.locator("h1").is_visible()
+            page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (path, width, overflow)
+
+
+def test_every_other_page_renders_at_both_widths_without_console_errors(
+    base_url: str, live: Runtime, page: Any, tmp_path: Path
+) -> None:
+    shots = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    queries = [
+        {"query": "travel policy", "relevant": [{"doc_id": TRAVEL, "grade": 1}]},
+        {"query": "laptop replacement", "relevant": [{"doc_id": LAPTOP, "grade": 1}]},
+    ]
+    EvalRecords(live.database).save_golden("handbook-set", parse_records(queries), 10)
+    first, second = (evaluate_golden(live, "handbook-set").run_id for _ in range(2))
+    owner = live.settings.auth.key_ring().resolve(OWNER_KEY)
+    clusters = report.duplicates(live.database, report.Filters(reader=owner))
+    canonical, member = clusters[0]["canonical"]["doc_id"], clusters[0]["members"][0]["doc_id"]
+    if not page.url.startswith(base_url) or "sign-in" in page.url:
+        page.goto(f"{base_url}/sign-in")
+        page.get_by_label("API key").fill(OWNER_KEY)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{base_url}/queue")
+    # A run added now is a new point on the chart.
+    page.goto(f"{base_url}/evaluation")
+    dots = page.locator('[data-set="handbook-set"] circle.dot.s0').count()
+    assert dots == 2
+    evaluate_golden(live, "handbook-set")
+    page.goto(f"{base_url}/evaluation")
+    assert page.locator('[data-set="handbook-set"] circle.dot.s0').count() == dots + 1
+    # Filters and the playground are labelled forms that work from the keyboard too.
+    page.goto(f"{base_url}/playground")
+    page.get_by_label("Query").fill("travel policy")
+    page.get_by_label("Query").press("Enter")
+    page.wait_for_url(re.compile(r".*/playground\?q=travel\+policy.*"))
+    assert page.locator("li.result").count() > 0
+    _screens(
+        page,
+        base_url,
+        shots,
+        [
+            ("/evaluation", "evaluation"),
+            (f"/evaluation/runs/{second}", "run"),
+            (f"/evaluation/compare?a={first}&b={second}", "compare"),
+            (f"/document/{TRAVEL}", "document"),
+            (f"/duplicates/diff?canonical={canonical}&member={member}", "diff"),
+            ("/conflicts?show=all", "conflicts-all"),
+            ("/playground?q=travel+policy", "playground"),
+            ("/gaps", "gaps"),
+            ("/audit", "audit"),
+            ("/source-syncs", "sources"),
+        ],
+    )
     assert page.console_errors == []
