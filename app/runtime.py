@@ -16,6 +16,7 @@ from hygiene.records import HygieneRecords, SnapshotCache
 from ingest.pipeline import IngestPipeline
 from retrieval.edge_store import EdgeStore
 from retrieval.embed import Embedder, open_embedder
+from retrieval.query_batch import BatchedQueries
 from retrieval.search import Retriever
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
@@ -82,6 +83,8 @@ class Runtime:
     def close(self) -> None:
         self.store.close()
         self.database.close()
+        if isinstance(self.embedder, BatchedQueries):
+            self.embedder.close()
 
 
 def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtime:
@@ -91,6 +94,9 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
     try:
         database = Database(settings.home.catalog_url(settings.catalog))
         model = embedder or _open_embedder(settings)
+        if not isinstance(model, BatchedQueries):
+            # Concurrent requests' queries share the model's passes (retrieval.query_batch).
+            model = BatchedQueries(model)
         built = store.built_with()
         if built is not None and built != (model.dimension, model.name):
             raise StoreError(
