@@ -18,6 +18,7 @@ from retrieval.edge_store import EdgeStore
 from retrieval.embed import Embedder, open_embedder
 from retrieval.query_batch import BatchedQueries
 from retrieval.search import Retriever
+from retrieval.server_embed import open_server_embedder
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
 from steward.catalog import Catalog
@@ -153,9 +154,11 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
 
 
 def _open_embedder(settings: Settings) -> Embedder:
-    """The model in this process, loaded on first use."""
+    """The model in this process (loaded on first use), or the embedding server's client."""
     embedding = settings.embedding
-    return open_embedder(embedding.model, embedding.batch_size, embedding.device)
+    if embedding.backend == "local":
+        return open_embedder(embedding.model, embedding.batch_size, embedding.device)
+    return open_server_embedder(embedding, settings.outbound.policy())
 
 
 def _scan(runtime: Runtime) -> ScanReport:

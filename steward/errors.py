@@ -9,6 +9,7 @@ StewardError
 │   └── IndexLockedError the embedded index is open in another process
 ├── CatalogError         the catalog is missing, locked or of another schema
 ├── LlmError             an LLM endpoint failed or answered out of shape
+├── EmbeddingError       the embedding server failed or answered out of shape (after retries)
 ├── NotFoundError        an id that does not exist
 ├── AccessError          the caller may not do this
 │   ├── UnauthenticatedError  no valid API key or bearer token (401)
@@ -86,6 +87,15 @@ class LlmError(StewardError):
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"LLM at {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class EmbeddingError(StewardError):
+    """The embedding server failed (after its retries), or answered out of shape."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"embedding server at {url}: {reason}")
         self.url = url
         self.reason = reason
 
