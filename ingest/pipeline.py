@@ -204,8 +204,8 @@ class IngestPipeline:
         guess = RunningBoilerplate(
             self.settings.boilerplate_min_share, self.settings.boilerplate_min_docs
         )
-        for row in known.values():
-            guess.add(row.content_hash, row.line_hashes)
+        for known_row in known.values():
+            guess.add(known_row.content_hash, known_row.line_hashes)
         ahead = EmbedAhead(self.catalog, self.embedder)
 
         def parsed(doc: _Pending) -> None:

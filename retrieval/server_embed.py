@@ -75,10 +75,12 @@ class ServerEmbedder:
         ]
         vectors = np.concatenate(rows).astype(np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms == 0, 1, norms)  # as the local model: L2-normalised
+        normalised: np.ndarray = vectors / np.where(norms == 0, 1, norms)  # as the local model
+        return normalised
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        vector: np.ndarray = self.embed_documents([text])[0]
+        return vector
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._pieces.count_tokens(texts)
