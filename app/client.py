@@ -16,7 +16,6 @@ from typing import Any, ParamSpec, Self, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from app.hygiene import scan_hygiene
 from app.runtime import Runtime, open_runtime
 from app.sources import listing
 from client.errors import ClientError, from_kernel, from_validation
@@ -324,6 +323,9 @@ class LocalClient:
     @_translated
     def scan(self, progress: Progress | None = None) -> ScanResult:
         runtime = self._live()
+        # Imported here: the scan's modules (MinHash, the conflict rules) are for scans only.
+        from app.hygiene import scan_hygiene
+
         found = scan_hygiene(runtime, progress)
         runtime.hygiene.invalidate()
         return ScanResult(scan_id=found.scan_id, summary=found.summary())

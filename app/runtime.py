@@ -15,9 +15,10 @@ from evaluation.runs import EvalRecords, evaluate_all
 from hygiene.records import HygieneRecords, SnapshotCache
 from ingest.pipeline import IngestPipeline
 from retrieval.edge_store import EdgeStore
-from retrieval.embed import Embedder, SentenceTransformerEmbedder
-from retrieval.qdrant_store import QdrantStore
+from retrieval.embed import Embedder, open_embedder
+from retrieval.query_batch import BatchedQueries
 from retrieval.search import Retriever
+from retrieval.server_embed import open_server_embedder
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
 from steward.catalog import Catalog
@@ -37,6 +38,9 @@ def open_store(settings: Settings) -> VectorStore:
         return EdgeStore(settings.home.index_dir)
     if not settings.index.url:
         raise ConfigError("STEWARD_INDEX_URL: required when STEWARD_INDEX_BACKEND=qdrant")
+    # Imported here: qdrant-client takes 0.7-1.7 s to import, which the embedded index never needs.
+    from retrieval.qdrant_store import QdrantStore
+
     key = settings.index.api_key
     return QdrantStore(
         settings.index.url,
@@ -84,16 +88,20 @@ class Runtime:
         self.webhooks.close()  # what is queued goes out first (for a few seconds at most)
         self.store.close()
         self.database.close()
+        if isinstance(self.embedder, BatchedQueries):
+            self.embedder.close()
 
 
 def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtime:
-    """Open catalog and store, load the model; an embedder may be handed in (tests share one)."""
+    """Open catalog and store and the model (its weights load when a text is first embedded);
+    an embedder may be handed in (tests share one)."""
     store = open_store(settings)
     try:
         database = Database(settings.home.catalog_url(settings.catalog))
-        model = embedder or SentenceTransformerEmbedder(
-            settings.embedding.model, settings.embedding.batch_size, settings.embedding.device
-        )
+        model = embedder or _open_embedder(settings)
+        if not isinstance(model, BatchedQueries):
+            # Concurrent requests' queries share the model's passes (retrieval.query_batch).
+            model = BatchedQueries(model)
         built = store.built_with()
         if built is not None and built != (model.dimension, model.name):
             raise StoreError(
@@ -148,6 +156,14 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
         AfterSync("evaluation", partial(reevaluate, partial(evaluate_all, runtime, "sync"))),
     ]
     return runtime
+
+
+def _open_embedder(settings: Settings) -> Embedder:
+    """The model in this process (loaded on first use), or the embedding server's client."""
+    embedding = settings.embedding
+    if embedding.backend == "local":
+        return open_embedder(embedding.model, embedding.batch_size, embedding.device)
+    return open_server_embedder(embedding, settings.outbound.policy())
 
 
 def _scan(runtime: Runtime) -> ScanReport:

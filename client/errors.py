@@ -159,6 +159,7 @@ STATUS: list[tuple[type[StewardError], int]] = [
     (kernel.ConfigError, 400),
     (kernel.StoreError, 503),
     (kernel.CatalogError, 503),
+    (kernel.EmbeddingError, 503),
     (StewardError, 500),
 ]
 

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 _WORD = re.compile(r"[0-9a-z]+(?:[.,'][0-9a-z]+)*")
 
@@ -91,6 +90,10 @@ def similar_sets(
     ids = sorted(sets)
     if len(ids) < 2:
         return []
+    # Imported here: datasketch brings scipy, 0.6-1.7 s of start-up that every command importing
+    # the findings' types (`steward hygiene report`, `steward sources`) would pay.
+    from datasketch import MinHash, MinHashLSH
+
     # The LSH band threshold sits a little below the wanted Jaccard: a pair just above the
     # threshold whose sketch happens to estimate low must still become a candidate.
     lsh = MinHashLSH(threshold=max(0.05, threshold - 0.1), num_perm=permutations)

@@ -7,8 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from hashlib import sha256
 
-from llama_index.core.node_parser import SentenceSplitter
-
 from steward.domain import Chunk, Element, ElementKind
 
 # Chunk ids are uuid5 under this namespace: stable across runs and machines (see chunk_id).
@@ -116,6 +114,10 @@ def chunk_document(
         for element, size in zip(block, block_sizes, strict=True):
             if size > room:
                 flush()
+                # Imported here: llama_index.core takes about a second to import, and only a
+                # paragraph longer than a chunk needs it.
+                from llama_index.core.node_parser import SentenceSplitter
+
                 splitter = SentenceSplitter(
                     chunk_size=room,
                     chunk_overlap=min(budget.overlap_tokens, room // 4),

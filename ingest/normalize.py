@@ -64,6 +64,27 @@ def boilerplate_keys(
     return {key for key, seen in counts.items() if seen >= threshold}
 
 
+class RunningBoilerplate:
+    """`boilerplate_keys` over the documents seen so far, asked about one document's lines:
+    the guess an ingest chunks ahead with before it has read every document."""
+
+    def __init__(self, min_share: float, min_docs: int) -> None:
+        self._min_share = min_share
+        self._min_docs = min_docs
+        self._counts: Counter[str] = Counter()
+        self._seen: set[str] = set()
+
+    def add(self, content_hash: str, keys: Iterable[str]) -> None:
+        if content_hash not in self._seen:  # exact copies count once, as in boilerplate_keys
+            self._seen.add(content_hash)
+            self._counts.update(set(keys))
+
+    def among(self, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` are boilerplate by what has been seen."""
+        threshold = max(self._min_docs, self._min_share * len(self._seen))
+        return {key for key in keys if self._counts[key] >= threshold}
+
+
 def strip_boilerplate(
     elements: Sequence[Element], boilerplate: set[str]
 ) -> tuple[list[Element], int]:

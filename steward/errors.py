@@ -10,6 +10,7 @@ StewardError
 │   └── IndexLockedError the embedded index is open in another process
 ├── CatalogError         the catalog is missing, locked or of another schema
 ├── LlmError             an LLM endpoint failed or answered out of shape
+├── EmbeddingError       the embedding server failed or answered out of shape (after retries)
 ├── NotFoundError        an id that does not exist
 ├── BusyError            the work asked for is already running (a sync of that source)
 ├── AccessError          the caller may not do this
@@ -97,6 +98,15 @@ class LlmError(StewardError):
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"LLM at {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class EmbeddingError(StewardError):
+    """The embedding server failed (after its retries), or answered out of shape."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"embedding server at {url}: {reason}")
         self.url = url
         self.reason = reason
 

@@ -80,6 +80,24 @@ class EmbeddingSettings(BaseSettings):
     # passages in 18.6 s against 22.8 s at 32 and 24.6 s at 64.
     batch_size: int = Field(8, ge=1, le=1024)
     device: str = "cpu"
+    # Where the model runs: "local" (in this process, on `device`), or an embedding server:
+    # "openai" (POST {url}/v1/embeddings) or "tei" (text-embeddings-inference, POST {url}/embed).
+    # The model's files must still be here: its word pieces bound the chunks.
+    backend: Literal["local", "openai", "tei"] = "local"
+    url: str | None = None
+    api_key: SecretStr | None = None
+    server_model: str | None = None  # the name the server knows the model by; `model` if unset
+    timeout_s: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)  # after a timeout, a refused connection, a 429 or 5xx
+    server_batch_size: int = Field(64, ge=1, le=2048)
+
+    @model_validator(mode="after")
+    def _server_has_url(self) -> EmbeddingSettings:
+        if self.backend != "local" and not self.url:
+            raise ValueError(
+                f"STEWARD_EMBED_URL: required with STEWARD_EMBED_BACKEND={self.backend}"
+            )
+        return self
 
 
 class IngestSettings(BaseSettings):

@@ -1,0 +1,267 @@
+"""Speed benchmark (issue 15): ingest against the embedder, CLI start-up, /retrieve against the
+model, as ratios measured in one run (the machine is shared: only ratios within a run count).
+
+- folder ingest of N msmarco passages written as .md files (and .txt) vs embedding the same
+  texts alone with the same model object, in this process;
+- wall time of CLI commands that need no model (`steward ingest` of an unchanged small folder,
+  `sources`, `check`, `hygiene report`), each in a fresh interpreter;
+- /retrieve over HTTP, one client, p50 vs embedding one query alone; throughput at 32 clients
+  (benchmarks/load.py's server and clients).
+
+Prints a table and writes JSON.
+
+    python benchmarks/speed.py [--data ../shared/datasets/msmarco-5k] [--documents 5000]
+                               [--parts ingest,cli,retrieve] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "msmarco-5k"
+STEWARD = [sys.executable, "-c", "from cli.main import app; app()"]
+
+
+def _write(folder: Path, texts: dict[str, str], suffix: str) -> None:
+    for n, (doc_id, text) in enumerate(texts.items()):
+        target = folder / f"team{n % 10}" / f"{doc_id}{suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text + "\n", encoding="utf-8")
+
+
+def _embed_alone(embedder: Any, texts: list[str]) -> float:
+    """Seconds to embed `texts`, in a worker thread as the ingest does (ingest/ahead.py): on
+    this shared machine torch ran 4-5 times slower in the main thread than in another one
+    (100 passages: 43.1 s against 10.8 s, same torch.get_num_threads() of 2)."""
+    took: list[float] = []
+
+    def run() -> None:
+        started = time.perf_counter()
+        embedder.embed_documents(texts)
+        took.append(time.perf_counter() - started)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    return took[0]
+
+
+def ingest_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from app.runtime import open_runtime
+    from connectors.filesystem import FilesystemConnector
+    from evaluation.beir import load_beir
+    from retrieval.embed import open_embedder
+    from steward.settings import EmbeddingSettings, HomeSettings, Settings
+
+    dataset = load_beir(args.data)
+    texts = {i: dataset.corpus[i]["text"] for i in list(dataset.corpus)[: args.documents]}
+    settings = EmbeddingSettings()
+    embedder = open_embedder(settings.model, settings.batch_size, settings.device)
+    embedder.embed_documents(["warm-up"])  # the load and first pass are nobody's cost
+    results: dict[str, Any] = {"documents": len(texts)}
+    for suffix in args.formats.split(","):
+        folder = work / f"kb-{suffix}"
+        _write(folder, texts, f".{suffix}")
+        # Alone before and after the ingest: their mean is the embedder's speed meanwhile.
+        before = _embed_alone(embedder, list(texts.values()))
+        runtime = open_runtime(
+            Settings(home=HomeSettings(home=work / f"home-{suffix}")), embedder=embedder
+        )
+        try:
+            started = time.perf_counter()
+            summary = runtime.pipeline.run(FilesystemConnector(folder, "kb"))
+            ingest_s = time.perf_counter() - started
+            assert summary.status == "ok", summary.error
+        finally:
+            runtime.close()
+        after = _embed_alone(embedder, list(texts.values()))
+        alone = (before + after) / 2
+        results[suffix] = {
+            "ingest_s": round(ingest_s, 2),
+            "embed_alone_s": [round(before, 2), round(after, 2)],
+            "ratio": round(ingest_s / alone, 3),
+            "chunks": summary.chunks,
+            "embed_s_inside": round(summary.embed_seconds, 2),
+        }
+        print(f"ingest .{suffix}: {results[suffix]}", file=sys.stderr, flush=True)
+    return results
+
+
+def _wall(command: list[str], env: dict[str, str], repeat: int) -> float:
+    """The median wall time of `steward COMMAND` in a fresh interpreter."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run([*STEWARD, *command], env=env, capture_output=True, check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def cli_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    kb = ROOT / "examples" / "sample-kb"
+    small = work / "small"
+    small.mkdir()
+    for name in ("hr/leave-policy.md", "it/notes.txt", "support/sla.md"):
+        shutil.copy(kb / name, small / Path(name).name)
+    sources = work / "steward.yaml"
+    sources.write_text(f"sources:\n  small:\n    connector: filesystem\n    path: {small}\n")
+    env = {
+        **os.environ,
+        "STEWARD_HOME": str(work / "cli-home"),
+        "STEWARD_SOURCES_FILE": str(sources),
+        "PYTHONPATH": str(ROOT),
+    }
+    ingest = ["ingest", str(small), "--source", "small", "--json"]
+    subprocess.run([*STEWARD, *ingest], env=env, capture_output=True, check=True)
+    results = {
+        "python_startup_s": round(_wall(["--help"], env, args.repeat), 2),
+        "ingest_unchanged_s": round(_wall(ingest, env, args.repeat), 2),
+        "sync_unchanged_s": round(_wall(["sync", "small"], env, args.repeat), 2),
+        "sources_s": round(_wall(["sources"], env, args.repeat), 2),
+        "check_s": round(_wall(["check"], env, args.repeat), 2),
+        "hygiene_report_s": round(_wall(["hygiene", "report"], env, args.repeat), 2),
+    }
+    print(f"cli: {results}", file=sys.stderr, flush=True)
+    return results
+
+
+def retrieve_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    import load  # benchmarks/load.py: its clients, in a child process
+    import uvicorn
+
+    from api.app import create_app
+    from app.runtime import open_runtime
+    from connectors.filesystem import FilesystemConnector
+    from evaluation.beir import load_beir
+    from steward.settings import HomeSettings, Settings
+
+    dataset = load_beir(args.data)
+    kb = work / "retrieve-kb"
+    ids = list(dataset.corpus)[: args.retrieve_documents]
+    _write(kb, {i: dataset.corpus[i]["text"] for i in ids}, ".txt")
+    queries = list(dataset.queries.values())
+    queries_file = work / "queries.json"
+    queries_file.write_text(json.dumps(queries), encoding="utf-8")
+    runtime = open_runtime(Settings(home=HomeSettings(home=work / "retrieve-home")))
+    results: dict[str, Any] = {"documents": len(ids)}
+    try:
+        summary = runtime.pipeline.run(FilesystemConnector(kb, "kb"))
+        assert summary.status == "ok", summary.error
+        embedder = runtime.embedder
+        alone: list[float] = []
+
+        def embed_queries() -> None:  # in a worker thread, as the API's are (_embed_alone)
+            embedder.embed_query("warm-up")
+            for query in queries[:200]:
+                started = time.perf_counter()
+                embedder.embed_query(query)
+                alone.append(time.perf_counter() - started)
+
+        worker = threading.Thread(target=embed_queries)
+        worker.start()
+        worker.join()
+        config = uvicorn.Config(
+            create_app(runtime.settings, runtime),
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            access_log=False,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        try:
+            one = load._run_clients(url, 1, args.duration, queries_file)
+            many = load._run_clients(url, 32, args.duration, queries_file)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+    finally:
+        runtime.close()
+    embed_p50 = statistics.median(alone) * 1000
+    results.update(
+        embed_query_p50_ms=round(embed_p50, 2),
+        one_client=one,
+        clients_32=many,
+        p50_over_embed=round(one["p50_ms"] / embed_p50, 2),
+    )
+    print(f"retrieve: {results}", file=sys.stderr, flush=True)
+    return results
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = [f"{'measure':<48} {'value':>10}"]
+    ingest = results.get("ingest", {})
+    for suffix in ("md", "txt"):
+        if suffix in ingest:
+            row = ingest[suffix]
+            lines.append(f"{f'ingest .{suffix} s':<48} {row['ingest_s']:>10.2f}")
+            alone = sum(row["embed_alone_s"]) / 2
+            lines.append(f"{'embed the same texts alone s (mean of 2)':<48} {alone:>10.2f}")
+            lines.append(f"{f'ratio ingest .{suffix} / embed alone':<48} {row['ratio']:>10.3f}")
+    for key, value in results.get("cli", {}).items():
+        lines.append(f"{'cli ' + key:<48} {value:>10.2f}")
+    retrieve = results.get("retrieve")
+    if retrieve:
+        lines.append(f"{'embed one query p50 ms':<48} {retrieve['embed_query_p50_ms']:>10.2f}")
+        lines.append(f"{'/retrieve 1 client p50 ms':<48} {retrieve['one_client']['p50_ms']:>10.2f}")
+        lines.append(
+            f"{'ratio /retrieve p50 / embed one query':<48} {retrieve['p50_over_embed']:>10.2f}"
+        )
+        many = retrieve["clients_32"]
+        lines.append(f"{'/retrieve 32 clients req/s':<48} {many['throughput_qps']:>10.1f}")
+        lines.append(f"{'/retrieve 32 clients errors':<48} {many['errors']:>10d}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--documents", type=int, default=5000)
+    parser.add_argument("--formats", default="md,txt")
+    parser.add_argument("--parts", default="ingest,cli,retrieve")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per CLI command")
+    parser.add_argument("--retrieve-documents", type=int, default=5000)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per load level")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed.json")
+    args = parser.parse_args()
+    sys.path.append(str(ROOT / "benchmarks"))  # for load.py; after the packages it shadows
+
+    parts = args.parts.split(",")
+    work = Path(tempfile.mkdtemp(prefix="steward-speed-bench-"))
+    results: dict[str, Any] = {}
+    try:
+        if "cli" in parts:
+            results["cli"] = cli_part(args, work)
+        if "ingest" in parts:
+            results["ingest"] = ingest_part(args, work)
+        if "retrieve" in parts:
+            results["retrieve"] = retrieve_part(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(report(results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
