@@ -284,9 +284,12 @@ def serve(
     settings = _settings()
     bind = host or settings.api.host
     with _errors():
-        with _stored_keys() as stored:  # keys made with `steward keys create` count too
-            keys_stored = any(not key.revoked for key in stored.keys())
-        settings.auth.check_bind(bind, insecure_bind or keys_stored)
+        try:
+            settings.auth.check_bind(bind, insecure_bind)
+        except ConfigError:
+            # Keys made with `steward keys create` turn access control on too.
+            if not _keys_stored(settings):
+                raise
         # Our handler on the root logger (text or JSON, the request id on every line); uvicorn's
         # loggers propagate to it instead of keeping their own configuration.
         configure_logging(settings.log)
@@ -716,6 +719,15 @@ def _stored_keys() -> Iterator[Any]:
     with _database(settings) as database:
         declared = settings.auth.key_ring().declared_names()
         yield StoredKeys(database, declared)
+
+
+def _keys_stored(settings: Settings) -> bool:
+    """Whether the home's catalog holds a key in force; a home not made yet is not made here."""
+    url = settings.home.catalog_url(settings.catalog)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return False
+    with _stored_keys() as stored:
+        return any(not key.revoked for key in stored.keys())
 
 
 def _local_actor() -> str:

@@ -143,3 +143,19 @@ def test_the_cli_makes_lists_and_revokes_keys_and_the_first_one_turns_access_con
             assert bad_role.exit_code != 0
     finally:
         live.close()
+
+
+def test_serving_beyond_loopback_counts_stored_keys_without_making_a_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli.main import _keys_stored
+    from steward.settings import load_settings
+
+    monkeypatch.setenv("STEWARD_HOME", str(tmp_path / "home"))
+    assert not _keys_stored(load_settings())
+    assert not (tmp_path / "home").exists()
+    made = CliRunner().invoke(cli, ["keys", "create", "--name", "ops", "--role", "admin"])
+    assert made.exit_code == 0, made.output
+    assert _keys_stored(load_settings())
+    assert CliRunner().invoke(cli, ["keys", "revoke", "ops"]).exit_code == 0
+    assert not _keys_stored(load_settings())
