@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -35,6 +36,17 @@ log = logging.getLogger("steward.connectors.api")
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def api_time(value: str | None) -> datetime:
+    """A time as SaaS APIs write it (RFC 3339, `Z` or an offset) in UTC; the epoch when absent.
+
+    A time without a zone is taken as UTC.
+    """
+    if not value:
+        return datetime.fromtimestamp(0, UTC)
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

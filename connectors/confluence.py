@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectors.api_client import ApiClient, RetryPolicy
+from connectors.api_client import ApiClient, RetryPolicy, api_time
 from connectors.confluence_storage import storage_to_html
 from steward.domain import DocumentRef, RawDocument
 from steward.errors import ApiRefusedError, DocumentError, SourceError
@@ -94,13 +94,6 @@ ATTACHMENT_TYPES = {
     "txt": "text/plain",
     "html": "text/html",
 }
-
-
-def _when(value: str | None) -> datetime:
-    if not value:
-        return datetime.fromtimestamp(0, UTC)
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 class ConfluenceConnector:
@@ -279,7 +272,7 @@ class ConfluenceConnector:
                     source=self.source,
                     key=ident,
                     source_uri=self.base + webui,
-                    updated_at=_when(version.get("when")),
+                    updated_at=api_time(version.get("when")),
                     size=len(html.encode("utf-8")),
                     fingerprint=f"v{version.get('number', 0)}",
                 )
@@ -337,7 +330,7 @@ class ConfluenceConnector:
                     source=self.source,
                     key=key,
                     source_uri=self.base + webui,
-                    updated_at=_when(version.get("when")),
+                    updated_at=api_time(version.get("when")),
                     size=int((item.get("extensions") or {}).get("fileSize") or 0),
                     fingerprint=f"v{version.get('number', 0)}",
                 )

@@ -25,14 +25,14 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 import jwt
 
-from connectors.api_client import ApiClient, RetryPolicy
+from connectors.api_client import ApiClient, RetryPolicy, api_time
 from steward.domain import DocumentRef, RawDocument
 from steward.errors import ApiRefusedError, DocumentError, SourceError
 from steward.outbound import OutboundPolicy
@@ -60,12 +60,6 @@ _FIELDS = (
     "permissions(id,type,role,emailAddress,domain,allowFileDiscovery,deleted)"
 )
 _PERMISSION_FIELDS = "id,type,role,emailAddress,domain,allowFileDiscovery,deleted"
-
-
-def _when(value: str | None) -> datetime:
-    if not value:
-        return datetime.fromtimestamp(0, UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +327,7 @@ class GoogleDriveConnector:
                     source_uri=str(
                         file.get("webViewLink") or f"https://drive.google.com/open?id={ident}"
                     ),
-                    updated_at=_when(file.get("modifiedTime")),
+                    updated_at=api_time(file.get("modifiedTime")),
                     size=int(file.get("size") or 0),
                     fingerprint=f"v{file.get('version', '')}",
                 )

@@ -20,13 +20,13 @@ import builtins  # `list` is a method of the connectors here: later annotations 
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from hashlib import sha256
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from connectors.api_client import ApiClient, RetryPolicy
+from connectors.api_client import ApiClient, RetryPolicy, api_time
 from steward.domain import DocumentRef, RawDocument
 from steward.errors import ApiRefusedError, DocumentError
 from steward.outbound import OutboundPolicy
@@ -39,12 +39,6 @@ _MINUTE = timedelta(minutes=1)
 _LISTS = {"bulleted_list_item": "ul", "numbered_list_item": "ol", "to_do": "ul"}
 _HEADINGS = {"heading_1": "h1", "heading_2": "h2", "heading_3": "h3"}
 _PROSE = {"paragraph": "p", "quote": "blockquote", "callout": "div", "toggle": "p"}
-
-
-def _when(value: str | None) -> datetime:
-    if not value:
-        return datetime.fromtimestamp(0, UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _plain(rich: list[dict[str, Any]] | None) -> str:
@@ -109,7 +103,7 @@ class NotionConnector:
         while True:
             answer = self.client.post_json(f"{self.base}/v1/search", body)
             for page in answer.get("results") or []:
-                if since is not None and _when(page.get("last_edited_time")) < since - _MINUTE:
+                if since is not None and api_time(page.get("last_edited_time")) < since - _MINUTE:
                     return found  # newest first: the rest are older still
                 if page.get("object") == "page" and not (
                     page.get("archived") or page.get("in_trash")
@@ -157,7 +151,7 @@ class NotionConnector:
                     source=self.source,
                     key=ident,
                     source_uri=str(page.get("url") or f"https://www.notion.so/{ident}"),
-                    updated_at=_when(page.get("last_edited_time")),
+                    updated_at=api_time(page.get("last_edited_time")),
                     size=0,  # unknown until its blocks are read
                     fingerprint=str(page.get("last_edited_time", "")),
                 )

@@ -23,13 +23,13 @@ import builtins  # `list` is a method of the connectors here: later annotations 
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from connectors.api_client import ApiClient, RetryPolicy
+from connectors.api_client import ApiClient, RetryPolicy, api_time
 from steward.domain import DocumentRef, RawDocument
 from steward.errors import ApiRefusedError, DocumentError, SourceError
 from steward.outbound import OutboundPolicy
@@ -46,12 +46,6 @@ MEDIA = {
     "htm": "text/html",
 }
 NO_READER = "sharepoint:no-reader"
-
-
-def _when(value: str | None) -> datetime:
-    if not value:
-        return datetime.fromtimestamp(0, UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +203,7 @@ class SharePointConnector:
                     source=self.source,
                     key=ident,
                     source_uri=str(item.get("webUrl") or ident),
-                    updated_at=_when(item.get("lastModifiedDateTime")),
+                    updated_at=api_time(item.get("lastModifiedDateTime")),
                     size=int(item.get("size") or 0),
                     fingerprint=str(item.get("cTag") or item.get("eTag") or ""),
                 )
