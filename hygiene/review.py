@@ -163,3 +163,33 @@ def same_subject(a: DocumentRow, b: DocumentRow) -> bool:
         return True
     stem_a, stem_b = subject(stem(a.key)), subject(stem(b.key))
     return bool(stem_a) and stem_a == stem_b
+
+
+# Words a file name gains when someone keeps an edition of a page beside it. Unlike _EDITION,
+# a bare number is not one: "passage-4737063" and "passage-5247992" are two pages, not editions.
+_EDITION_MARK = re.compile(
+    r"^(?:(?:19|20)\d\d(?:\d\d){0,2}|v\d+(?:\.\d+)*|old|older|new|newer|latest|current|final|"
+    r"draft|copy|backup|bak|archive|archived|legacy|previous|deprecated|superseded|rev\d*|"
+    r"revision|version|edition)$"
+)
+
+
+def marked_edition(a: DocumentRow, b: DocumentRow) -> bool:
+    """One page is the other under the same title, its file name marked as an edition.
+
+    "archive/travel-policy-v1.md" beside "travel-policy.md", both titled "Travel Policy": the
+    name says which page the other is an edition of, however much of the text was rewritten
+    (a sentence replaced in a three-sentence page leaves a shingle Jaccard near 0.45). Names
+    that each carry a mark of their own ("1901-..." and "1963-...") are `named_apart`.
+    """
+    if not subject(a.title) or subject(a.title) != subject(b.title):
+        return False
+    tokens_a = re.findall(r"[0-9a-z]+", stem(a.key).lower())
+    tokens_b = re.findall(r"[0-9a-z]+", stem(b.key).lower())
+    base_a = [t for t in tokens_a if not _EDITION_MARK.match(t)]
+    base_b = [t for t in tokens_b if not _EDITION_MARK.match(t)]
+    if not base_a or base_a != base_b:
+        return False
+    marks_a, marks_b = len(tokens_a) - len(base_a), len(tokens_b) - len(base_b)
+    # Exactly one of the two names carries marks: the other is the living page's name.
+    return (marks_a == 0) != (marks_b == 0)

@@ -310,6 +310,31 @@ def test_a_stated_difference_makes_editions_and_same_texts_make_copies() -> None
     assert found.superseded == {"old": "new"}
 
 
+def test_a_short_page_with_a_sentence_replaced_is_an_edition_when_its_name_says_so() -> None:
+    # One sentence of three replaced: a shingle Jaccard under version_jaccard and no stated
+    # difference (the messy msmarco set's sentence_replaced editions, 2 of 43 queries).
+    current = (
+        "RSA involves a public key and a private key. The public key can be known by everyone. "
+        "Messages encrypted with the public key can only be decrypted with the private key."
+    )
+    older = (
+        "RSA involves a public key and a private key. The public key can be known by everyone. "
+        "Please contact the records office for the archived attachments of this page."
+    )
+    title = "RSA involves a public key"
+    pages = [
+        Doc("new", "legal/rsa-4737063.md", title, current, [1, 0]),
+        Doc("old", "legal/archive/rsa-4737063-v1.md", title, older, [1, 0.1], age_days=400),
+    ]
+    found = run(corpus(pages), *upto(CopiesAndEditions))
+    pair = next(p for p in found.document_pairs if {p.a, p.b} == {"new", "old"})
+    assert SETTINGS.subject_jaccard <= pair.jaccard < SETTINGS.version_jaccard
+    assert found.superseded == {"old": "new"}
+    # The same texts under another page's name (another id) are two pages, not editions.
+    other = [pages[0], replace(pages[1], key="legal/rsa-5247992.md")]
+    assert run(corpus(other), *upto(CopiesAndEditions)).superseded == {}
+
+
 def test_an_owners_not_a_duplicate_keeps_two_copies_apart() -> None:
     docs = [
         Doc("a", "a.md", "A", TRAVEL, [1, 0]),

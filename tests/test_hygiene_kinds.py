@@ -20,7 +20,7 @@ from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
 from hygiene.conflicts import compare_texts
 from hygiene.dedup import boilerplate_lines, without_lines
-from hygiene.review import distinct_subjects, named_apart, names_subject
+from hygiene.review import distinct_subjects, marked_edition, named_apart, names_subject
 from hygiene.scan import ScanReport
 from steward.catalog import DocumentRow
 
@@ -199,6 +199,25 @@ def test_names_with_different_years_or_versions_are_apart() -> None:
     current = _row("hr/travel-policy.md", "Travel policy", "2025-01-01")
     archived = _row("hr/archive/travel-policy-2023.md", "Travel policy", "2023-01-01")
     assert not named_apart(current, archived)
+
+
+def test_a_file_name_with_an_edition_mark_names_an_edition_of_the_same_titled_page() -> None:
+    current = _row("legal/rsa-4737063.md", "RSA involves a public key", "2025-01-01")
+    for marked in ("legal/archive/rsa-4737063-v1.md", "legal/rsa-4737063-old.md"):
+        assert marked_edition(current, _row(marked, "RSA involves a public key", "2023-01-01"))
+    # Another page under the same title is another page: ids are not edition marks...
+    other = _row("legal/rsa-5247992.md", "RSA involves a public key", "2023-01-01")
+    assert not marked_edition(current, other)
+    # ...a marked name needs the same title, and names marked each their own way are seasons.
+    retitled = _row("legal/archive/rsa-4737063-v1.md", "Key exchange", "2023-01-01")
+    assert not marked_edition(current, retitled)
+    season = _row("s/1901-georgia-bulldogs.md", "Georgia Bulldogs football team", "2026-01-01")
+    later = _row("s/1963-georgia-bulldogs.md", "Georgia Bulldogs football team", "2025-01-01")
+    assert not marked_edition(season, later)
+    assert marked_edition(
+        _row("hr/travel-policy.md", "Travel policy", "2025-01-01"),
+        _row("hr/archive/travel-policy-2023.md", "Travel policy", "2023-01-01"),
+    )
 
 
 def test_pages_that_state_their_own_year_are_distinct_subjects() -> None:

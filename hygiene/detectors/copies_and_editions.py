@@ -6,7 +6,9 @@
 - otherwise, Jaccard at least `duplicate_jaccard`, or one text (nearly) contained in the other
   (a copy wrapped in boilerplate): *copies*, one group, unless an owner marked the pair
   "not a duplicate";
-- otherwise, with a shared subject and different timestamps: the older is superseded;
+- otherwise, with a shared subject and different timestamps, and either Jaccard at least
+  `version_jaccard` or a file name that marks one page as an edition of the other
+  (`marked_edition`): the older is superseded;
 - otherwise: related documents, left alone.
 """
 
@@ -18,7 +20,7 @@ from difflib import SequenceMatcher
 from hygiene.corpus import Corpus
 from hygiene.dedup import words
 from hygiene.findings import Findings, pair_key
-from hygiene.review import distinct_subjects, named_apart, same_subject
+from hygiene.review import distinct_subjects, marked_edition, named_apart, same_subject
 from steward.settings import HygieneSettings
 
 # One text nearly inside the other: a copy wrapped in headers, footers or navigation...
@@ -59,9 +61,14 @@ class CopiesAndEditions:
                     small, large = sorted((sets[key[0]], sets[key[1]]), key=len)
                     shared = len(small & large) / max(1, len(small))
                     copies = shared >= CONTAINMENT and len(small) >= MIN_SIZE_RATIO * len(large)
-            # Below version_jaccard only a stated difference makes two pages editions of one
-            # another; otherwise they are pages on one subject (a paraphrase, an FAQ and a policy).
-            edition = doc_pair.jaccard >= settings.version_jaccard or key in found.disagreeing
+            # Below version_jaccard only a stated difference, or a file name that marks one page
+            # as an edition of the other, makes two pages editions of one another; otherwise they
+            # are pages on one subject (a paraphrase, an FAQ and a policy).
+            edition = (
+                doc_pair.jaccard >= settings.version_jaccard
+                or key in found.disagreeing
+                or marked_edition(a, b)
+            )
             versions = a.updated_at != b.updated_at and same_subject(a, b)
             if versions and named_apart(a, b):
                 # Seasons, releases and yearly reports share a template, not their text.
