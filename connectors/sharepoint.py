@@ -6,8 +6,9 @@ credentials), renewed when Graph answers 401.
 
 Listing: `GET /drives/{drive}/root/delta` followed through `@odata.nextLink` to its
 `@odata.deltaLink`; from no token it names every item, which is the complete listing pruning
-needs. `list_changed` follows the delta link the last complete listing kept, so it sees edits,
-moves and deletions (`deleted` items are not listed; a full sync prunes them). Bodies are
+needs. `list_changed` follows the delta link the last good run kept, so it sees edits,
+moves and deletions (`deleted` items are not listed; a full sync prunes them). A listing's new
+delta link is stored only when the run that used it succeeded (`keep_position`). Bodies are
 downloaded from each item's pre-authenticated `@microsoft.graph.downloadUrl` (no Graph token is
 sent there) and kept under `workdir` by the item's `cTag`, so a resync downloads only what
 changed.
@@ -105,6 +106,7 @@ class SharePointConnector:
         self.state_dir = workdir / sha256(source.encode()).hexdigest()[:16]
         self._listed: dict[str, _Listed] = {}
         self._authorized = False
+        self._position: dict[str, Any] | None = None  # reached by a listing, not yet kept
 
     def close(self) -> None:
         for client in (self.client, self._login, self._download):
@@ -171,7 +173,7 @@ class SharePointConnector:
         self._authorize()
         items, link = self._delta(None)
         refs = self._refs(items)
-        self._save_state({"delta_link": link})
+        self._position = {"delta_link": link}
         return iter(refs)
 
     def list_changed(self, since: datetime) -> Iterator[DocumentRef]:
@@ -187,8 +189,15 @@ class SharePointConnector:
                 raise
             return self.list()  # the delta token expired: Graph asks for a full resync
         refs = self._refs(items)
-        self._save_state({"delta_link": following})
+        self._position = {"delta_link": following}
         return iter(refs)
+
+    def keep_position(self) -> None:
+        """Store the delta link the last listing reached (the run that used it went well);
+        until then the stored one stays, so a failed run's changes are listed again."""
+        if self._position is not None:
+            self._save_state(self._position)
+            self._position = None
 
     def _refs(self, items: builtins.list[dict[str, Any]]) -> builtins.list[DocumentRef]:
         wanted = [(item, kind) for item in items if (kind := self._wanted(item)) is not None]

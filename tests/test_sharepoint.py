@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from saas_servers import DRIVE_ID, FakeGraph, GraphItem, graph_grant, graph_site
 
+from app.runtime import Runtime
 from app.sync import sync_source
 from connectors.api_client import RetryPolicy
 from connectors.sharepoint import NO_READER, SharePointConnector
@@ -86,12 +87,16 @@ def test_a_folder_limits_the_listing_and_links_name_no_reader(
 def test_the_delta_link_names_edits_moves_and_new_readers(graph: FakeGraph, tmp_path: Path) -> None:
     library = connector(graph, tmp_path)
     list(library.list())
+    library.keep_position()
     graph.change("i01", permissions=[graph_grant("group", "legal@acme.test")])
     graph.change("i02", b"# Policy 2\n\nRevised.\n")
     graph.delete("i03")
     changed = {ref.key: ref for ref in library.list_changed(utc_now())}
     assert set(changed) == {"i01", "i02"}  # the deletion is for a full sync to prune
     assert library.fetch(changed["i01"]).metadata["acl"] == ["legal@acme.test"]
+    # Until the run that listed them keeps the position, the same changes are listed again.
+    assert {ref.key for ref in library.list_changed(utc_now())} == {"i01", "i02"}
+    library.keep_position()
     assert set(library.list_changed(utc_now())) == set()
 
 
@@ -117,9 +122,9 @@ def test_a_429_and_a_5xx_are_waited_out(graph: FakeGraph, tmp_path: Path) -> Non
     assert len(listed(graph, tmp_path)) == 7
 
 
-def test_a_sharepoint_sync_end_to_end(
+def sharepoint_home(
     graph: FakeGraph, open_home, hash_embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Runtime:
     monkeypatch.setenv("SP_SECRET", graph.secret)
     root = tmp_path / "a"
     root.mkdir()
@@ -129,7 +134,42 @@ def test_a_sharepoint_sync_end_to_end(
         f"    url: {graph.url}\n    login_url: {graph.url}\n    token_env: SP_SECRET\n"
         "    retry_backoff_s: 0.05\n"
     )
-    live = open_home("a", hash_embedder, outbound={"allow_private": True})
+    live: Runtime = open_home("a", hash_embedder, outbound={"allow_private": True})
+    return live
+
+
+def test_a_failed_run_leaves_the_delta_link_where_it_was(
+    graph: FakeGraph, open_home, hash_embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = sharepoint_home(graph, open_home, hash_embedder, tmp_path, monkeypatch)
+    assert sync_source(live, "sp")["status"] == "ok"
+    graph.change("i02", b"# Policy 2\n\nRevised: refunds within thirty days.\n")
+
+    # Listed, then its body cannot be downloaded (a 5xx past the retries): the run fails.
+    graph.fault("/download/i02", 500, times=50)
+    failed = sync_source(live, "sp", incremental=True)
+    assert failed["status"] == "failed" and "HTTP 500" in failed["error"], failed
+    graph.faults.clear()
+    # A listing that breaks off after the delta was read (a changed item's readers): failed too.
+    graph.fault("/items/i02/permissions", 503, times=50)
+    broken = sync_source(live, "sp", incremental=True)
+    assert broken["status"] == "failed" and "HTTP 503" in broken["error"], broken
+    graph.faults.clear()
+
+    # The next run is shown the change again and indexes it.
+    again = sync_source(live, "sp", incremental=True)
+    assert (again["status"], again["listed"], again["changed"]) == ("ok", 1, 1), again
+    chunks = live.store.document_chunks(document_id("sp", "i02"))
+    assert any("thirty days" in c.payload.text for c in chunks)
+    # Kept with that good run: the delta has nothing new after it.
+    settled = sync_source(live, "sp", incremental=True)
+    assert (settled["status"], settled["listed"]) == ("ok", 0), settled
+
+
+def test_a_sharepoint_sync_end_to_end(
+    graph: FakeGraph, open_home, hash_embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = sharepoint_home(graph, open_home, hash_embedder, tmp_path, monkeypatch)
     first = sync_source(live, "sp")
     assert (first["status"], first["new"]) == ("ok", 7), first
     again = sync_source(live, "sp")
