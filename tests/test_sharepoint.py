@@ -11,13 +11,14 @@ import pytest
 from saas_servers import DRIVE_ID, FakeGraph, GraphItem, graph_grant, graph_site
 
 from app.runtime import Runtime
+from app.sources import SharePointSource, load_sources
 from app.sync import sync_source
 from connectors.api_client import RetryPolicy
 from connectors.sharepoint import NO_READER, SharePointConnector
 from ingest.check import check
 from ingest.pipeline import document_id
 from steward.domain import RawDocument, utc_now
-from steward.errors import SourceError
+from steward.errors import ConfigError, SourceError
 from steward.outbound import OutboundPolicy
 
 LOOPBACK = OutboundPolicy.of(allow_private=True)
@@ -82,6 +83,37 @@ def test_a_folder_limits_the_listing_and_links_name_no_reader(
         listed(graph, tmp_path, folder="HR", link_sharing_is_public=True)["open"].metadata["acl"]
         == []
     )
+
+
+def test_groups_are_named_by_email_or_by_entra_id_never_by_display_name(
+    graph: FakeGraph, tmp_path: Path
+) -> None:
+    mailless = graph_grant("group", "Finance Team")  # a security group: no email
+    del mailless["grantedToV2"]["group"]["email"]
+    memo = b"# Memo\n\nThe budget.\n"
+    grants = [graph_grant("group", "legal@acme.test"), mailless, graph_grant("siteGroup", "HR")]
+    graph.add(GraphItem("memo", "Memo.md", "/HR", memo, permissions=grants))
+
+    by_email = listed(graph, tmp_path / "email", folder="HR")
+    # Two groups may share a display name, and no token lists one: the id stands in.
+    assert by_email["memo"].metadata["acl"] == ["HR", "g-Finance Team", "legal@acme.test"]
+    by_id = listed(graph, tmp_path / "id", folder="HR", group_names="id")
+    # Entra object ids, as an Entra ID token's `groups` claim lists them; site groups by name.
+    assert by_id["memo"].metadata["acl"] == ["HR", "g-Finance Team", "g-legal@acme.test"]
+    assert by_id["salary"].metadata["acl"] == ["g-finance@acme.test", "organization"]
+
+
+def test_group_names_is_read_from_steward_yaml_and_a_bad_value_named(tmp_path: Path) -> None:
+    base = (
+        "sources:\n  sp:\n    connector: sharepoint\n    tenant: t\n    client_id: c\n"
+        f"    drive: '{DRIVE_ID}'\n    token_env: SP_SECRET\n"
+    )
+    (tmp_path / "steward.yaml").write_text(base + "    group_names: id\n")
+    config = load_sources(tmp_path / "steward.yaml")["sp"]
+    assert isinstance(config, SharePointSource) and config.group_names == "id"
+    (tmp_path / "steward.yaml").write_text(base + "    group_names: display_name\n")
+    with pytest.raises(ConfigError, match="group_names"):
+        load_sources(tmp_path / "steward.yaml")
 
 
 def test_the_delta_link_names_edits_moves_and_new_readers(graph: FakeGraph, tmp_path: Path) -> None:
