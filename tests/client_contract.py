@@ -262,6 +262,8 @@ class ClientContract:
         started = client.start_sync("handbook")
         with pytest.raises(NotFoundError):  # a run is found under its own source only
             client.sync_run("other", started.run_id)
+        with pytest.raises(ValueError, match="poll_s"):
+            client.wait_for_sync("handbook", started.run_id, poll_s=0)
         client.wait_for_sync("handbook", started.run_id, timeout_s=120)
 
     # -- errors: the same ones from every implementation
