@@ -337,7 +337,9 @@ class SyncRunItem(BaseModel):
 
     run_id: str
     source: str
-    status: Literal["queued", "running", "ok", "failed"]
+    status: Literal["queued", "running", "ok", "failed", "interrupted"] = Field(
+        description="interrupted: the server stopped before the sync ended."
+    )
     requested_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

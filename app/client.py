@@ -8,6 +8,7 @@ answer (client/errors.py). tests/client_contract.py holds both implementations t
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -18,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from app.runtime import Runtime, open_runtime
 from app.sources import listing
+from app.sync_runs import ThreadSyncRuns
 from client.errors import ClientError, from_kernel, from_validation
 from client.models import (
     AuditPage,
@@ -39,8 +41,10 @@ from client.models import (
     ScanResult,
     Source,
     StalePage,
+    SyncRun,
 )
 from client.protocol import Progress
+from client.sync_wait import DEFAULT_POLL_S, DEFAULT_TIMEOUT_S, SyncWait
 from evaluation.feedback import FeedbackRecords
 from evaluation.golden import parse_records
 from evaluation.runs import EvalRecords, compare, evaluate_golden, probe_run
@@ -104,6 +108,7 @@ class LocalClient:
         self._runtime: Runtime | None = runtime
         self._retriever: Retriever | None = None
         self._embedder: Embedder | None = runtime.embedder
+        self._sync_runs: ThreadSyncRuns | None = None
         self._owned = False
 
     @classmethod
@@ -116,6 +121,7 @@ class LocalClient:
         client._settings = settings
         client._retriever = None
         client._embedder = embedder
+        client._sync_runs = None
         client._owned = True
         if index:
             client._runtime = open_runtime(settings, embedder)
@@ -428,10 +434,50 @@ class LocalClient:
         found = listing(self._settings.home.sources_file, self._catalog)
         return [Source.model_validate(s) for s in found]
 
+    def _runs(self) -> ThreadSyncRuns:
+        """The syncs this client starts run in threads of this process, as the embedded server's
+        do; their runs are recorded in the catalog."""
+        if self._sync_runs is None:
+            self._sync_runs = ThreadSyncRuns(self._live())
+        return self._sync_runs
+
+    @_translated
+    def start_sync(self, source: str, *, allow_deletes: bool = False) -> SyncRun:
+        return SyncRun.model_validate(self._runs().start(source, allow_deletes).as_dict())
+
+    @_translated
+    def sync_run(self, source: str, run_id: str) -> SyncRun:
+        if self._sync_runs is not None:  # with the live progress of the runs it started
+            run = SyncRun.model_validate(self._sync_runs.get(run_id).as_dict())
+        else:  # the catalog's record, without opening the index
+            record = self._catalog.sync_run(run_id)
+            if record is None:
+                raise NotFoundError("sync run", run_id)
+            run = SyncRun.model_validate(record)
+        if run.source != source:  # as the API: a run is found under its own source only
+            raise NotFoundError("sync run", run_id)
+        return run
+
+    def wait_for_sync(
+        self,
+        source: str,
+        run_id: str,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        poll_s: float = DEFAULT_POLL_S,
+    ) -> SyncRun:
+        wait = SyncWait(timeout_s, poll_s)
+        while (done := wait.settled(self.sync_run(source, run_id))) is None:
+            time.sleep(wait.pause_s())
+        return done
+
     # -- lifetime
 
     def close(self) -> None:
-        """Close what `open` opened; a runtime handed in stays open."""
+        """Close what `open` opened; a runtime handed in stays open. The syncs this client
+        started end first: the index they write may close with it."""
+        if self._sync_runs is not None:
+            self._sync_runs.close()
         if not self._owned:
             return
         if self._runtime is not None:

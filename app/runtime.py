@@ -116,6 +116,10 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
             interrupted = EvalRecords(database).interrupt_running()
             if interrupted:
                 log.warning("marked %d evaluation run(s) left running as failed", interrupted)
+            # The same for the syncs asked for over HTTP that this process's predecessor ran.
+            stopped = Catalog(database).interrupt_sync_runs()
+            if stopped:
+                log.warning("marked %d sync run(s) left unfinished as interrupted", stopped)
     except BaseException:
         store.close()
         raise

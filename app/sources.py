@@ -303,6 +303,9 @@ class SharePointSource(_Token, _Common):
     user_prefix: str = "user:"
     # An anonymous sharing link makes a file public only when this is true.
     link_sharing_is_public: bool = False
+    # A group permission as the group's email, or as its Entra object id: what an Entra ID
+    # token's `groups` claim lists, so callers signed in through Entra match it.
+    group_names: Literal["email", "id"] = "email"
 
 
 class WebSource(_Common):
@@ -546,6 +549,7 @@ def build_connector(
             group_prefix=config.group_prefix,
             user_prefix=config.user_prefix,
             link_sharing_is_public=config.link_sharing_is_public,
+            group_names=config.group_names,
             concurrency=config.concurrency,
             outbound=outbound,
             retry=config.retry(),

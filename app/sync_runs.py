@@ -13,7 +13,6 @@ import contextvars
 import logging
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -27,7 +26,8 @@ from steward.errors import BusyError, NotFoundError
 
 log = logging.getLogger("steward.sync")
 
-Status = Literal["queued", "running", "ok", "failed"]
+# interrupted: the process running it stopped before it ended (marked at the next start).
+Status = Literal["queued", "running", "ok", "failed", "interrupted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +94,35 @@ class ProgressOf:
 
 Sync = Callable[..., dict[str, Any]]
 
-# Runs kept for GET after they end; the oldest finished ones go first.
-KEEP_RUNS = 500
+
+def _from_record(record: dict[str, Any]) -> SyncRun:
+    return SyncRun(
+        run_id=record["run_id"],
+        source=record["source"],
+        status=record["status"],
+        requested_at=record["requested_at"],
+        started_at=record["started_at"],
+        finished_at=record["finished_at"],
+        progress=dict(record["progress"] or {}),
+        result=record["result"],
+        error=record["error"],
+    )
 
 
 class ThreadSyncRuns:
     """The embedded mode: each sync in a thread of this process, one per source at a time.
 
-    Runs live in this process's memory (the last KEEP_RUNS): after a restart their ids are
-    unknown, while the ingest runs they made stay in the catalog (GET /sources).
+    Every run is recorded in the catalog as it is asked for, starts and ends, so its id is
+    still readable after a restart (open_runtime marks the runs a stopped process left
+    unfinished as interrupted); the progress of a running one is read from this process.
     """
 
     def __init__(self, runtime: Runtime, sync: Sync = sync_source) -> None:
         self._runtime = runtime
+        self._catalog = runtime.catalog
         self._sync = sync
         self._lock = threading.Lock()
-        self._runs: OrderedDict[str, SyncRun] = OrderedDict()
+        self._active: dict[str, SyncRun] = {}  # run id -> run, until it ends
         self._progress: dict[str, ProgressOf] = {}
         self._running: dict[str, str] = {}  # source -> run id
         self._threads: dict[str, threading.Thread] = {}
@@ -140,21 +153,30 @@ class ThreadSyncRuns:
             if source in self._running:
                 raise BusyError(f"a sync of source {source!r}", self._running[source])
             run = SyncRun(str(uuid.uuid4()), source, "queued", utc_now())
-            self._runs[run.run_id] = run
-            self._progress[run.run_id] = ProgressOf()
             self._running[source] = run.run_id
-            self._forget_old()
+        try:
+            self._catalog.add_sync_run(run.as_dict())
+        except BaseException:
+            with self._lock:
+                del self._running[source]
+            raise
+        with self._lock:
+            self._active[run.run_id] = run
+            self._progress[run.run_id] = ProgressOf()
         return run
 
     def get(self, run_id: str) -> SyncRun:
         with self._lock:
-            run = self._runs.get(run_id)
+            run = self._active.get(run_id)
             progress = self._progress.get(run_id)
-        if run is None:
+        if run is not None:
+            if progress is not None and run.status == "running":
+                return replace(run, progress=dict(progress.state))
+            return run
+        record = self._catalog.sync_run(run_id)
+        if record is None:
             raise NotFoundError("sync run", run_id)
-        if progress is not None and run.status == "running":
-            return replace(run, progress=dict(progress.state))
-        return run
+        return _from_record(record)
 
     def wait(self, run_id: str, timeout: float | None = None) -> SyncRun:
         """The run once its thread is done (or as it stands after `timeout`)."""
@@ -171,16 +193,14 @@ class ThreadSyncRuns:
         for thread in threads:
             thread.join()
 
-    def _update(self, run_id: str, **changes: Any) -> None:
-        with self._lock:
-            self._runs[run_id] = replace(self._runs[run_id], **changes)
-
     def _work(self, run_id: str, allow_deletes: bool) -> dict[str, Any]:
         with self._lock:
-            run = self._runs[run_id]
+            run = self._active[run_id] = replace(
+                self._active[run_id], status="running", started_at=utc_now()
+            )
             progress = self._progress[run_id]
-        self._update(run_id, status="running", started_at=utc_now())
         try:
+            self._catalog.update_sync_run(run_id, status="running", started_at=run.started_at)
             summary = self._sync(self._runtime, run.source, allow_deletes, progress)
         except Exception as error:  # the run reports it; the server goes on
             log.exception("the sync of %s (run %s) failed", run.source, run_id)
@@ -201,25 +221,32 @@ class ThreadSyncRuns:
         error: str | None,
     ) -> None:
         with self._lock:
-            run = self._runs[run_id]
-            self._runs[run_id] = replace(
-                run,
+            ended = replace(
+                self._active[run_id],
                 status=status,
                 finished_at=utc_now(),
                 progress=dict(progress.state),
                 result=result,
                 error=error,
             )
-            self._progress.pop(run_id, None)
-            self._threads.pop(run_id, None)
-            if self._running.get(run.source) == run_id:
-                del self._running[run.source]
-
-    def _forget_old(self) -> None:
-        """Drop the oldest finished runs beyond KEEP_RUNS (under the lock)."""
-        excess = len(self._runs) - KEEP_RUNS
-        for run_id in [r for r, run in self._runs.items() if run.status in ("ok", "failed")]:
-            if excess <= 0:
-                break
-            del self._runs[run_id]
-            excess -= 1
+            self._active[run_id] = ended
+        try:
+            self._catalog.update_sync_run(
+                run_id,
+                status=status,
+                finished_at=ended.finished_at,
+                progress=ended.progress,
+                result=result,
+                error=error,
+            )
+        except Exception:  # the catalog is unavailable: the run is still known until a restart
+            log.exception("the end of sync run %s was not recorded in the catalog", run_id)
+            return
+        finally:
+            with self._lock:
+                self._progress.pop(run_id, None)
+                self._threads.pop(run_id, None)
+                if self._running.get(ended.source) == run_id:
+                    del self._running[ended.source]
+        with self._lock:
+            del self._active[run_id]

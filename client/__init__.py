@@ -22,6 +22,9 @@ from client.errors import (
     RateLimitError,
     RequestTimeoutError,
     ServerError,
+    SyncError,
+    SyncFailedError,
+    SyncTimeoutError,
     TransportError,
     UnavailableError,
 )
@@ -45,6 +48,8 @@ from client.models import (
     Source,
     StaleItem,
     StalePage,
+    SyncProgress,
+    SyncRun,
 )
 from client.protocol import Progress, StewardClient
 from client.retry import Retry
@@ -85,6 +90,11 @@ __all__ = [
     "StaleItem",
     "StalePage",
     "StewardClient",
+    "SyncError",
+    "SyncFailedError",
+    "SyncProgress",
+    "SyncRun",
+    "SyncTimeoutError",
     "TransportError",
     "UnavailableError",
 ]

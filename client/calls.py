@@ -27,6 +27,7 @@ from client.models import (
     ScanResult,
     Source,
     StalePage,
+    SyncRun,
 )
 
 T = TypeVar("T")
@@ -79,6 +80,7 @@ _RUNS = _as(list[EvalRun])
 _COMPARISON = _as(Comparison)
 _FEEDBACK_SUMMARY = _as(FeedbackSummary)
 _SOURCES = _as(list[Source])
+_SYNC_RUN = _as(SyncRun)
 
 
 def retrieve(
@@ -226,3 +228,12 @@ def feedback_summary() -> Call[FeedbackSummary]:
 
 def sources() -> Call[list[Source]]:
     return Call("GET", "/sources", _SOURCES)
+
+
+def start_sync(source: str, allow_deletes: bool) -> Call[SyncRun]:
+    params = _params(allow_deletes=allow_deletes or None)
+    return Call("POST", f"/sources/{_id(source)}/sync", _SYNC_RUN, params)
+
+
+def sync_run(source: str, run_id: str) -> Call[SyncRun]:
+    return Call("GET", f"/sources/{_id(source)}/sync/{_id(run_id)}", _SYNC_RUN)

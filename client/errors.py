@@ -3,6 +3,9 @@
 ClientError                    base: every failure of a client call (a StewardError)
 ├── TransportError             no answer: the server is unreachable or the connection broke
 │   └── RequestTimeoutError    no answer within the client's timeout
+├── SyncError                  a sync waited for did not end well: `run`, as last seen
+│   ├── SyncFailedError        it ended failed or interrupted (`run.error` says why)
+│   └── SyncTimeoutError       it had not ended when the wait's timeout ran out
 └── ApiError                   an answer that refuses the call: `status_code`, `detail`,
     │                          `retry_after_s` (what the server asked for, when it did)
     ├── BadRequestError        400  a setting or a value the server cannot work with
@@ -22,10 +25,13 @@ the in-process client raises the error the HTTP client would read from that answ
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from steward import errors as kernel
 from steward.errors import StewardError
+
+if TYPE_CHECKING:
+    from client.models import SyncRun
 
 
 class ClientError(StewardError):
@@ -43,6 +49,22 @@ class TransportError(ClientError):
 
 class RequestTimeoutError(TransportError):
     """No answer within the client's timeout."""
+
+
+class SyncError(ClientError):
+    """A sync waited for (`wait_for_sync`) did not end well; `run` is the run as last seen."""
+
+    def __init__(self, message: str, run: SyncRun) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+class SyncFailedError(SyncError):
+    """The sync ended failed, or interrupted by its process stopping; `run.error` says why."""
+
+
+class SyncTimeoutError(SyncError):
+    """The sync had not ended when the wait's timeout ran out (it goes on running)."""
 
 
 class ApiError(ClientError):

@@ -31,9 +31,11 @@ from client.models import (
     ScanResult,
     Source,
     StalePage,
+    SyncRun,
 )
 from client.protocol import Progress
 from client.retry import Retry, retry_after_s
+from client.sync_wait import DEFAULT_POLL_S, DEFAULT_TIMEOUT_S, SyncWait
 
 T = TypeVar("T")
 
@@ -247,6 +249,25 @@ class HttpClient:
     def sources(self) -> list[Source]:
         return self._send(calls.sources())
 
+    def start_sync(self, source: str, *, allow_deletes: bool = False) -> SyncRun:
+        return self._send(calls.start_sync(source, allow_deletes))
+
+    def sync_run(self, source: str, run_id: str) -> SyncRun:
+        return self._send(calls.sync_run(source, run_id))
+
+    def wait_for_sync(
+        self,
+        source: str,
+        run_id: str,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        poll_s: float = DEFAULT_POLL_S,
+    ) -> SyncRun:
+        wait = SyncWait(timeout_s, poll_s)
+        while (done := wait.settled(self.sync_run(source, run_id))) is None:
+            time.sleep(wait.pause_s())
+        return done
+
     # -- lifetime
 
     def close(self) -> None:
@@ -427,6 +448,25 @@ class AsyncHttpClient:
 
     async def sources(self) -> list[Source]:
         return await self._send(calls.sources())
+
+    async def start_sync(self, source: str, *, allow_deletes: bool = False) -> SyncRun:
+        return await self._send(calls.start_sync(source, allow_deletes))
+
+    async def sync_run(self, source: str, run_id: str) -> SyncRun:
+        return await self._send(calls.sync_run(source, run_id))
+
+    async def wait_for_sync(
+        self,
+        source: str,
+        run_id: str,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        poll_s: float = DEFAULT_POLL_S,
+    ) -> SyncRun:
+        wait = SyncWait(timeout_s, poll_s)
+        while (done := wait.settled(await self.sync_run(source, run_id))) is None:
+            await asyncio.sleep(wait.pause_s())
+        return done
 
     # -- lifetime
 

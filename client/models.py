@@ -366,3 +366,34 @@ class Source(Model):
     schedule: str | None
     documents: int
     last_run: IngestRun | None
+
+
+SyncStatus = Literal["queued", "running", "ok", "failed", "interrupted"]
+
+
+class SyncProgress(Model):
+    stage: str | None = None  # read (listing and parsing) or index
+    done: int = 0  # items of the stage done so far
+    total: int = 0  # items of the stage in all
+    read: int = 0  # documents read so far
+    indexed: int = 0  # changed documents indexed so far
+
+
+class SyncRun(Model):
+    """A sync started on request: queued, running (with its progress), then ok, failed or
+    interrupted (its process stopped first), with its counts or its error."""
+
+    run_id: str
+    source: str
+    status: SyncStatus
+    requested_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    progress: SyncProgress = Field(default_factory=SyncProgress)
+    result: dict[str, Any] | None = None  # new, changed, deleted, skipped... once done
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has ended, well or not."""
+        return self.status in ("ok", "failed", "interrupted")

@@ -30,6 +30,7 @@ from client.models import (
     ScanResult,
     Source,
     StalePage,
+    SyncRun,
 )
 
 # A scan's progress: (stage, done, total); only an in-process scan reports it.
@@ -151,6 +152,29 @@ class StewardClient(Protocol):
 
     def sources(self) -> list[Source]:
         """The sources declared in steward.yaml, with their documents and last run."""
+        ...
+
+    def start_sync(self, source: str, *, allow_deletes: bool = False) -> SyncRun:
+        """Start a sync of a declared source (admin); the run at once, queued or running.
+
+        NotFoundError for an undeclared source, ConflictError (naming the running run) while
+        one of that source is under way. `allow_deletes` lifts the guard against pruning a
+        large share of the source in one run.
+        """
+        ...
+
+    def sync_run(self, source: str, run_id: str) -> SyncRun:
+        """A sync run as it stands: its progress while it runs, its counts or error once done."""
+        ...
+
+    def wait_for_sync(
+        self, source: str, run_id: str, *, timeout_s: float = 600.0, poll_s: float = 0.5
+    ) -> SyncRun:
+        """Poll a sync run until it ends; the run once it ended ok.
+
+        SyncFailedError when it ended failed or interrupted, SyncTimeoutError when it still runs
+        after `timeout_s` (the sync goes on); both carry the run as last seen.
+        """
         ...
 
     # -- lifetime

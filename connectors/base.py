@@ -30,3 +30,17 @@ class IncrementalConnector(Connector, Protocol):
 
     def list_changed(self, since: datetime) -> Iterator[DocumentRef]:
         """Documents created or modified after `since`."""
+
+
+class PositionedConnector(Connector, Protocol):
+    """A source that remembers where its last listing ended (a changes-feed page token, a
+    delta link), so the next incremental listing starts from there.
+
+    A listing only holds the position it reached; `keep_position` stores it, and the pipeline
+    calls it once the run that used the listing succeeded. A run that fails (a listing that
+    breaks off, a document that cannot be fetched or indexed) leaves the stored position where
+    it was, so the next run is shown the same changes again.
+    """
+
+    def keep_position(self) -> None:
+        """Store the position the last listing reached (nothing when none is pending)."""

@@ -10,8 +10,10 @@ Listing: the files under the configured folders, sub-folders included (`files.li
 listing does not carry them, as in shared drives). Content: Google Docs exported as HTML,
 Slides as plain text; stored files of the types Steward parses (PDF, DOCX, Markdown, text, HTML)
 downloaded. Bodies are kept under `workdir` by file id and version, so a resync downloads only
-what changed. `list_changed` reads the changes feed from the page token the last complete
-listing took (`changes.getStartPageToken`), so it sees edits and permission changes alike.
+what changed. `list_changed` reads the changes feed from the page token the last good run kept
+(a complete listing's `changes.getStartPageToken`, or where the feed last ended), so it sees
+edits and permission changes alike; a listing's token is stored only when the run that used it
+succeeded (`keep_position`).
 
 Readers become access groups: a user or a group by its email (`user_prefix`, `group_prefix`),
 a domain as `domain:<name>`; "anyone" that can find the file makes it public, "anyone with the
@@ -174,6 +176,7 @@ class GoogleDriveConnector:
         self.state_dir = workdir / sha256(source.encode()).hexdigest()[:16]
         self._listed: dict[str, _Listed] = {}
         self._authorized = False
+        self._position: dict[str, Any] | None = None  # reached by a listing, not yet kept
 
     def close(self) -> None:
         self.client.close()
@@ -275,7 +278,7 @@ class GoogleDriveConnector:
             f"{self.base}/drive/v3/changes/startPageToken", {"supportsAllDrives": "true"}
         )
         refs = self._refs(self._walk())
-        self._save_state({"page_token": start.get("startPageToken")})
+        self._position = {"page_token": start.get("startPageToken")}
         bodies = [self._body_path(ident) for ident in self._listed]
         kept = {path.name for path in bodies} | {path.with_suffix(".json").name for path in bodies}
         for body in (self.state_dir / "bodies").glob("*"):
@@ -310,8 +313,15 @@ class GoogleDriveConnector:
         # Only files under the configured folders: the complete walk says which those are.
         under = {file["id"]: path for file, path in self._walk()}
         refs = self._refs([(f, under[i]) for i, f in changed.items() if i in under])
-        self._save_state({"page_token": new_token})
+        self._position = {"page_token": new_token}
         return iter(refs)
+
+    def keep_position(self) -> None:
+        """Store the changes-feed token the last listing reached (the run that used it went
+        well); until then the stored one stays, so a failed run's changes are listed again."""
+        if self._position is not None:
+            self._save_state(self._position)
+            self._position = None
 
     def _refs(self, files: builtins.list[tuple[dict[str, Any], str]]) -> builtins.list[DocumentRef]:
         permissions = self.client.map(lambda item: self._permissions(item[0]), files)

@@ -6,15 +6,20 @@ credentials), renewed when Graph answers 401.
 
 Listing: `GET /drives/{drive}/root/delta` followed through `@odata.nextLink` to its
 `@odata.deltaLink`; from no token it names every item, which is the complete listing pruning
-needs. `list_changed` follows the delta link the last complete listing kept, so it sees edits,
-moves and deletions (`deleted` items are not listed; a full sync prunes them). Bodies are
+needs. `list_changed` follows the delta link the last good run kept, so it sees edits,
+moves and deletions (`deleted` items are not listed; a full sync prunes them). A listing's new
+delta link is stored only when the run that used it succeeded (`keep_position`). Bodies are
 downloaded from each item's pre-authenticated `@microsoft.graph.downloadUrl` (no Graph token is
 sent there) and kept under `workdir` by the item's `cTag`, so a resync downloads only what
 changed.
 
-Readers: `GET /drives/{drive}/items/{item}/permissions`: users and groups by email (or a site
-group by its name), `user_prefix`/`group_prefix`; a sharing link for the organization adds
-`organization`; an anonymous link makes the file public only with `link_sharing_is_public`.
+Readers: `GET /drives/{drive}/items/{item}/permissions`: users by email, Microsoft 365 and
+security groups by email or, with `group_names="id"`, by their Entra object id (what an Entra ID
+token's `groups` claim lists), a site group by its name; `user_prefix`/`group_prefix` before
+them. A group with no email is named by its id either way: display names are neither unique nor
+in any token. Membership is not expanded: a caller matches a group only when its own groups
+name it. A sharing link for the organization adds `organization`; an anonymous link makes the
+file public only with `link_sharing_is_public`.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from connectors.api_client import ApiClient, RetryPolicy, api_time
 from steward.domain import DocumentRef, RawDocument
 from steward.errors import ApiRefusedError, DocumentError, SourceError
 from steward.outbound import OutboundPolicy
+
+# How a group permission names its group: by email, or by Entra object id (the `groups` claim).
+GroupNames = Literal["email", "id"]
 
 GRAPH = "https://graph.microsoft.com"
 LOGIN = "https://login.microsoftonline.com"
@@ -73,6 +81,7 @@ class SharePointConnector:
         group_prefix: str = "",
         user_prefix: str = "user:",
         link_sharing_is_public: bool = False,
+        group_names: GroupNames = "email",
         concurrency: int = 4,
         outbound: OutboundPolicy | None = None,
         retry: RetryPolicy | None = None,
@@ -88,6 +97,7 @@ class SharePointConnector:
         self.group_prefix = group_prefix
         self.user_prefix = user_prefix
         self.link_sharing_is_public = link_sharing_is_public
+        self.group_names = group_names
         self._login = ApiClient(source, {}, credentials, outbound=outbound, retry=retry)
         self.client = ApiClient(
             source,
@@ -105,6 +115,7 @@ class SharePointConnector:
         self.state_dir = workdir / sha256(source.encode()).hexdigest()[:16]
         self._listed: dict[str, _Listed] = {}
         self._authorized = False
+        self._position: dict[str, Any] | None = None  # reached by a listing, not yet kept
 
     def close(self) -> None:
         for client in (self.client, self._login, self._download):
@@ -171,7 +182,7 @@ class SharePointConnector:
         self._authorize()
         items, link = self._delta(None)
         refs = self._refs(items)
-        self._save_state({"delta_link": link})
+        self._position = {"delta_link": link}
         return iter(refs)
 
     def list_changed(self, since: datetime) -> Iterator[DocumentRef]:
@@ -187,8 +198,15 @@ class SharePointConnector:
                 raise
             return self.list()  # the delta token expired: Graph asks for a full resync
         refs = self._refs(items)
-        self._save_state({"delta_link": following})
+        self._position = {"delta_link": following}
         return iter(refs)
+
+    def keep_position(self) -> None:
+        """Store the delta link the last listing reached (the run that used it went well);
+        until then the stored one stays, so a failed run's changes are listed again."""
+        if self._position is not None:
+            self._save_state(self._position)
+            self._position = None
 
     def _refs(self, items: builtins.list[dict[str, Any]]) -> builtins.list[DocumentRef]:
         wanted = [(item, kind) for item in items if (kind := self._wanted(item)) is not None]
@@ -240,11 +258,19 @@ class SharePointConnector:
                 site_group = identity.get("siteGroup") or {}
                 if user.get("email"):
                     readers.add(f"{self.user_prefix}{user['email']}")
-                if group.get("email") or group.get("displayName"):
-                    readers.add(f"{self.group_prefix}{group.get('email') or group['displayName']}")
+                named = self._group_name(group)
+                if named:
+                    readers.add(f"{self.group_prefix}{named}")
                 if site_group.get("displayName"):
                     readers.add(f"{self.group_prefix}{site_group['displayName']}")
         return sorted(readers) or [NO_READER]
+
+    def _group_name(self, group: dict[str, Any]) -> str | None:
+        """A Microsoft 365 or security group as one Steward group: its email (or its Entra
+        object id with `group_names="id"`); a group without an email by its id."""
+        email, ident = group.get("email"), group.get("id")
+        named = ident if self.group_names == "id" else email or ident
+        return str(named) if named else None
 
     # -- state and content --------------------------------------------------------------------
 

@@ -169,6 +169,11 @@ class IngestPipeline:
         try:
             with span("ingest", source=connector.source, run_id=run_id):
                 self._run(connector, summary, progress, run_id, since)
+            # A changes feed's position moves on only with a run that succeeded: after a
+            # failure the next run must be shown the same changes (connectors.base).
+            keep_position = getattr(connector, "keep_position", None)
+            if summary.status == "ok" and keep_position is not None:
+                keep_position()
         except SourceError as error:
             summary.status, summary.error = "failed", error.reason
         except BaseException as error:

@@ -1,4 +1,5 @@
-"""The catalog: what the index should contain, the embedding cache and the ingest runs.
+"""The catalog: what the index should contain, the embedding cache, the ingest runs and the
+sync runs asked for over HTTP in the embedded mode.
 
 SQLAlchemy Core tables on the shared database (`steward.database`). It is the source of truth
 that pruning and change detection read; the index is rebuilt from sources, never the reverse.
@@ -113,6 +114,26 @@ runs = Table(
     Column("duration_s", Float),
     Column("summary", JSON),
 )
+
+# Syncs started on request in the embedded mode (app.sync_runs.ThreadSyncRuns), kept here so a
+# run id stays readable after the server restarts. The distributed mode keeps its runs in Redis.
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("source", String(200), nullable=False, index=True),
+    # queued, running, ok, failed, or interrupted (its process stopped before it ended)
+    Column("status", String(20), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("progress", JSON, nullable=False),
+    Column("result", JSON),
+    Column("error", Text),
+)
+
+SYNC_RUN_FIELDS = tuple(column.name for column in sync_runs.columns)
+_INTERRUPTED = "interrupted: the process stopped before the sync finished"
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,3 +448,52 @@ class Catalog:
                 .limit(limit)
             )
             return [RunRow(**row._mapping) for row in conn.execute(query)]
+
+    # -- sync runs asked for over HTTP (embedded mode) -----------------------------------------
+
+    def add_sync_run(self, record: dict[str, Any]) -> None:
+        """Record a new sync run: a mapping of SYNC_RUN_FIELDS."""
+        with self._database.begin() as conn:
+            conn.execute(insert(sync_runs).values(**_sync_values(record)))
+
+    def update_sync_run(self, run_id: str, **changes: Any) -> None:
+        with self._database.begin() as conn:
+            conn.execute(
+                update(sync_runs)
+                .where(sync_runs.c.run_id == run_id)
+                .values(**_sync_values(changes))
+            )
+
+    def sync_run(self, run_id: str) -> dict[str, Any] | None:
+        """A sync run's record (times in UTC), or None for an unknown id."""
+        with self._database.connect() as conn:
+            row = conn.execute(select(sync_runs).where(sync_runs.c.run_id == run_id)).first()
+        if row is None:
+            return None
+        found = dict(row._mapping)
+        for key in ("requested_at", "started_at", "finished_at"):
+            if found[key] is not None:
+                found[key] = as_utc(found[key])
+        return found
+
+    def interrupt_sync_runs(self) -> int:
+        """Mark sync runs still queued or running as interrupted: the process that ran them
+        stopped before they ended (a restart). How many."""
+        with self._database.begin() as conn:
+            result = conn.execute(
+                update(sync_runs)
+                .where(sync_runs.c.status.in_(("queued", "running")))
+                .values(status="interrupted", finished_at=utc_now(), error=_INTERRUPTED)
+            )
+        return int(result.rowcount or 0)
+
+
+def _sync_values(record: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(record) - set(SYNC_RUN_FIELDS)
+    if unknown:
+        raise CatalogError(f"not fields of a sync run: {sorted(unknown)}")
+    values = dict(record)
+    for key in ("progress", "result"):
+        if values.get(key) is not None:
+            values[key] = json.loads(json.dumps(values[key], default=str))
+    return values

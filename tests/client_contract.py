@@ -6,16 +6,22 @@ fixture: a client over `kb` (a fresh copy of the sample knowledge base, ingested
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 
+from app.after_sync import AfterSync
 from app.runtime import Runtime
 from client import (
+    ConflictError,
     EvalRun,
     InvalidRequestError,
     NotFoundError,
     StewardClient,
+    SyncFailedError,
+    SyncRun,
+    SyncTimeoutError,
 )
 from client.errors import FieldError
 
@@ -184,6 +190,81 @@ class ClientContract:
         assert (source.name, source.connector, source.schedule) == ("handbook", "filesystem", None)
         assert source.documents > 40
         assert source.last_run is not None and source.last_run.status == "ok"
+
+    # -- syncs asked for by id
+
+    def test_a_sync_is_started_followed_and_read_back(
+        self, client: StewardClient, kb: Runtime
+    ) -> None:
+        [before] = client.sources()
+        started = client.start_sync("handbook")
+        assert isinstance(started, SyncRun) and started.source == "handbook"
+        assert started.status in ("queued", "running") and started.finished_at is None
+        done = client.wait_for_sync("handbook", started.run_id, timeout_s=120, poll_s=0.05)
+        assert (done.run_id, done.status, done.error) == (started.run_id, "ok", None)
+        assert done.result is not None and done.result["new"] == 0
+        assert done.result["unchanged"] == before.documents  # nothing changed since the ingest
+        assert done.result["listed"] == before.documents + done.result["skipped"]
+        assert done.progress.read == done.result["listed"]
+        assert done.started_at is not None and done.finished_at is not None
+        assert done.requested_at <= done.started_at <= done.finished_at
+        assert client.sync_run("handbook", started.run_id) == done
+        [after] = client.sources()
+        assert after.last_run is not None and before.last_run is not None
+        assert after.last_run.run_id > before.last_run.run_id and after.last_run.status == "ok"
+
+    def test_a_second_sync_of_a_source_is_a_conflict_naming_the_running_one(
+        self, client: StewardClient, kb: Runtime
+    ) -> None:
+        release, held = threading.Event(), threading.Event()
+
+        def hold(_summary: dict[str, Any]) -> None:  # a step after the sync: it still runs
+            held.set()
+            release.wait(60)
+
+        kb.after_sync.append(AfterSync(None, hold))
+        try:
+            first = client.start_sync("handbook")
+            assert held.wait(60)
+            with pytest.raises(ConflictError) as busy:
+                client.start_sync("handbook")
+            assert busy.value.status_code == 409 and first.run_id in busy.value.detail
+            with pytest.raises(SyncTimeoutError) as late:
+                client.wait_for_sync("handbook", first.run_id, timeout_s=0.2, poll_s=0.05)
+            assert late.value.run.status == "running" and late.value.run.progress.read > 40
+            assert first.run_id in str(late.value)
+        finally:
+            release.set()
+        assert client.wait_for_sync("handbook", first.run_id, timeout_s=120).status == "ok"
+
+    def test_a_failed_sync_fails_the_wait_with_its_reason(
+        self, client: StewardClient, kb: Runtime
+    ) -> None:
+        declared = kb.settings.home.sources_file
+        declared.write_text(
+            "sources:\n  handbook:\n    connector: filesystem\n    path: /no/such/folder\n",
+            encoding="utf-8",
+        )
+        started = client.start_sync("handbook")
+        with pytest.raises(SyncFailedError) as failed:
+            client.wait_for_sync("handbook", started.run_id, timeout_s=120, poll_s=0.05)
+        run = failed.value.run
+        assert (run.run_id, run.status) == (started.run_id, "failed")
+        assert run.error is not None and "not a readable folder" in run.error
+        assert "not a readable folder" in str(failed.value)
+
+    def test_unknown_sources_and_runs_are_not_found(self, client: StewardClient) -> None:
+        with pytest.raises(NotFoundError) as source:
+            client.start_sync("nope")
+        assert source.value.status_code == 404 and "nope" in source.value.detail
+        with pytest.raises(NotFoundError):
+            client.sync_run("handbook", "no-such-run")
+        started = client.start_sync("handbook")
+        with pytest.raises(NotFoundError):  # a run is found under its own source only
+            client.sync_run("other", started.run_id)
+        with pytest.raises(ValueError, match="poll_s"):
+            client.wait_for_sync("handbook", started.run_id, poll_s=0)
+        client.wait_for_sync("handbook", started.run_id, timeout_s=120)
 
     # -- errors: the same ones from every implementation
 

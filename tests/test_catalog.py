@@ -135,6 +135,53 @@ def test_runs_are_recorded_in_order(catalog: Catalog) -> None:
     assert catalog.last_run("elsewhere") is None
 
 
+def test_sync_runs_outlive_the_catalog_and_unfinished_ones_are_interrupted(
+    catalog_url: str, catalog: Catalog
+) -> None:
+    asked = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+    def record(run_id: str, status: str) -> dict[str, object]:
+        return {
+            "run_id": run_id,
+            "source": "kb",
+            "status": status,
+            "requested_at": asked,
+            "started_at": None,
+            "finished_at": None,
+            "progress": {},
+            "result": None,
+            "error": None,
+        }
+
+    for run_id, status in (("done", "queued"), ("left", "running"), ("waiting", "queued")):
+        catalog.add_sync_run(record(run_id, status))
+    catalog.update_sync_run("done", status="running", started_at=asked + timedelta(seconds=1))
+    catalog.update_sync_run(
+        "done",
+        status="ok",
+        finished_at=asked + timedelta(seconds=9),
+        progress={"stage": "index", "read": 3, "indexed": 3},
+        result={"new": 3, "seconds": 8.0},
+    )
+    with pytest.raises(CatalogError, match="colour"):
+        catalog.update_sync_run("done", colour="red")
+
+    database = Database(catalog_url)  # as after a restart
+    reopened = Catalog(database)
+    assert reopened.interrupt_sync_runs() == 2
+    done = reopened.sync_run("done")
+    assert done is not None and done["status"] == "ok" and done["error"] is None
+    assert (done["requested_at"], done["finished_at"]) == (asked, asked + timedelta(seconds=9))
+    assert done["progress"]["read"] == 3 and done["result"] == {"new": 3, "seconds": 8.0}
+    for run_id in ("left", "waiting"):
+        stopped = reopened.sync_run(run_id)
+        assert stopped is not None and stopped["status"] == "interrupted"
+        assert "interrupted" in stopped["error"] and stopped["finished_at"] is not None
+    assert reopened.sync_run("nope") is None
+    assert reopened.interrupt_sync_runs() == 0
+    database.close()
+
+
 def test_an_unreachable_catalog_fails_clearly_without_its_password() -> None:
     with pytest.raises(CatalogError) as caught:
         Database("postgresql+psycopg://steward:s3cret@127.0.0.1:1/steward")

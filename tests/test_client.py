@@ -144,6 +144,11 @@ def test_both_implementations_answer_alike_over_one_index(kb: Runtime, serve_app
         assert local.conflicts(include_resolved=True) == remote.conflicts(include_resolved=True)
         assert local.last_scan() == remote.last_scan()
         assert local.sources() == remote.sources()
+        # A run the server started is read by the in-process client from the catalog alike.
+        started = remote.start_sync("handbook")
+        done = remote.wait_for_sync("handbook", started.run_id, timeout_s=120, poll_s=0.05)
+        assert local.sync_run("handbook", started.run_id) == done
+        assert local.sources() == remote.sources()
 
         local.verify(some, actor="ana@example.com")
         conflict = local.conflicts().items[0].id

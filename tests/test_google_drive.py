@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from saas_servers import DriveFile, FakeDrive, doc_html, drive_site, grant
 
+from app.runtime import Runtime
 from app.sync import sync_source
 from connectors.api_client import RetryPolicy
 from connectors.google_drive import GoogleDriveConnector
@@ -122,18 +123,20 @@ def test_the_changes_feed_names_edits_and_new_readers(drive: FakeDrive, tmp_path
 
     drive_connector = connector(drive, tmp_path)
     list(drive_connector.list())
+    drive_connector.keep_position()
     drive.change("doc03", permissions=[grant("group", "legal@acme.test")])
     drive.change("doc04", doc_html("Policy 4", "policy 4", "Revised."))
     drive.add(DriveFile("elsewhere", "Not ours", "text/plain", "other-folder", b"x"))
     changed = {ref.key: ref for ref in drive_connector.list_changed(utc_now())}
     assert set(changed) == {"doc03", "doc04"}  # not the file outside the folders
     assert drive_connector.fetch(changed["doc03"]).metadata["acl"] == ["legal@acme.test"]
+    # Until the run that listed them keeps the position, the same changes are listed again.
+    assert {ref.key for ref in drive_connector.list_changed(utc_now())} == {"doc03", "doc04"}
+    drive_connector.keep_position()
     assert set(drive_connector.list_changed(utc_now())) == set()  # the token moved on
 
 
-def test_a_drive_sync_end_to_end(
-    drive: FakeDrive, open_home, hash_embedder, tmp_path: Path
-) -> None:
+def drive_home(drive: FakeDrive, open_home, hash_embedder, tmp_path: Path) -> Runtime:
     root = tmp_path / "a"
     root.mkdir()
     (root / "key.json").write_text(json.dumps(drive.service_account_key()))
@@ -141,7 +144,42 @@ def test_a_drive_sync_end_to_end(
         "sources:\n  drive:\n    connector: google_drive\n    token_file: key.json\n"
         f"    folders: [root]\n    url: {drive.url}\n    retry_backoff_s: 0.05\n"
     )
-    live = open_home("a", hash_embedder, outbound={"allow_private": True})
+    live: Runtime = open_home("a", hash_embedder, outbound={"allow_private": True})
+    return live
+
+
+def test_a_failed_run_leaves_the_changes_feed_token_where_it_was(
+    drive: FakeDrive, open_home, hash_embedder, tmp_path: Path
+) -> None:
+    live = drive_home(drive, open_home, hash_embedder, tmp_path)
+    assert sync_source(live, "drive")["status"] == "ok"
+    drive.change("doc04", doc_html("Policy 4", "policy 4", "Revised: refunds within thirty days."))
+
+    # Listed, then its body cannot be read (a 5xx past the retries): the run fails.
+    drive.fault("/doc04/export", 500, times=50)
+    failed = sync_source(live, "drive", incremental=True)
+    assert failed["status"] == "failed" and "HTTP 500" in failed["error"], failed
+    drive.faults.clear()
+    # A listing that breaks off after the feed was read (the walk of the folders): failed too.
+    drive.fault("/drive/v3/files", 503, times=50)
+    broken = sync_source(live, "drive", incremental=True)
+    assert broken["status"] == "failed" and "HTTP 503" in broken["error"], broken
+    drive.faults.clear()
+
+    # The next run is shown the change again and indexes it.
+    again = sync_source(live, "drive", incremental=True)
+    assert (again["status"], again["listed"], again["changed"]) == ("ok", 1, 1), again
+    chunks = live.store.document_chunks(document_id("drive", "doc04"))
+    assert any("thirty days" in c.payload.text for c in chunks)
+    # Kept with that good run: the feed has nothing new after it.
+    settled = sync_source(live, "drive", incremental=True)
+    assert (settled["status"], settled["listed"]) == ("ok", 0), settled
+
+
+def test_a_drive_sync_end_to_end(
+    drive: FakeDrive, open_home, hash_embedder, tmp_path: Path
+) -> None:
+    live = drive_home(drive, open_home, hash_embedder, tmp_path)
     first = sync_source(live, "drive")
     assert (first["status"], first["new"]) == ("ok", 8), first
     stored = live.catalog.source("drive")

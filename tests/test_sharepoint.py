@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 from saas_servers import DRIVE_ID, FakeGraph, GraphItem, graph_grant, graph_site
 
+from app.runtime import Runtime
+from app.sources import SharePointSource, load_sources
 from app.sync import sync_source
 from connectors.api_client import RetryPolicy
 from connectors.sharepoint import NO_READER, SharePointConnector
 from ingest.check import check
 from ingest.pipeline import document_id
 from steward.domain import RawDocument, utc_now
-from steward.errors import SourceError
+from steward.errors import ConfigError, SourceError
 from steward.outbound import OutboundPolicy
 
 LOOPBACK = OutboundPolicy.of(allow_private=True)
@@ -83,15 +85,50 @@ def test_a_folder_limits_the_listing_and_links_name_no_reader(
     )
 
 
+def test_groups_are_named_by_email_or_by_entra_id_never_by_display_name(
+    graph: FakeGraph, tmp_path: Path
+) -> None:
+    mailless = graph_grant("group", "Finance Team")  # a security group: no email
+    del mailless["grantedToV2"]["group"]["email"]
+    memo = b"# Memo\n\nThe budget.\n"
+    grants = [graph_grant("group", "legal@acme.test"), mailless, graph_grant("siteGroup", "HR")]
+    graph.add(GraphItem("memo", "Memo.md", "/HR", memo, permissions=grants))
+
+    by_email = listed(graph, tmp_path / "email", folder="HR")
+    # Two groups may share a display name, and no token lists one: the id stands in.
+    assert by_email["memo"].metadata["acl"] == ["HR", "g-Finance Team", "legal@acme.test"]
+    by_id = listed(graph, tmp_path / "id", folder="HR", group_names="id")
+    # Entra object ids, as an Entra ID token's `groups` claim lists them; site groups by name.
+    assert by_id["memo"].metadata["acl"] == ["HR", "g-Finance Team", "g-legal@acme.test"]
+    assert by_id["salary"].metadata["acl"] == ["g-finance@acme.test", "organization"]
+
+
+def test_group_names_is_read_from_steward_yaml_and_a_bad_value_named(tmp_path: Path) -> None:
+    base = (
+        "sources:\n  sp:\n    connector: sharepoint\n    tenant: t\n    client_id: c\n"
+        f"    drive: '{DRIVE_ID}'\n    token_env: SP_SECRET\n"
+    )
+    (tmp_path / "steward.yaml").write_text(base + "    group_names: id\n")
+    config = load_sources(tmp_path / "steward.yaml")["sp"]
+    assert isinstance(config, SharePointSource) and config.group_names == "id"
+    (tmp_path / "steward.yaml").write_text(base + "    group_names: display_name\n")
+    with pytest.raises(ConfigError, match="group_names"):
+        load_sources(tmp_path / "steward.yaml")
+
+
 def test_the_delta_link_names_edits_moves_and_new_readers(graph: FakeGraph, tmp_path: Path) -> None:
     library = connector(graph, tmp_path)
     list(library.list())
+    library.keep_position()
     graph.change("i01", permissions=[graph_grant("group", "legal@acme.test")])
     graph.change("i02", b"# Policy 2\n\nRevised.\n")
     graph.delete("i03")
     changed = {ref.key: ref for ref in library.list_changed(utc_now())}
     assert set(changed) == {"i01", "i02"}  # the deletion is for a full sync to prune
     assert library.fetch(changed["i01"]).metadata["acl"] == ["legal@acme.test"]
+    # Until the run that listed them keeps the position, the same changes are listed again.
+    assert {ref.key for ref in library.list_changed(utc_now())} == {"i01", "i02"}
+    library.keep_position()
     assert set(library.list_changed(utc_now())) == set()
 
 
@@ -117,9 +154,9 @@ def test_a_429_and_a_5xx_are_waited_out(graph: FakeGraph, tmp_path: Path) -> Non
     assert len(listed(graph, tmp_path)) == 7
 
 
-def test_a_sharepoint_sync_end_to_end(
+def sharepoint_home(
     graph: FakeGraph, open_home, hash_embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Runtime:
     monkeypatch.setenv("SP_SECRET", graph.secret)
     root = tmp_path / "a"
     root.mkdir()
@@ -129,7 +166,42 @@ def test_a_sharepoint_sync_end_to_end(
         f"    url: {graph.url}\n    login_url: {graph.url}\n    token_env: SP_SECRET\n"
         "    retry_backoff_s: 0.05\n"
     )
-    live = open_home("a", hash_embedder, outbound={"allow_private": True})
+    live: Runtime = open_home("a", hash_embedder, outbound={"allow_private": True})
+    return live
+
+
+def test_a_failed_run_leaves_the_delta_link_where_it_was(
+    graph: FakeGraph, open_home, hash_embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = sharepoint_home(graph, open_home, hash_embedder, tmp_path, monkeypatch)
+    assert sync_source(live, "sp")["status"] == "ok"
+    graph.change("i02", b"# Policy 2\n\nRevised: refunds within thirty days.\n")
+
+    # Listed, then its body cannot be downloaded (a 5xx past the retries): the run fails.
+    graph.fault("/download/i02", 500, times=50)
+    failed = sync_source(live, "sp", incremental=True)
+    assert failed["status"] == "failed" and "HTTP 500" in failed["error"], failed
+    graph.faults.clear()
+    # A listing that breaks off after the delta was read (a changed item's readers): failed too.
+    graph.fault("/items/i02/permissions", 503, times=50)
+    broken = sync_source(live, "sp", incremental=True)
+    assert broken["status"] == "failed" and "HTTP 503" in broken["error"], broken
+    graph.faults.clear()
+
+    # The next run is shown the change again and indexes it.
+    again = sync_source(live, "sp", incremental=True)
+    assert (again["status"], again["listed"], again["changed"]) == ("ok", 1, 1), again
+    chunks = live.store.document_chunks(document_id("sp", "i02"))
+    assert any("thirty days" in c.payload.text for c in chunks)
+    # Kept with that good run: the delta has nothing new after it.
+    settled = sync_source(live, "sp", incremental=True)
+    assert (settled["status"], settled["listed"]) == ("ok", 0), settled
+
+
+def test_a_sharepoint_sync_end_to_end(
+    graph: FakeGraph, open_home, hash_embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = sharepoint_home(graph, open_home, hash_embedder, tmp_path, monkeypatch)
     first = sync_source(live, "sp")
     assert (first["status"], first["new"]) == ("ok", 7), first
     again = sync_source(live, "sp")

@@ -141,3 +141,62 @@ def test_a_scheduled_sync_is_a_run_and_waits_its_turn(served) -> None:
     (done,) = scheduler.run_due(datetime(2026, 12, 1, 12, 10, tzinfo=UTC))
     assert (done["source"], done["status"], done["unchanged"]) == ("kb", "ok", 3)
     runs.close()
+
+
+def test_a_run_is_still_read_after_a_restart_and_one_left_running_is_interrupted(
+    make_settings, hash_embedder, write, tmp_path: Path, serve_app
+) -> None:
+    from app.runtime import open_runtime
+    from steward.domain import utc_now
+
+    folder = tmp_path / "kb"
+    for n in range(3):
+        write.text(folder / f"doc{n}.txt", f"Procedure {n}: how step {n} of the line is run.\n")
+    root = tmp_path / "a"
+    root.mkdir()
+    (root / "steward.yaml").write_text(
+        f"sources:\n  kb:\n    connector: filesystem\n    path: {folder}\n"
+    )
+    settings = make_settings(root, jobs={"embedded_scheduler": False})
+
+    first = open_runtime(settings, embedder=hash_embedder)
+    try:
+        with serve_app(create_app(settings, first)) as url:
+            location = httpx.post(f"{url}/sources/kb/sync").headers["location"]
+            finished = wait_until_done(url, location)
+        # What a server that died mid-sync leaves behind: a run recorded as running.
+        first.catalog.add_sync_run(
+            {
+                "run_id": "left-running",
+                "source": "kb",
+                "status": "running",
+                "requested_at": utc_now(),
+                "started_at": utc_now(),
+                "finished_at": None,
+                "progress": {"stage": "read", "read": 1},
+                "result": None,
+                "error": None,
+            }
+        )
+    finally:
+        first.close()
+
+    second = open_runtime(settings, embedder=hash_embedder)  # the restart: same home
+    try:
+        with serve_app(create_app(settings, second)) as url:
+            again = httpx.get(f"{url}{location}")
+            assert again.status_code == 200, again.text
+            assert again.json() == finished and finished["status"] == "ok"
+            assert finished["result"]["new"] == 3
+            stopped = httpx.get(f"{url}/sources/kb/sync/left-running").json()
+            assert stopped["status"] == "interrupted" and "interrupted" in stopped["error"]
+            assert stopped["finished_at"] is not None and stopped["progress"]["read"] == 1
+            # The source is not held by the dead run: a new sync starts.
+            assert (
+                wait_until_done(url, httpx.post(f"{url}/sources/kb/sync").headers["location"])[
+                    "result"
+                ]["unchanged"]
+                == 3
+            )
+    finally:
+        second.close()
