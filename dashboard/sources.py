@@ -38,7 +38,7 @@ def sources(request: Request, visit: VisitDep, runtime: RuntimeDep) -> Response:
         problem = str(error) if admin else "steward.yaml could not be read"
     see = report.Filters(reader=reader)
     readable: dict[str, int] = {}
-    for row in report.documents(runtime.database).values():
+    for row in runtime.listings.view().rows.values():
         if see.readable(row):
             readable[row.source] = readable.get(row.source, 0) + 1
     names = sorted(set(declared) | set(readable)) if admin else sorted(readable)

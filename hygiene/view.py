@@ -1,0 +1,170 @@
+"""The listings' view of the knowledge base: every input of `hygiene.report` read once, reused
+until the catalog changes.
+
+An owners' page (the overview, the queue, duplicates, conflicts) reads the whole catalog and the
+hygiene records; read afresh by every request and several times per page, that was 1.5 to 2.3 s
+per page on the messy msmarco KB (about 6,200 pages). `ViewCache` keeps one `HygieneView`,
+**unfiltered**, and reads it again only when its generation moved: a scan, an ingest or a
+deletion, an owner's decision (each writes an audit entry in its own transaction), a feedback
+judgement. What a reader may see is filtered per request from it (`hygiene.report.Filters`), so
+nothing filtered is ever shared between principals. Every process checks the generation on every
+read (a handful of indexed aggregates), so a decision taken by another process, or a worker's
+scan, shows on the next page load.
+
+The query log's traffic (`Traffic`) moves with every answer, so it has its own key: the count
+and the oldest and newest times of the logged answers; as the counting windows slide, it is
+also read again after `TRAFFIC_MAX_AGE_S`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time as clock
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from evaluation.feedback import FeedbackRecords
+from evaluation.tables import feedback, query_log
+from hygiene.freshness import FRESHNESS_DAYS, served
+from hygiene.records import Conflict, HygieneRecords, Review
+from steward.catalog import Catalog, DocumentRow, documents
+from steward.database import Database
+from steward.domain import utc_now
+
+# How far back the query log counts as "recently" for a document's traffic (the queue's impact).
+RECENT_DAYS = 30
+# The longest a traffic count is reused while nothing new is logged: its windows (7 and 30
+# days) slide by minutes, which moves no ranking an owner would notice.
+TRAFFIC_MAX_AGE_S = 600.0
+
+Generation = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HygieneView:
+    """Everything the owners' listings read, for every document (nothing filtered)."""
+
+    # Every catalog row (without line hashes), with the owner it was handed over to.
+    rows: dict[str, DocumentRow]
+    states: dict[str, dict[str, Any]]  # the last scan's row per document
+    reviews: dict[str, Review]
+    conflicts: tuple[Conflict, ...]  # every stored conflict, the most confident first
+    # Canonical document -> its copies and their similarity, as the last scan folded them.
+    copies: dict[str, tuple[tuple[str, float], ...]]
+    disliked: tuple[dict[str, Any], ...]  # FeedbackRecords.disliked_documents
+    generation: Generation = ()
+
+    def conflicts_of(self, doc_id: str | None, include_resolved: bool) -> list[Conflict]:
+        return [
+            c
+            for c in self.conflicts
+            if (doc_id is None or doc_id in (c.a_doc, c.b_doc))
+            and (include_resolved or c.resolution is None)
+        ]
+
+
+def read_view(database: Database, generation: Generation = ()) -> HygieneView:
+    """Read the view from the catalog (what every listing read, once)."""
+    records = HygieneRecords(database)
+    rows = Catalog(database).all_documents(line_hashes=False)
+    for doc_id, owner in records.handed_over().items():
+        if doc_id in rows:
+            rows[doc_id] = replace(rows[doc_id], owner=owner)
+    states = records.states()
+    copies: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for doc_id, state in states.items():
+        if state["duplicate_of"]:
+            copies[state["duplicate_of"]].append((doc_id, state["similarity"] or 0.0))
+    return HygieneView(
+        rows=rows,
+        states=states,
+        reviews=records.reviews(),
+        conflicts=tuple(records.conflicts(include_resolved=True)),
+        copies={canonical: tuple(found) for canonical, found in copies.items()},
+        disliked=tuple(FeedbackRecords(database).disliked_documents()),
+        generation=generation,
+    )
+
+
+def generation(database: Database) -> Generation:
+    """Moves whenever the view must be read again: a finished scan, an ingest or a deletion (the
+    newest ingest and the count of documents), a decision (the newest audit entry), feedback."""
+    scan, ingested, audited = HygieneRecords(database).generation()
+    with database.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(documents)).scalar_one()
+        judged = conn.execute(select(func.max(feedback.c.feedback_id))).scalar_one()
+    return scan, ingested, audited, int(count), judged
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """The query log's answers as the listings count them."""
+
+    # Answers of the last RECENT_DAYS that returned each document (once per answer).
+    retrievals: Counter[str] = field(default_factory=Counter)
+    # The document of every result of the last FRESHNESS_DAYS (one per result).
+    served: tuple[str, ...] = ()
+
+
+def read_traffic(database: Database, now: datetime | None = None) -> Traffic:
+    now = now or utc_now()
+    with database.connect() as conn:
+        found = tuple(served(conn, now - timedelta(days=FRESHNESS_DAYS)))
+    return Traffic(FeedbackRecords(database).retrievals(now - timedelta(days=RECENT_DAYS)), found)
+
+
+class ViewCache:
+    """One process's `HygieneView` and `Traffic`, each read again when its key moved."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._view: HygieneView | None = None
+        self._traffic: tuple[Any, float, Traffic] | None = None
+        self._lock = threading.Lock()
+
+    def view(self) -> HygieneView:
+        current = generation(self._database)
+        found = self._view
+        if found is not None and found.generation == current:
+            return found
+        with self._lock:  # one reader reads it; the others wait for its result
+            found = self._view
+            if found is None or found.generation != current:
+                found = self._view = read_view(self._database, current)
+        return found
+
+    def traffic(self) -> Traffic:
+        # Answers are only ever added or pruned (or, in tests, redated): their count and
+        # oldest and newest times move with any of those.
+        with self._database.connect() as conn:
+            newest = tuple(
+                conn.execute(
+                    select(func.count(), func.min(query_log.c.at), func.max(query_log.c.at))
+                ).one()
+            )
+
+        def stale(held: tuple[Any, float, Traffic] | None) -> bool:
+            return (
+                held is None
+                or held[0] != newest
+                or clock.monotonic() - held[1] >= TRAFFIC_MAX_AGE_S
+            )
+
+        held = self._traffic
+        if stale(held):
+            with self._lock:
+                held = self._traffic
+                if stale(held):
+                    held = self._traffic = (newest, clock.monotonic(), read_traffic(self._database))
+        assert held is not None
+        return held[2]
+
+    def invalidate(self) -> None:
+        """Read both again on the next call (a write this process made outside the catalog)."""
+        with self._lock:
+            self._view = None
+            self._traffic = None
