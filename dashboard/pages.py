@@ -29,6 +29,7 @@ from hygiene.history import trend
 from hygiene.overview import STATES
 from hygiene.queue import SEVERITY
 from hygiene.records import MAX_REVIEW_DAYS, HygieneRecords
+from hygiene.view import reader_key
 from steward.access import Role
 from steward.catalog import Catalog
 from steward.domain import utc_now
@@ -56,7 +57,12 @@ def overview(request: Request, visit: VisitDep, runtime: RuntimeDep) -> Response
         return sign_in_first(request, visit)
     database = runtime.database
     view = runtime.listings.view()  # every count of the page, filtered for the visitor
-    sources = health.by_source(database, visit.principal, view)
+    sources = runtime.listings.listing(
+        view,
+        None,
+        ("by_source", reader_key(visit.principal)),
+        lambda: health.by_source(database, visit.principal, view),
+    )
     catalog = Catalog(database)
     syncs = {line.source: catalog.last_run(line.source) for line in sources}
     history = trend(database, visit.principal)
@@ -130,9 +136,13 @@ def my_queue(
     # Only an admin looks at another owner's queue; anyone else sees their own.
     chosen = (owner or None) if admin else principal.name
     view = runtime.listings.view()
+    traffic = runtime.listings.traffic()
     rows = view.rows
-    items = work.queue(
-        runtime.database, chosen, principal, view=view, traffic=runtime.listings.traffic()
+    items = runtime.listings.listing(
+        view,
+        traffic,
+        ("queue", chosen, reader_key(principal)),
+        lambda: work.queue(runtime.database, chosen, principal, view=view, traffic=traffic),
     )
     return render(
         request,
@@ -161,8 +171,12 @@ def duplicates(
     """Clusters of copies, the canonical page marked, each member with "not a duplicate"."""
     if visit.principal is None:
         return sign_in_first(request, visit)
-    clusters = report.duplicates(
-        runtime.database, report.Filters(reader=visit.principal), runtime.listings.view()
+    view = runtime.listings.view()
+    clusters = runtime.listings.listing(
+        view,
+        None,
+        ("duplicates", reader_key(visit.principal)),
+        lambda: report.duplicates(runtime.database, report.Filters(reader=visit.principal), view),
     )
     return render(
         request,
@@ -211,8 +225,13 @@ def conflicts(
     filters = report.Filters(source=source or None, owner=owner or None, reader=visit.principal)
     view = runtime.listings.view()
     rows = view.rows
-    found = report.conflicts(
-        database, filters, kind or None, include_resolved=show != "open", view=view
+    found = runtime.listings.listing(
+        view,
+        None,
+        ("conflicts", reader_key(visit.principal), source, owner, kind, show != "open"),
+        lambda: report.conflicts(
+            database, filters, kind or None, include_resolved=show != "open", view=view
+        ),
     )
     if show == "resolved":
         found = [c for c in found if c["resolution"]]

@@ -11,6 +11,11 @@ nothing filtered is ever shared between principals. Every process checks the gen
 read (a handful of indexed aggregates), so a decision taken by another process, or a worker's
 scan, shows on the next page load.
 
+A listing computed from the view for one reader (a queue of 4,000 pages takes 0.3 s to build
+and sort) may be kept too, by `ViewCache.listing`, under a key that names everything it depends
+on, the reader's scope (`reader_key`: its groups, or admin) first; kept listings go whenever the
+view or the traffic is read again.
+
 The query log's traffic (`Traffic`) moves with every answer, so it has its own key: the count
 and the oldest and newest times of the logged answers; as the counting windows slide, it is
 also read again after `TRAFFIC_MAX_AGE_S`.
@@ -21,9 +26,10 @@ from __future__ import annotations
 import threading
 import time as clock
 from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
@@ -31,6 +37,7 @@ from evaluation.feedback import FeedbackRecords
 from evaluation.tables import feedback, query_log
 from hygiene.freshness import FRESHNESS_DAYS, served
 from hygiene.records import Conflict, HygieneRecords, Review
+from steward.access import Principal, Role
 from steward.catalog import Catalog, DocumentRow, documents
 from steward.database import Database
 from steward.domain import utc_now
@@ -41,7 +48,19 @@ RECENT_DAYS = 30
 # days) slide by minutes, which moves no ranking an owner would notice.
 TRAFFIC_MAX_AGE_S = 600.0
 
+# Listings kept at once (readers' scopes x filters); beyond it, all go and are built again.
+MAX_LISTINGS = 64
+
 Generation = tuple[Any, ...]
+T = TypeVar("T")
+
+
+def reader_key(reader: Principal | None) -> Hashable:
+    """What decides which documents a reader may read (`Principal.can_read`): admin or not,
+    and its groups. Two readers with the same key see the same listings."""
+    if reader is None:
+        return None
+    return reader.role >= Role.ADMIN, frozenset(reader.groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +127,22 @@ class Traffic:
     retrievals: Counter[str] = field(default_factory=Counter)
     # The document of every result of the last FRESHNESS_DAYS (one per result).
     served: tuple[str, ...] = ()
+    key: Hashable = None  # which read of the query log this is (ViewCache's key)
 
 
-def read_traffic(database: Database, now: datetime | None = None) -> Traffic:
+def read_traffic(database: Database, now: datetime | None = None, key: Hashable = None) -> Traffic:
     now = now or utc_now()
     with database.connect() as conn:
         found = tuple(served(conn, now - timedelta(days=FRESHNESS_DAYS)))
-    return Traffic(FeedbackRecords(database).retrievals(now - timedelta(days=RECENT_DAYS)), found)
+    since = now - timedelta(days=RECENT_DAYS)
+    return Traffic(FeedbackRecords(database).retrievals(since), found, key)
+
+
+ListingKey = tuple[Generation, Hashable, Hashable]
+
+
+def _listing_key(view: HygieneView, traffic: Traffic | None, key: Hashable) -> ListingKey:
+    return view.generation, traffic.key if traffic is not None else None, key
 
 
 class ViewCache:
@@ -124,6 +152,7 @@ class ViewCache:
         self._database = database
         self._view: HygieneView | None = None
         self._traffic: tuple[Any, float, Traffic] | None = None
+        self._listings: dict[ListingKey, Any] = {}
         self._lock = threading.Lock()
 
     def view(self) -> HygieneView:
@@ -159,12 +188,41 @@ class ViewCache:
             with self._lock:
                 held = self._traffic
                 if stale(held):
-                    held = self._traffic = (newest, clock.monotonic(), read_traffic(self._database))
+                    read_at = clock.monotonic()
+                    traffic = read_traffic(self._database, key=(newest, read_at))
+                    held = self._traffic = (newest, read_at, traffic)
         assert held is not None
         return held[2]
+
+    def listing(
+        self,
+        view: HygieneView,
+        traffic: Traffic | None,
+        key: Hashable,
+        build: Callable[[], T],
+    ) -> T:
+        """`build()`'s listing, kept for this view and traffic under `key`, which must name all
+        else it depends on: `reader_key` of its reader, its filters. Treat it as read-only."""
+        full = _listing_key(view, traffic, key)
+        if full in self._listings:
+            return self._listings[full]  # type: ignore[no-any-return]
+        found = build()
+        with self._lock:
+            if len(self._listings) >= MAX_LISTINGS or any(
+                k[0] != view.generation for k in self._listings
+            ):
+                # An older view's listings (or too many): none of them is asked for again.
+                self._listings = {
+                    k: v for k, v in self._listings.items() if k[0] == view.generation
+                }
+                if len(self._listings) >= MAX_LISTINGS:
+                    self._listings = {}
+            self._listings[full] = found
+        return found
 
     def invalidate(self) -> None:
         """Read both again on the next call (a write this process made outside the catalog)."""
         with self._lock:
             self._view = None
             self._traffic = None
+            self._listings = {}
