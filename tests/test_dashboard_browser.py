@@ -181,6 +181,8 @@ def test_every_other_page_renders_at_both_widths_without_console_errors(
         shots,
         [
             ("/evaluation", "evaluation"),
+            # The overview again, now with a golden set's scores and answers served.
+            ("/", "overview-with-runs"),
             (f"/evaluation/runs/{second}", "run"),
             (f"/evaluation/compare?a={first}&b={second}", "compare"),
             (f"/document/{TRAVEL}", "document"),
