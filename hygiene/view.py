@@ -1,20 +1,20 @@
 """The listings' view of the knowledge base: every input of `hygiene.report` read once, reused
 until the catalog changes.
 
-An owners' page (the overview, the queue, duplicates, conflicts) reads the whole catalog and the
-hygiene records; read afresh by every request and several times per page, that was 1.5 to 2.3 s
-per page on the messy msmarco KB (about 6,200 pages). `ViewCache` keeps one `HygieneView`,
-**unfiltered**, and reads it again only when its generation moved: a scan, an ingest or a
-deletion, an owner's decision (each writes an audit entry in its own transaction), a feedback
-judgement. What a reader may see is filtered per request from it (`hygiene.report.Filters`), so
-nothing filtered is ever shared between principals. Every process checks the generation on every
-read (a handful of indexed aggregates), so a decision taken by another process, or a worker's
-scan, shows on the next page load.
+An owners' page (the overview, the queue, duplicates, conflicts) reads the whole catalog and
+the hygiene records; read afresh by every request and several times per page, that was 0.5 to
+6.6 s per page (p50) on the messy msmarco KB (about 6,200 pages, a loaded 2-core machine).
+`ViewCache` keeps one `HygieneView`, **unfiltered**, and reads it again only when its
+generation moved: a scan, an ingest or a deletion, an owner's decision (each writes an audit
+entry in its own transaction), a feedback judgement. What a reader may see is filtered from it
+per request (`hygiene.report.Filters`). Every process checks the generation on every read (five
+aggregates, a few milliseconds on that KB), so a decision taken by another process, or a
+worker's scan, shows on the next page load.
 
 A listing computed from the view for one reader (a queue of 4,000 pages takes 0.3 s to build
 and sort) may be kept too, by `ViewCache.listing`, under a key that names everything it depends
-on, the reader's scope (`reader_key`: its groups, or admin) first; kept listings go whenever the
-view or the traffic is read again.
+on, the reader's scope (`reader_key`: its groups, or admin) first. It is kept for one view and
+one read of the traffic; an older view's listings go, and at most `MAX_LISTINGS` are kept.
 
 The query log's traffic (`Traffic`) moves with every answer, so it has its own key: the count
 and the oldest and newest times of the logged answers; as the counting windows slide, it is
@@ -53,6 +53,7 @@ MAX_LISTINGS = 64
 
 Generation = tuple[Any, ...]
 T = TypeVar("T")
+_MISSING = object()
 
 
 def reader_key(reader: Principal | None) -> Hashable:
@@ -204,8 +205,9 @@ class ViewCache:
         """`build()`'s listing, kept for this view and traffic under `key`, which must name all
         else it depends on: `reader_key` of its reader, its filters. Treat it as read-only."""
         full = _listing_key(view, traffic, key)
-        if full in self._listings:
-            return self._listings[full]  # type: ignore[no-any-return]
+        kept = self._listings.get(full, _MISSING)  # one read: the dict may be replaced meanwhile
+        if kept is not _MISSING:
+            return kept  # type: ignore[no-any-return]
         found = build()
         with self._lock:
             if len(self._listings) >= MAX_LISTINGS or any(
