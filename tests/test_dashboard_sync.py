@@ -6,6 +6,7 @@ refused (403) when posting the form anyway; a form without the session's token i
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from app.after_sync import AfterSync
 from app.runtime import Runtime
 from hygiene.records import HygieneRecords
 from steward.settings import AccessSettings, KeyEntry
@@ -124,3 +126,29 @@ def test_a_reader_sees_no_button_and_is_refused(served: tuple[Runtime, str]) -> 
         assert missing.status_code == 404 and "nope" in missing.text
     assert live.catalog.runs_of("kb") == []
     assert not [e for e in HygieneRecords(live.database).audit(100) if e["action"] == "sync"]
+
+
+def test_asking_again_while_a_sync_runs_follows_the_running_one(
+    served: tuple[Runtime, str],
+) -> None:
+    live, url = served
+    release, held = threading.Event(), threading.Event()
+
+    def hold(_summary: dict[str, Any]) -> None:  # a step after the sync: it is still running
+        held.set()
+        release.wait(30)
+
+    live.after_sync.append(AfterSync(None, hold))
+    try:
+        with signed_in(url, "admin") as client:
+            token = csrf_of(client.get("/source-syncs").text)
+            first = client.post("/source-syncs/kb/sync", data={"csrf": token})
+            assert first.status_code == 303 and held.wait(30)
+            running = client.get(first.headers["location"].split("#")[0]).text
+            assert run_status(running) == "running"
+            assert "refresh" in running  # a link that follows the run
+            again = client.post("/source-syncs/kb/sync", data={"csrf": token})
+            assert again.status_code == 303
+            assert again.headers["location"] == first.headers["location"]
+    finally:
+        release.set()
