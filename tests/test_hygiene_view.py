@@ -26,6 +26,7 @@ from steward.domain import ScoredChunk
 KB = Path(__file__).resolve().parents[1] / "examples" / "sample-kb"
 TRAVEL = document_id("handbook", "finance/travel-policy-2023.md")
 PURCHASING = document_id("handbook", "finance/purchasing-approvals.md")  # finance, managers
+LAPTOP = document_id("handbook", "it/laptop-policy.md")
 
 
 @pytest.fixture
@@ -58,6 +59,14 @@ def test_the_view_is_reused_until_a_write_moves_its_generation(kb: Runtime) -> N
     assert cache.view() is not first
     assert TRAVEL not in queued(cache, kb)
 
+    # A hand-over: the new owner at once, from the catalog's rows as already read (a decision
+    # changes no catalog row; only an ingest or a deletion reads them again).
+    seen = cache.view()
+    HygieneRecords(kb.database).hand_over(LAPTOP, "lena@example.com", "someone@example.com")
+    assert cache.view().rows[LAPTOP].owner == "lena@example.com"
+    assert cache.view().catalog is seen.catalog
+    assert cache.view().catalog[LAPTOP].owner != "lena@example.com"  # as ingested
+
     # Feedback: a page judged not relevant enough times joins the queue at once.
     seen = cache.view()
     records = FeedbackRecords(kb.database)
@@ -77,6 +86,7 @@ def test_the_view_is_reused_until_a_write_moves_its_generation(kb: Runtime) -> N
     seen = cache.view()
     kb.catalog.delete_documents([TRAVEL])
     assert cache.view() is not seen and TRAVEL not in cache.view().rows
+    assert cache.view().catalog is not seen.catalog
     assert TRAVEL not in queued(cache, kb)
 
 
