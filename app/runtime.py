@@ -13,6 +13,7 @@ from app.after_sync import AfterSync, reevaluate, rescan
 from evaluation.feedback import QueryLog
 from evaluation.runs import EvalRecords, evaluate_all
 from hygiene.records import HygieneRecords, SnapshotCache
+from hygiene.view import ViewCache
 from ingest.pipeline import IngestPipeline
 from retrieval.edge_store import EdgeStore
 from retrieval.embed import Embedder, open_embedder
@@ -61,6 +62,8 @@ class Runtime:
     sparse: Bm25Encoder
     hygiene: SnapshotCache
     query_log: QueryLog
+    # The owners' listings' view of the catalog (the dashboard's pages), read again on a change.
+    listings: ViewCache
     # What runs after each good sync, in order (app.sync); open_runtime wires the scan and the
     # evaluation runs, and anyone may add more.
     after_sync: list[AfterSync] = field(default_factory=list)
@@ -148,6 +151,7 @@ def open_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtim
         sparse=Bm25Encoder(settings.index.bm25_avg_len),
         hygiene=SnapshotCache(records),
         query_log=query_log,
+        listings=ViewCache(database),
         webhooks=Webhooks.from_settings(settings),
     )
     runtime.after_sync += [

@@ -21,6 +21,8 @@ from typing import Any, Literal, Protocol
 from app.runtime import Runtime
 from app.sources import load_sources
 from app.sync import counts, sync_source
+from steward.audit import audit, require_actor
+from steward.database import Database
 from steward.domain import utc_now
 from steward.errors import BusyError, NotFoundError
 
@@ -72,6 +74,16 @@ class SyncRuns(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def start_for(runs: SyncRuns, database: Database, source: str, actor: str) -> SyncRun:
+    """Start a sync someone asked for (the dashboard's "Sync now"), and put who asked in the
+    audit log; the errors of `SyncRuns.start`."""
+    require_actor(actor)
+    run = runs.start(source)
+    with database.begin() as conn:
+        audit(conn, actor, "sync", source, run_id=run.run_id)
+    return run
 
 
 def check_declared(runtime: Runtime, source: str) -> None:

@@ -213,7 +213,10 @@ async def resolve(
 
     def decision(fields: dict[str, str], principal: Principal) -> None:
         visible = report.conflicts(
-            runtime.database, report.Filters(reader=principal), include_resolved=True
+            runtime.database,
+            report.Filters(reader=principal),
+            include_resolved=True,
+            view=runtime.listings.view(),
         )
         # Only a conflict the visitor can see, named in full (the API also takes a prefix).
         if not any(c["id"] == conflict_id for c in visible):

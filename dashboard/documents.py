@@ -19,7 +19,6 @@ from dashboard.visits import RuntimeDep, VisitDep, refusal, render, sign_in_firs
 from evaluation.feedback import FeedbackRecords
 from hygiene import report
 from hygiene.queue import RECENT_DAYS
-from hygiene.records import HygieneRecords
 from steward.audit import entries
 from steward.domain import utc_now
 from steward.errors import NotFoundError
@@ -40,10 +39,10 @@ def document(doc_id: DocId, request: Request, visit: VisitDep, runtime: RuntimeD
     if row is None or not reader.can_read(row.acl):
         return refusal(request, visit, NotFoundError("document", doc_id))
     database = runtime.database
-    records = HygieneRecords(database)
-    hygiene = report.document_state(database, doc_id, reader)
+    view = runtime.listings.view()
+    hygiene = report.document_state(database, doc_id, reader, view)
     conflicts = report.conflicts(
-        database, report.Filters(reader=reader), include_resolved=True, doc_id=doc_id
+        database, report.Filters(reader=reader), include_resolved=True, doc_id=doc_id, view=view
     )
     named = {
         d
@@ -54,9 +53,7 @@ def document(doc_id: DocId, request: Request, visit: VisitDep, runtime: RuntimeD
         )
         if d
     }
-    titles = {
-        d: (other.title if other else d) for d in named for other in [runtime.catalog.document(d)]
-    }
+    titles = {d: (other.title if other else d) for d in named for other in [view.rows.get(d)]}
     now = utc_now()
     feedback = FeedbackRecords(database)
     days, recent = feedback.traffic_of(doc_id, now - timedelta(days=RECENT_DAYS))
@@ -69,7 +66,7 @@ def document(doc_id: DocId, request: Request, visit: VisitDep, runtime: RuntimeD
         visit,
         "document.html",
         row=row,
-        owner=records.handed_over().get(doc_id, row.owner),
+        owner=view.rows[doc_id].owner if doc_id in view.rows else row.owner,
         chunks=runtime.store.document_chunks(doc_id),
         hygiene=hygiene,
         conflicts=conflicts,

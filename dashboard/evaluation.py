@@ -28,7 +28,6 @@ from dashboard.visits import (
 from evaluation import per_query
 from evaluation.metrics import HEADLINE
 from evaluation.runs import EvalRecords, RunSummary, compare
-from hygiene import report
 from steward.access import Principal, Role
 from steward.errors import StewardError
 
@@ -93,7 +92,7 @@ def _hidden(runtime: Runtime, records: EvalRecords, golden_set: str, reader: Pri
     if reader.search_groups is None:
         return set()
     queries = per_query.golden_queries(records, golden_set)
-    return per_query.hidden_queries(queries, report.documents(runtime.database), reader)
+    return per_query.hidden_queries(queries, runtime.listings.view().rows, reader)
 
 
 @router.get("/evaluation/runs/{run_id}", name="dashboard_run")

@@ -29,6 +29,7 @@ from hygiene.history import trend
 from hygiene.overview import STATES
 from hygiene.queue import SEVERITY
 from hygiene.records import MAX_REVIEW_DAYS, HygieneRecords
+from hygiene.view import reader_key
 from steward.access import Role
 from steward.catalog import Catalog
 from steward.domain import utc_now
@@ -55,8 +56,13 @@ def overview(request: Request, visit: VisitDep, runtime: RuntimeDep) -> Response
     if visit.principal is None:
         return sign_in_first(request, visit)
     database = runtime.database
-    rows = report.documents(database)  # read once, for every count of the page
-    sources = health.by_source(database, visit.principal, rows)
+    view = runtime.listings.view()  # every count of the page, filtered for the visitor
+    sources = runtime.listings.listing(
+        view,
+        None,
+        ("by_source", reader_key(visit.principal)),
+        lambda: health.by_source(database, visit.principal, view),
+    )
     catalog = Catalog(database)
     syncs = {line.source: catalog.last_run(line.source) for line in sources}
     history = trend(database, visit.principal)
@@ -76,7 +82,9 @@ def overview(request: Request, visit: VisitDep, runtime: RuntimeDep) -> Response
         }
         for source, points in history.items()
     }
-    fresh = health.freshness(database, visit.principal, rows=rows)
+    fresh = health.freshness(
+        database, visit.principal, view=view, traffic=runtime.listings.traffic()
+    )
     records = EvalRecords(database)
     scores = []
     for golden in records.golden_sets():
@@ -127,8 +135,15 @@ def my_queue(
     admin = principal.role >= Role.ADMIN
     # Only an admin looks at another owner's queue; anyone else sees their own.
     chosen = (owner or None) if admin else principal.name
-    rows = report.documents(runtime.database)
-    items = work.queue(runtime.database, chosen, principal, rows=rows)
+    view = runtime.listings.view()
+    traffic = runtime.listings.traffic()
+    rows = view.rows
+    items = runtime.listings.listing(
+        view,
+        traffic,
+        ("queue", chosen, reader_key(principal)),
+        lambda: work.queue(runtime.database, chosen, principal, view=view, traffic=traffic),
+    )
     return render(
         request,
         visit,
@@ -156,7 +171,13 @@ def duplicates(
     """Clusters of copies, the canonical page marked, each member with "not a duplicate"."""
     if visit.principal is None:
         return sign_in_first(request, visit)
-    clusters = report.duplicates(runtime.database, report.Filters(reader=visit.principal))
+    view = runtime.listings.view()
+    clusters = runtime.listings.listing(
+        view,
+        None,
+        ("duplicates", reader_key(visit.principal)),
+        lambda: report.duplicates(runtime.database, report.Filters(reader=visit.principal), view),
+    )
     return render(
         request,
         visit,
@@ -202,9 +223,15 @@ def conflicts(
     show = show or ("all" if resolved else "open")
     database = runtime.database
     filters = report.Filters(source=source or None, owner=owner or None, reader=visit.principal)
-    rows = report.documents(database)
-    found = report.conflicts(
-        database, filters, kind or None, include_resolved=show != "open", rows=rows
+    view = runtime.listings.view()
+    rows = view.rows
+    found = runtime.listings.listing(
+        view,
+        None,
+        ("conflicts", reader_key(visit.principal), source, owner, kind, show != "open"),
+        lambda: report.conflicts(
+            database, filters, kind or None, include_resolved=show != "open", view=view
+        ),
     )
     if show == "resolved":
         found = [c for c in found if c["resolution"]]

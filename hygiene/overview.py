@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from hygiene import report
-from hygiene.freshness import FRESHNESS_DAYS, Freshness, is_fresh, served
-from hygiene.records import HygieneRecords
+from hygiene.freshness import Freshness, is_fresh
+from hygiene.view import HygieneView, Traffic, read_traffic, read_view
 from steward.access import Principal
 from steward.catalog import DocumentRow
 from steward.database import Database
@@ -36,15 +36,15 @@ class SourceHealth:
 def by_source(
     database: Database,
     reader: Principal | None = None,
-    rows: dict[str, DocumentRow] | None = None,
+    view: HygieneView | None = None,
 ) -> list[SourceHealth]:
-    """One line per source holding a document the reader may read, by source name (`rows`:
-    the catalog as `report.documents` reads it, when the caller has it already)."""
+    """One line per source holding a document the reader may read, by source name (`view`:
+    the catalog and records as `hygiene.view` holds them; read afresh without one)."""
     filters = report.Filters(reader=reader)
-    rows = report.documents(database) if rows is None else rows
-    records = HygieneRecords(database)
-    states = records.states()
-    deprecated = {d for d, r in records.reviews().items() if r.deprecated_at is not None}
+    view = read_view(database) if view is None else view
+    rows = view.rows
+    states = view.states
+    deprecated = {d for d, r in view.reviews.items() if r.deprecated_at is not None}
     health: dict[str, SourceHealth] = {}
 
     def line(source: str) -> SourceHealth:
@@ -61,14 +61,14 @@ def by_source(
             found.states[ReviewState.DEPRECATED.value] += 1
         else:
             found.states[state["state"] if state else ReviewState.UNVERIFIED.value] += 1
-    for cluster in report.duplicates(database, filters, rows):
+    for cluster in report.duplicates(database, filters, view):
         canonical = rows.get(cluster["canonical"]["doc_id"])
         if canonical is not None:
             line(canonical.source).duplicate_clusters += 1
-    for item in report.stale(database, filters, rows):
+    for item in report.stale(database, filters, view):
         if item["reason"] == "superseded":
             line(rows[item["doc_id"]].source).superseded += 1
-    for conflict in report.conflicts(database, filters, rows=rows):
+    for conflict in report.conflicts(database, filters, view=view):
         sides = [rows.get(side["doc_id"]) for side in (conflict["a"], conflict["b"])]
         for source in {side.source for side in sides if side is not None}:
             line(source).open_conflicts += 1
@@ -79,19 +79,22 @@ def freshness(
     database: Database,
     reader: Principal | None = None,
     now: datetime | None = None,
-    rows: dict[str, DocumentRow] | None = None,
+    view: HygieneView | None = None,
+    traffic: Traffic | None = None,
 ) -> dict[str, Freshness]:
-    """Answer freshness per source now, over the results the reader may read.
+    """Answer freshness per source now, over the results the reader may read (`view` and
+    `traffic` as `hygiene.view` holds them; read afresh without them).
 
     An owner's decision since the last scan counts at once: a deprecation makes a page stale,
     a verification of the text as it reads now makes it verified (until the next scan dates it).
     """
     now = now or utc_now()
-    rows = rows if rows is not None else report.documents(database)
+    view = read_view(database) if view is None else view
+    traffic = read_traffic(database, now) if traffic is None else traffic
+    rows = view.rows
     see = report.Filters(reader=reader)
-    records = HygieneRecords(database)
-    states = records.states()
-    reviews = records.reviews()
+    states = view.states
+    reviews = view.reviews
     fresh_of: dict[str, bool] = {}
 
     def fresh(doc_id: str, row: DocumentRow) -> bool:
@@ -115,14 +118,13 @@ def freshness(
         return fresh_of[doc_id]
 
     found: dict[str, Freshness] = {}
-    with database.connect() as conn:
-        for doc_id in served(conn, now - timedelta(days=FRESHNESS_DAYS)):
-            row = rows.get(doc_id)
-            if row is None or not see.readable(row):
-                continue  # gone since, or not the reader's to count
-            line = found.setdefault(row.source, Freshness())
-            line.served += 1
-            line.fresh += fresh(doc_id, row)
+    for doc_id in traffic.served:
+        row = rows.get(doc_id)
+        if row is None or not see.readable(row):
+            continue  # gone since, or not the reader's to count
+        line = found.setdefault(row.source, Freshness())
+        line.served += 1
+        line.fresh += fresh(doc_id, row)
     return dict(sorted(found.items()))
 
 

@@ -13,18 +13,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from evaluation.feedback import FeedbackRecords
 from hygiene import report
-from hygiene.records import HygieneRecords, Review
+from hygiene.records import Review
+from hygiene.view import RECENT_DAYS as RECENT_DAYS
+from hygiene.view import HygieneView, Traffic, read_traffic, read_view
 from steward.access import Principal
 from steward.catalog import DocumentRow
 from steward.database import Database
-from steward.domain import utc_now
-
-# How far back the query log counts as "recently" for a document's traffic.
-RECENT_DAYS = 30
 
 # How much a finding matters when the page answers a question: an older edition or a
 # contradiction gives a wrong answer; an expired review or disliked results may; a copy only
@@ -92,29 +89,30 @@ def queue(
     owner: str | None,
     reader: Principal | None = None,
     now: datetime | None = None,
-    rows: dict[str, DocumentRow] | None = None,
+    view: HygieneView | None = None,
+    traffic: Traffic | None = None,
 ) -> list[QueueItem]:
     """The documents of `owner` (every owner with None) that need a decision, highest impact
-    first; with a `reader`, only documents it may read (the same filter as the listings)."""
+    first; with a `reader`, only documents it may read (the same filter as the listings).
+    `view` and `traffic` as `hygiene.view` holds them; read afresh without them."""
     filters = report.Filters(owner=owner, reader=reader)
-    rows = report.documents(database) if rows is None else rows
-    records = HygieneRecords(database)
-    states = records.states()
-    reviews = records.reviews()
+    view = read_view(database) if view is None else view
+    traffic = read_traffic(database, now) if traffic is None else traffic
+    rows = view.rows
+    states = view.states
+    reviews = view.reviews
     found: dict[str, set[str]] = defaultdict(set)
-    for item in report.stale(database, filters, rows):
+    for item in report.stale(database, filters, view):
         if item["reason"] != "deprecated":
             found[item["doc_id"]].add(item["reason"])
-    for conflict in report.conflicts(database, filters, rows=rows):
+    for conflict in report.conflicts(database, filters, view=view):
         for side in (conflict["a"], conflict["b"]):
             if filters.admits(rows.get(side["doc_id"])):
                 found[side["doc_id"]].add("conflict")
-    for cluster in report.duplicates(database, filters, rows):
+    for cluster in report.duplicates(database, filters, view):
         for member in cluster["members"]:
             if filters.admits(rows.get(member["doc_id"])):
                 found[member["doc_id"]].add("duplicate")
-    since = (now or utc_now()) - timedelta(days=RECENT_DAYS)
-    traffic = FeedbackRecords(database).retrievals(since)
     items = []
     for doc_id, findings in found.items():
         row = rows.get(doc_id)
@@ -131,7 +129,7 @@ def queue(
                 source_uri=row.source_uri,
                 owner=row.owner,
                 findings=tuple(sorted(findings, key=lambda f: (-SEVERITY[f], f))),
-                retrievals=traffic.get(doc_id, 0),
+                retrievals=traffic.retrievals.get(doc_id, 0),
             )
         )
     items.sort(key=lambda i: (-i.impact, -i.severity, -i.retrievals, i.title, i.doc_id))

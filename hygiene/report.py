@@ -10,13 +10,12 @@ or a conflict that names it is dropped.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from evaluation.feedback import FeedbackRecords
 from hygiene.records import Conflict, HygieneRecords
+from hygiene.view import HygieneView, read_view
 from steward.access import Principal
 from steward.catalog import Catalog, DocumentRow
 from steward.database import Database
@@ -76,17 +75,14 @@ def _doc(row: DocumentRow | None, doc_id: str) -> dict[str, Any]:
 
 
 def duplicates(
-    database: Database, filters: Filters, rows: dict[str, DocumentRow] | None = None
+    database: Database, filters: Filters, view: HygieneView | None = None
 ) -> list[dict[str, Any]]:
-    """Clusters of copies, largest first: the canonical document and its members (`rows`:
-    the catalog as `documents` reads it, when the caller has read it already)."""
-    rows = documents(database) if rows is None else rows
-    members: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for doc_id, state in HygieneRecords(database).states().items():
-        if state["duplicate_of"]:
-            members[state["duplicate_of"]].append((doc_id, state["similarity"] or 0.0))
+    """Clusters of copies, largest first: the canonical document and its members (`view`:
+    the catalog and records as `hygiene.view` holds them; read afresh without one)."""
+    view = read_view(database) if view is None else view
+    rows = view.rows
     clusters: list[dict[str, Any]] = []
-    for canonical, every_copy in members.items():
+    for canonical, every_copy in view.copies.items():
         copies = [(d, s) for d, s in every_copy if filters.readable(rows.get(d))]
         if not copies or not filters.readable(rows.get(canonical)):
             continue
@@ -107,14 +103,14 @@ def duplicates(
 
 
 def stale(
-    database: Database, filters: Filters, rows: dict[str, DocumentRow] | None = None
+    database: Database, filters: Filters, view: HygieneView | None = None
 ) -> list[dict[str, Any]]:
     """Documents that should not answer questions as they are: deprecated, superseded, expired."""
-    rows = documents(database) if rows is None else rows
-    records = HygieneRecords(database)
-    reviews = records.reviews()
+    view = read_view(database) if view is None else view
+    rows = view.rows
+    reviews = view.reviews
     items = []
-    for doc_id, state in records.states().items():
+    for doc_id, state in view.states.items():
         row = rows.get(doc_id)
         if not filters.admits(row) or not filters.readable(row):
             continue
@@ -145,7 +141,7 @@ def stale(
             items.append(
                 {**_doc(row, doc_id), "reason": "expired", "since": _when(state["expires_at"])}
             )
-    for disliked in FeedbackRecords(database).disliked_documents():
+    for disliked in view.disliked:
         row = rows.get(disliked["doc_id"])
         if filters.admits(row) and filters.readable(row):
             items.append(
@@ -176,11 +172,12 @@ def conflicts(
     kind: str | None = None,
     include_resolved: bool = False,
     doc_id: str | None = None,
-    rows: dict[str, DocumentRow] | None = None,
+    view: HygieneView | None = None,
 ) -> list[dict[str, Any]]:
-    rows = documents(database) if rows is None else rows
+    view = read_view(database) if view is None else view
+    rows = view.rows
     found = []
-    for c in HygieneRecords(database).conflicts(doc_id, include_resolved):
+    for c in view.conflicts_of(doc_id, include_resolved):
         if kind is not None and c.kind != kind:
             continue
         if not (filters.admits(rows.get(c.a_doc)) or filters.admits(rows.get(c.b_doc))):
@@ -250,25 +247,37 @@ def visible_entries(
 
 
 def document_state(
-    database: Database, doc_id: str, reader: Principal | None = None
+    database: Database,
+    doc_id: str,
+    reader: Principal | None = None,
+    view: HygieneView | None = None,
 ) -> dict[str, Any] | None:
     """The hygiene section of GET /documents/{doc_id}; None before the first scan.
 
     With a `reader`, documents it may not read are left out: their ids, and the conflicts
-    that name them.
+    that name them. With a `view` (`hygiene.view`), everything is read from it.
     """
     catalog = Catalog(database)
     see = Filters(reader=reader)
 
     def visible(other: str | None) -> bool:
-        return other is not None and (reader is None or see.readable(catalog.document(other)))
+        if other is None or reader is None:
+            return other is not None
+        return see.readable(view.rows.get(other) if view else catalog.document(other))
 
     records = HygieneRecords(database)
-    state = records.states([doc_id]).get(doc_id)
-    review = records.reviews().get(doc_id)
+    if view is not None:
+        state = view.states.get(doc_id)
+        review = view.reviews.get(doc_id)
+        members = sorted(d for d, _ in view.copies.get(doc_id, ()))
+        open_conflicts = view.conflicts_of(doc_id, include_resolved=False)
+    else:
+        state = records.states([doc_id]).get(doc_id)
+        review = records.reviews().get(doc_id)
+        members = records.copies_of(doc_id)
+        open_conflicts = records.conflicts(doc_id, include_resolved=False)
     if state is None and review is None:
         return None
-    members = records.copies_of(doc_id)
     return {
         "state": state["state"] if state else "unverified",
         "expires_at": _when(state["expires_at"]) if state else None,
@@ -281,9 +290,7 @@ def document_state(
             state["superseded_by"] if state and visible(state["superseded_by"]) else None
         ),
         "conflicts": [
-            c.conflict_id
-            for c in records.conflicts(doc_id, include_resolved=False)
-            if visible(c.a_doc) and visible(c.b_doc)
+            c.conflict_id for c in open_conflicts if visible(c.a_doc) and visible(c.b_doc)
         ],
         "scanned_at": _when(state["scanned_at"]) if state else None,
     }

@@ -181,6 +181,8 @@ def test_every_other_page_renders_at_both_widths_without_console_errors(
         shots,
         [
             ("/evaluation", "evaluation"),
+            # The overview again, now with a golden set's scores and answers served.
+            ("/", "overview-with-runs"),
             (f"/evaluation/runs/{second}", "run"),
             (f"/evaluation/compare?a={first}&b={second}", "compare"),
             (f"/document/{TRAVEL}", "document"),
@@ -193,3 +195,60 @@ def test_every_other_page_renders_at_both_widths_without_console_errors(
         ],
     )
     assert page.console_errors == []
+
+
+ADMIN_KEY = "admin-browser-key-0001"
+
+
+@pytest.fixture
+def declared(
+    open_home: Any, hash_embedder: Any, write: Any, tmp_path: Path, serve_app: Any
+) -> Iterator[str]:
+    """A server over a home whose steward.yaml declares `kb` (3 pages), with an admin's key."""
+    folder = tmp_path / "kb"
+    for n in range(3):
+        write.text(folder / f"doc{n}.txt", f"Procedure {n}: how step {n} of the line is run.\n")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "steward.yaml").write_text(
+        f"sources:\n  kb:\n    connector: filesystem\n    path: {folder}\n"
+    )
+    keys = AccessSettings(keys=[KeyEntry(name="admin", role="admin", key=ADMIN_KEY)])
+    runtime = open_home("a", hash_embedder, auth=keys, jobs={"embedded_scheduler": False})
+    with serve_app(create_app(runtime.settings, runtime)) as url:
+        yield url
+
+
+def test_an_admin_syncs_a_source_now_and_follows_its_run(
+    declared: str, page: Any, tmp_path: Path
+) -> None:
+    shots = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    # The module's browser, a context of its own (another server, another session).
+    context = page.context.browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        tab.goto(f"{declared}/source-syncs")
+        tab.get_by_label("API key").fill(ADMIN_KEY)
+        tab.get_by_role("button", name="Sign in").click()
+        tab.wait_for_url(f"{declared}/source-syncs")
+        source = tab.locator('section[data-source="kb"]')
+        assert "Never synced" in source.inner_text()
+        source.get_by_role("button", name="Sync kb now").click()
+        tab.wait_for_url(re.compile(r".*/source-syncs\?run=[0-9a-f-]{36}#source-kb$"))
+        status = tab.locator('section[data-source="kb"] .sync-run')
+        for _ in range(200):  # the page follows the run: reload until it ended
+            if status.get_attribute("data-status") in ("ok", "failed"):
+                break
+            tab.wait_for_timeout(100)
+            tab.reload()
+        assert status.get_attribute("data-status") == "ok"
+        assert "3 new" in status.inner_text()
+        # The run is in the catalog's list of the source's syncs too.
+        assert tab.locator('section[data-source="kb"] table.source-runs tbody tr').count() == 1
+        tab.screenshot(path=str(shots / "sources-sync-1280.png"), full_page=True)
+        assert errors == []
+    finally:
+        context.close()
