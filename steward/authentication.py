@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import jwt
 
-from steward.access import LOCAL_ADMIN, KeyRing, Principal, Role
+from steward.access import LOCAL_ADMIN, KeyRing, Principal, Role, digest
 from steward.errors import ForbiddenError, QueryError, UnauthenticatedError
 from steward.tokens import TokenVerifier
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    """What a presented credential proved: its principal and, for a session built on it, how
+    to find it again (an API key's digest) or when it ends (a token's `exp`)."""
+
+    principal: Principal
+    key_digest: str | None = None  # an API key's SHA-256; None for a bearer token
+    expires: int | None = None  # a bearer token's `exp` (seconds since the epoch)
 
 
 class Authenticator:
@@ -37,16 +48,22 @@ class Authenticator:
         """The principal of `Authorization: Bearer <presented>`; UnauthenticatedError if none."""
         if not self.enabled:
             return LOCAL_ADMIN
+        return self.prove(presented).principal
+
+    def prove(self, presented: str | None) -> Proof:
+        """What an API key or a bearer JWT proves (access control on); UnauthenticatedError
+        when it proves nothing."""
         if not presented:
             raise UnauthenticatedError(
                 "credentials are required (Authorization: Bearer <API key or token>)"
             )
         if self.tokens is not None and _is_jwt(presented):
-            return self.tokens.verify(presented)
+            principal, expires = self.tokens.verify_expiring(presented)
+            return Proof(principal, expires=expires)
         if not self.keys.enabled:
             # KeyRing.resolve would answer LOCAL_ADMIN for a ring without keys.
             raise UnauthenticatedError("invalid bearer token")
-        return self.keys.resolve(presented)
+        return Proof(self.keys.resolve(presented), key_digest=digest(presented))
 
     def end_user(
         self, principal: Principal, groups: list[str] | None, user: str | None, field: str
