@@ -84,12 +84,15 @@ class EdgeStore(StoreQueries):
         self._shard: qe.EdgeShard | None = None
         self._lock = ReadWriteLock()
         self._stale = False  # points were deleted since the shard was loaded
+        # Closed: every use refuses (StoreError) instead of answering as an empty index would.
+        self._closed = False
         if (self._dir / _SHARD).is_dir() and any((self._dir / _SHARD).iterdir()):
             self._shard = qe.EdgeShard.load(str(self._dir / _SHARD))
 
     @contextmanager
     def _reading(self) -> Iterator[qe.EdgeShard | None]:
         """The shard for a read, reloaded first if deletions left its statistics stale."""
+        self._check_open()
         if self._stale:
             with self._lock.writing():
                 if self._stale and self._shard is not None:
@@ -115,8 +118,13 @@ class EdgeStore(StoreQueries):
         handle.flush()
         return handle
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the embedded index at {self._dir} is closed")
+
     @property
     def _live(self) -> qe.EdgeShard:
+        self._check_open()
         if self._shard is None:
             raise StoreError("the index has no collection yet: ingest a source first")
         return self._shard
@@ -186,6 +194,7 @@ class EdgeStore(StoreQueries):
                 self._stale = True
 
     def delete_documents(self, doc_ids: Iterable[str]) -> None:
+        self._check_open()
         ids = list(doc_ids)
         if not ids or self._shard is None:
             return
@@ -265,6 +274,7 @@ class EdgeStore(StoreQueries):
         return {str(r.id): dict(r.payload or {}) for r in records}
 
     def source_vectors(self, source: str) -> dict[str, list[float]]:
+        self._check_open()
         if self._shard is None:
             return {}
         condition = qe.Filter(must=[qe.FieldCondition(key="source", match=qe.MatchValue(source))])
@@ -281,6 +291,7 @@ class EdgeStore(StoreQueries):
             return int(shard.count(qe.CountRequest(filter=_filter(filters), exact=True)))
 
     def close(self) -> None:
+        self._closed = True
         if self._shard is not None:
             with self._lock.writing():
                 self._shard.flush()
