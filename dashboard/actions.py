@@ -18,12 +18,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from app.runtime import Runtime
-from client.errors import status_of
 from dashboard.sessions import MAX_COOKIE_BYTES, Session
 from dashboard.visits import (
     RuntimeDep,
     Visit,
     VisitDep,
+    client_address,
     form,
     lifetime_s,
     redirect,
@@ -32,13 +32,20 @@ from dashboard.visits import (
     safe_next,
     set_session,
     sign_in_first,
+    sign_in_refused,
     signer,
 )
 from hygiene import report
 from hygiene.records import RESOLUTIONS, HygieneRecords
 from steward.access import Principal, Role
 from steward.authentication import Authenticator
-from steward.errors import AccessError, NotFoundError, QueryError, StewardError
+from steward.errors import (
+    AccessError,
+    NotFoundError,
+    QueryError,
+    StewardError,
+    TooManyFailuresError,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,9 +65,7 @@ def sign_in_page(
         return redirect(request, visit, safe_next(next_path))
     if visit.refused is not None:
         # An Authorization header was refused: say why (never the token itself).
-        return _sign_in_refused(
-            request, visit, safe_next(next_path), str(visit.refused), status_of(visit.refused)
-        )
+        return sign_in_refused(request, visit, safe_next(next_path), visit.refused)
     return render(request, visit, "sign_in.html", next=safe_next(next_path), error=None)
 
 
@@ -77,13 +82,13 @@ async def sign_in(request: Request, visit: VisitDep) -> Response:
         return redirect(request, visit, after)
     presented = fields.get("key", "").strip()
     if not presented:
-        return _sign_in_refused(request, visit, after, "enter an API key or a token")
+        return sign_in_refused(request, visit, after, "enter an API key or a token")
     auth: Authenticator = request.app.state.authenticator
     try:
         # Off the event loop: a JWKS fetched over HTTP may take seconds.
-        proof = await run_in_threadpool(auth.prove, presented)
-    except AccessError as error:
-        return _sign_in_refused(request, visit, after, str(error), status_of(error))
+        proof = await run_in_threadpool(auth.prove, presented, client_address(request))
+    except (AccessError, TooManyFailuresError) as error:
+        return sign_in_refused(request, visit, after, error)
     # A new session with a new CSRF token: nothing of the signed-out one carries over.
     response = redirect(request, visit, after)
     if proof.key_digest is not None:
@@ -94,10 +99,10 @@ async def sign_in(request: Request, visit: VisitDep) -> Response:
     expires = min(proof.expires or now, now + lifetime_s(request))
     if expires <= now:
         # Accepted within the clock-skew leeway, but a session would be over at once.
-        return _sign_in_refused(request, visit, after, "the bearer token has expired")
+        return sign_in_refused(request, visit, after, "the bearer token has expired")
     session = Session.for_token(proof.principal, expires)
     if len(signer(request).dump(session)) > MAX_COOKIE_BYTES:
-        return _sign_in_refused(
+        return sign_in_refused(
             request,
             visit,
             after,
@@ -106,12 +111,6 @@ async def sign_in(request: Request, visit: VisitDep) -> Response:
         )
     set_session(request, response, session, max_age=expires - now)
     return response
-
-
-def _sign_in_refused(
-    request: Request, visit: Visit, after: str, reason: str, status_code: int = 401
-) -> Response:
-    return render(request, visit, "sign_in.html", status_code=status_code, next=after, error=reason)
 
 
 @router.post("/sign-out")

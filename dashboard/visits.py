@@ -10,6 +10,7 @@ pages say so. Every form carries the session's CSRF token, checked before any ac
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +25,12 @@ from client.errors import status_of
 from dashboard.sessions import COOKIE, Session, SessionSigner, home_secret
 from steward.access import LOCAL_ADMIN, Principal, Role
 from steward.authentication import Authenticator
-from steward.errors import AccessError, StewardError, UnauthenticatedError
+from steward.errors import (
+    AccessError,
+    StewardError,
+    TooManyFailuresError,
+    UnauthenticatedError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +65,9 @@ class Visit:
     session: Session
     access_control: bool
     new_cookie: bool  # the session was made for this request and must be sent
-    # Why the request's own credentials (an Authorization header) were refused, if they were.
-    refused: AccessError | None = None
+    # Why the request's own credentials (an Authorization header) were refused, if they were:
+    # an AccessError, or TooManyFailuresError for an address that failed too often lately.
+    refused: StewardError | None = None
 
     @property
     def csrf(self) -> str:
@@ -99,6 +106,11 @@ def _bearer(request: Request) -> str | None:
     return credential.strip() or None
 
 
+def client_address(request: Request) -> str | None:
+    """The visitor's address, which failed sign-ins are counted against."""
+    return request.client.host if request.client is not None else None
+
+
 def get_visit(request: Request) -> Visit:
     # The authenticator, not the key ring: a deployment with single sign-on alone has no key,
     # and its dashboard must not open to everyone as the local admin.
@@ -114,8 +126,10 @@ def get_visit(request: Request) -> Visit:
         # Behind an auth proxy every request carries the caller's credentials: they win over
         # the cookie, which keeps only the CSRF token of the forms.
         try:
-            return Visit(auth.resolve(presented), session, True, new_cookie)
-        except AccessError as error:
+            return Visit(
+                auth.resolve(presented, client_address(request)), session, True, new_cookie
+            )
+        except (AccessError, TooManyFailuresError) as error:
             # The reason names the failed check; the token itself is never logged or shown.
             log.info("dashboard: refused the Authorization header of %s", request.url.path)
             return Visit(None, session, True, new_cookie, refused=error)
@@ -175,16 +189,23 @@ def sign_in_first(request: Request, visit: Visit) -> Response:
     """To the sign-in page; a request whose own credentials were refused gets it at once, with
     the reason (a redirect would only be refused again, and say nothing)."""
     if visit.refused is not None:
-        return render(
-            request,
-            visit,
-            "sign_in.html",
-            # 401, or 503 when the signing keys cannot be read (KeySetError): retry later.
-            status_code=status_of(visit.refused),
-            next=safe_next(request.url.path),
-            error=str(visit.refused),
-        )
+        return sign_in_refused(request, visit, safe_next(request.url.path), visit.refused)
     return redirect(request, visit, f"/sign-in?next={request.url.path}")
+
+
+def sign_in_refused(
+    request: Request, visit: Visit, after: str, reason: StewardError | str
+) -> Response:
+    """The sign-in page saying why the credentials were refused (never the credentials): 401,
+    or 429 / 503 with Retry-After (too many failures lately, the JWKS unreachable)."""
+    status = 401 if isinstance(reason, str) else status_of(reason)
+    response = render(
+        request, visit, "sign_in.html", status_code=status, next=after, error=str(reason)
+    )
+    wait = getattr(reason, "retry_after_s", None)
+    if wait is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
 
 
 def refusal(request: Request, visit: Visit, error: StewardError) -> Response:

@@ -134,6 +134,9 @@ def access_settings(root: Path) -> AccessSettings:
         jwt_role_claim="steward_role",
         jwt_roles={"app": "app", "owner": "owner", "steward-admins": "admin"},
         users={"sam": ["staff"]},
+        # This module sends dozens of bad credentials from one address on purpose (the role x
+        # route matrix); the throttle of failures is tests/test_auth_failures.py's subject.
+        max_failures=0,
         keys=[
             KeyEntry(
                 name="secret-reader",
