@@ -83,7 +83,7 @@ def _groups(header: str | None) -> list[str] | None:
 
 def client_address(request: Request) -> str | None:
     """The caller's address (behind a trusted proxy, the one it forwarded: uvicorn's
-    --forwarded-allow-ips), which failed authentications are counted against."""
+    FORWARDED_ALLOW_IPS), which failed authentications are counted against."""
     return request.client.host if request.client is not None else None
 
 
