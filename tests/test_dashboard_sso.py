@@ -69,6 +69,9 @@ def kb(
         jwt_audience=AUDIENCE,
         jwt_role_claim="steward_role",
         jwt_leeway_s=0,
+        # This module sends a dozen bad tokens from one address on purpose; the throttle of
+        # failures is tests/test_auth_failures.py's subject.
+        max_failures=0,
     )
     live = open_runtime(make_settings(root, auth=auth), embedder=hash_embedder)
     assert live.pipeline.run(FilesystemConnector(root / "kb", "kb")).status == "ok"
