@@ -37,8 +37,10 @@ from client import HttpClient
 from client.errors import AuthenticationError, NotFoundError, PermissionDeniedError, status_of
 from ingest.pipeline import document_id
 from steward.access import LOCAL_ADMIN, NO_READER, KeyRing, Role, digest, within
+from steward.domain import utc_now
 from steward.errors import ConfigError, ForbiddenError, KeySetError, UnauthenticatedError
 from steward.settings import AccessSettings, KeyEntry, load_settings
+from steward.stored_keys import StoredKeys
 from steward.tokens import TokenRules, TokenVerifier, UrlKeySet
 
 KEYS = {
@@ -204,6 +206,17 @@ def base_url(kb: Runtime, serve_app: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def lapsed_key(kb: Runtime) -> str:
+    """A stored admin key past its expiry (made with the shortest lifetime there is)."""
+    key, _, expires_at = StoredKeys(kb.database).create(
+        "lapsed", "admin", [], "test", expires_in="1s"
+    )
+    assert expires_at is not None
+    time.sleep(max(0.0, (expires_at - utc_now()).total_seconds()) + 0.1)
+    return key
+
+
+@pytest.fixture(scope="module")
 def http(base_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=base_url, timeout=60) as client:
         yield client
@@ -248,13 +261,14 @@ def _request(http: httpx.Client, method: str, path: str, headers: dict[str, str]
 
 @pytest.mark.parametrize(("method", "path"), list(ROLES))
 def test_each_route_answers_each_caller_by_its_role(
-    http: httpx.Client, method: str, path: str
+    http: httpx.Client, lapsed_key: str, method: str, path: str
 ) -> None:
     needed = ROLES[(method, path)]
     strangers = {
         "no key": {},
         "unknown key": {"Authorization": "Bearer not-a-key-of-this-server"},
         "revoked key": bearer("revoked"),
+        "expired key": {"Authorization": f"Bearer {lapsed_key}"},
         "not a bearer": {"Authorization": f"Basic {KEYS['owner']}"},
         "expired token": {
             "Authorization": f"Bearer {token('ana@example.com', 'owner', expires_in=-3600)}"
