@@ -290,13 +290,31 @@ class EdgeStore(StoreQueries):
                 return 0
             return int(shard.count(qe.CountRequest(filter=_filter(filters), exact=True)))
 
+    def unavailable(self) -> str | None:
+        if self._closed:
+            return f"the embedded index at {self._dir} is closed"
+        if self._shard is not None and not (self._dir / _SHARD).is_dir():
+            # The open shard still answers from memory, but nothing it writes can last.
+            return f"the embedded index at {self._dir} is unusable: its shard directory is gone"
+        return None
+
     def close(self) -> None:
+        """Flush and release the shard and the lock; the lock is released even when the flush
+        fails (StoreError: the shard's files are gone), so the next process can open it."""
         self._closed = True
-        if self._shard is not None:
-            with self._lock.writing():
-                self._shard.flush()
-                self._shard.close()
-                self._shard = None
-        if not self._lock_file.closed:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
+        try:
+            if self._shard is not None:
+                with self._lock.writing():
+                    shard, self._shard = self._shard, None
+                    try:
+                        shard.flush()
+                        shard.close()
+                    except Exception as error:  # qdrant-edge raises a bare Exception
+                        raise StoreError(
+                            f"the embedded index at {self._dir} could not be flushed: "
+                            f"{str(error)[:200]}"
+                        ) from error
+        finally:
+            if not self._lock_file.closed:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+                self._lock_file.close()

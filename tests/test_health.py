@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from app.readiness import CATALOG_TIMEOUT_S
 from app.runtime import Runtime
 from connectors.filesystem import FilesystemConnector
 from retrieval.edge_store import EdgeStore
+from steward.errors import StoreError
 
 
 @pytest.fixture
@@ -89,3 +91,21 @@ def test_a_closed_embedded_index_is_not_ready_and_named(
     answer = httpx.post(f"{api_url}/retrieve", json={"query": "vpn"}, timeout=30)
     assert answer.status_code == 503, answer.text
     assert httpx.get(f"{api_url}/health/live", timeout=30).status_code == 200
+
+
+def test_an_embedded_index_whose_files_are_gone_is_not_ready(
+    hash_runtime: Runtime, api_url: str, tmp_path: Path, write: Any
+) -> None:
+    write.markdown(tmp_path / "kb" / "vpn.md", "# VPN\n\nConnect with WireGuard first.\n")
+    assert hash_runtime.pipeline.run(FilesystemConnector(tmp_path / "kb", "kb")).status == "ok"
+    shutil.rmtree(hash_runtime.settings.home.index_dir / "shard")
+    # The open shard still counts from memory; nothing it writes could outlive the process.
+    assert hash_runtime.store.count() > 0
+    ready = httpx.get(f"{api_url}/health/ready", timeout=30)
+    assert ready.status_code == 503, ready.text
+    body = ready.json()
+    assert "unusable" in body["index"] and "shard directory is gone" in body["index"], body
+    assert body["catalog"] == "ok"
+    # Closing it says the flush failed, and still lets the lock go.
+    with pytest.raises(StoreError, match="could not be flushed"):
+        hash_runtime.store.close()
