@@ -15,7 +15,7 @@ from app.sync_runs import SyncRuns
 from retrieval.search import Retriever
 from steward.access import Principal, Role
 from steward.authentication import Authenticator
-from steward.errors import RateLimitedError
+from steward.errors import RateLimitedError, TooManyFailuresError
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -81,7 +81,14 @@ def _groups(header: str | None) -> list[str] | None:
     return [group.strip() for group in header.split(",") if group.strip()]
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address (behind a trusted proxy, the one it forwarded: uvicorn's
+    FORWARDED_ALLOW_IPS), which failed authentications are counted against."""
+    return request.client.host if request.client is not None else None
+
+
 def get_principal(
+    request: Request,
     keys: Annotated[Authenticator, Depends(get_keys)],
     limiter: Annotated[RateLimiter | None, Depends(get_rate_limiter)],
     metrics: Annotated[ServiceMetrics, Depends(get_metrics)],
@@ -91,7 +98,13 @@ def get_principal(
 ) -> Principal:
     """The caller named by `Authorization: Bearer <key or JWT>` (the local admin without access
     control), as the end user an app names, within its request rate."""
-    principal = keys.resolve(credentials.credentials if credentials is not None else None)
+    try:
+        principal = keys.resolve(
+            credentials.credentials if credentials is not None else None, client_address(request)
+        )
+    except TooManyFailuresError:
+        metrics.observe_refusal("auth_failures")
+        raise
     principal = keys.end_user(
         principal, _groups(on_behalf_of), on_behalf_of_user, ON_BEHALF_USER_HEADER
     )

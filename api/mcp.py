@@ -9,6 +9,7 @@ application calls, with no second implementation of access control to keep in st
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -23,7 +24,7 @@ from client.http import AsyncHttpClient
 from client.retry import Retry
 from integrations.mcp import AsyncSteward, build_server
 from steward.authentication import Authenticator
-from steward.errors import KeySetError, UnauthenticatedError
+from steward.errors import KeySetError, TooManyFailuresError, UnauthenticatedError
 
 PATH = "/mcp"
 
@@ -77,10 +78,15 @@ class McpEndpoint:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         # The routes' authenticator: API keys and, behind single sign-on, bearer JWTs.
         authenticator: Authenticator = self._app.state.authenticator
+        client = scope.get("client")
         try:
-            authenticator.resolve(_bearer(headers))
+            authenticator.resolve(_bearer(headers), client[0] if client else None)
         except UnauthenticatedError as error:
             await _refuse(send, 401, str(error), {"www-authenticate": "Bearer"})
+            return
+        except TooManyFailuresError as error:
+            wait = str(max(1, math.ceil(error.retry_after_s)))
+            await _refuse(send, 429, str(error), {"retry-after": wait})
             return
         except KeySetError as error:
             await _refuse(send, 503, str(error), {"retry-after": str(int(error.retry_after_s))})

@@ -47,7 +47,8 @@ class ServiceMetrics:
         )
         self._refused = Counter(
             "steward_requests_refused",
-            "Requests refused to bound the load, by reason (rate_limit: 429, in_flight: 503).",
+            "Requests refused to bound the load, by reason (rate_limit: 429, in_flight: 503, "
+            "auth_failures: 429 to an address after repeated failed authentications).",
             ["reason"],
             registry=self.registry,
         )
@@ -73,7 +74,8 @@ class ServiceMetrics:
         )
 
     def observe_refusal(self, reason: str) -> None:
-        """A request refused to bound the load: `rate_limit` (429) or `in_flight` (503)."""
+        """A request refused to bound the load: `rate_limit` (429), `in_flight` (503) or
+        `auth_failures` (429)."""
         self._refused.labels(reason).inc()
 
     def observe_retrieve(self, seconds: float, results: int) -> None:

@@ -26,12 +26,15 @@ class Readiness:
 
 
 def readiness(database: Database, store: VectorStore) -> Readiness:
-    """Try a write on the catalog (rolled back) and a count on the index."""
+    """Try a write on the catalog (rolled back); ask the index whether it is open and whole,
+    then for a count."""
     catalog = database.writable(CATALOG_TIMEOUT_S) or "ok"
-    try:
-        store.count()
-        index = "ok"
-    except Exception as error:  # any failure of the store means not ready, whatever its kind
-        index = f"{type(error).__name__}: {str(error)[:200]}"
+    # A closed or broken store names itself; an open one must still answer a count.
+    index = store.unavailable() or "ok"
+    if index == "ok":
+        try:
+            store.count()
+        except Exception as error:  # any failure of the store means not ready, whatever its kind
+            index = f"{type(error).__name__}: {str(error)[:200]}"
     ready = catalog == "ok" and index == "ok"
     return Readiness("ready" if ready else "unavailable", catalog, index)

@@ -727,7 +727,7 @@ def _keys_stored(settings: Settings) -> bool:
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return False
     with _stored_keys() as stored:
-        return any(not key.revoked for key in stored.keys())
+        return any(key.in_force for key in stored.keys())
 
 
 def _local_actor() -> str:
@@ -743,14 +743,21 @@ def keys_create(
     groups: Annotated[
         str, typer.Option(help="Access groups, comma-separated (none: public pages only).")
     ] = "",
+    expires_in: Annotated[
+        str | None,
+        typer.Option(help="How long it works: a number and s, m, h, d or w (90d). Default: ever."),
+    ] = None,
 ) -> None:
     """Make a key and print it once (only its digest is kept)."""
     with _errors(), _stored_keys() as stored:
-        key, kept = stored.create(name, role, groups.split(","), _local_actor())
+        key, kept, expires_at = stored.create(
+            name, role, groups.split(","), _local_actor(), expires_in
+        )
     sys.stdout.write(key + "\n")
+    until = f"expires {expires_at.isoformat()}" if expires_at else "never expires"
     err.print(
-        f"key {name!r} ({role}; groups: {', '.join(kept) or 'none'}) made: it is shown this "
-        "once, keep it now"
+        f"key {name!r} ({role}; groups: {', '.join(kept) or 'none'}; {until}) made: it is "
+        "shown this once, keep it now"
     )
 
 
@@ -763,12 +770,20 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         sys.stdout.write(json.dumps(found) + "\n")
         return
     table = Table(title="stored API keys")
-    for column in ("name", "role", "groups", "created", "revoked"):
+    for column in ("name", "role", "groups", "created", "expires", "revoked"):
         table.add_column(column)
     for key in found:
         revoked = f"{key['revoked_at']} by {key['revoked_by']}" if key["revoked_at"] else ""
+        expires = key["expires_at"] or "never"
+        if key["expired"]:
+            expires += " (expired)"
         table.add_row(
-            key["name"], key["role"], ", ".join(key["groups"]), key["created_at"], revoked
+            key["name"],
+            key["role"],
+            ", ".join(key["groups"]),
+            key["created_at"],
+            expires,
+            revoked,
         )
     out.print(table)
 

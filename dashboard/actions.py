@@ -7,6 +7,7 @@ written by the same records as the API's, audited with the signed-in principal a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated
@@ -17,11 +18,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from app.runtime import Runtime
-from dashboard.sessions import Session
+from dashboard.sessions import MAX_COOKIE_BYTES, Session
 from dashboard.visits import (
     RuntimeDep,
     Visit,
     VisitDep,
+    client_address,
     form,
     lifetime_s,
     redirect,
@@ -30,11 +32,20 @@ from dashboard.visits import (
     safe_next,
     set_session,
     sign_in_first,
+    sign_in_refused,
+    signer,
 )
 from hygiene import report
 from hygiene.records import RESOLUTIONS, HygieneRecords
-from steward.access import Principal, Role, digest
-from steward.errors import NotFoundError, QueryError, StewardError, UnauthenticatedError
+from steward.access import Principal, Role
+from steward.authentication import Authenticator
+from steward.errors import (
+    AccessError,
+    NotFoundError,
+    QueryError,
+    StewardError,
+    TooManyFailuresError,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -52,12 +63,16 @@ def sign_in_page(
 ) -> Response:
     if not visit.access_control:
         return redirect(request, visit, safe_next(next_path))
+    if visit.refused is not None:
+        # An Authorization header was refused: say why (never the token itself).
+        return sign_in_refused(request, visit, safe_next(next_path), visit.refused)
     return render(request, visit, "sign_in.html", next=safe_next(next_path), error=None)
 
 
 @router.post("/sign-in")
 async def sign_in(request: Request, visit: VisitDep) -> Response:
-    """Exchange an API key for a session; the key is checked, never stored or logged."""
+    """Exchange an API key or a single-sign-on JWT for a session; it is checked, never stored,
+    logged or shown."""
     try:
         fields = await form(request, visit)
     except StewardError as error:
@@ -65,18 +80,36 @@ async def sign_in(request: Request, visit: VisitDep) -> Response:
     after = safe_next(fields.get("next"))
     if not visit.access_control:
         return redirect(request, visit, after)
-    key = fields.get("key", "").strip()
-    if not key:
-        return render(
-            request, visit, "sign_in.html", status_code=401, next=after, error="enter an API key"
-        )
+    presented = fields.get("key", "").strip()
+    if not presented:
+        return sign_in_refused(request, visit, after, "enter an API key or a token")
+    auth: Authenticator = request.app.state.authenticator
     try:
-        request.app.state.keys.resolve(key)
-    except UnauthenticatedError as error:
-        return render(request, visit, "sign_in.html", status_code=401, next=after, error=str(error))
+        # Off the event loop: a JWKS fetched over HTTP may take seconds.
+        proof = await run_in_threadpool(auth.prove, presented, client_address(request))
+    except (AccessError, TooManyFailuresError) as error:
+        return sign_in_refused(request, visit, after, error)
     # A new session with a new CSRF token: nothing of the signed-out one carries over.
     response = redirect(request, visit, after)
-    set_session(request, response, Session.fresh(digest(key), lifetime_s(request)))
+    if proof.key_digest is not None:
+        set_session(request, response, Session.fresh(proof.key_digest, lifetime_s(request)))
+        return response
+    # A token's session ends with the token (or sooner, after the configured lifetime).
+    now = int(time.time())
+    expires = min(proof.expires or now, now + lifetime_s(request))
+    if expires <= now:
+        # Accepted within the clock-skew leeway, but a session would be over at once.
+        return sign_in_refused(request, visit, after, "the bearer token has expired")
+    session = Session.for_token(proof.principal, expires)
+    if len(signer(request).dump(session)) > MAX_COOKIE_BYTES:
+        return sign_in_refused(
+            request,
+            visit,
+            after,
+            "the token names too many groups to keep in a session cookie; "
+            "reach the dashboard through your single-sign-on proxy instead",
+        )
+    set_session(request, response, session, max_age=expires - now)
     return response
 
 

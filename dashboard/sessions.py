@@ -1,10 +1,12 @@
-"""Dashboard sessions: a signed cookie naming the API key signed in with, and a CSRF token.
+"""Dashboard sessions: a signed cookie naming who signed in, and a CSRF token.
 
-The cookie holds `{"k": key digest or null, "c": csrf token, "e": expiry}` in base64, then an
-HMAC-SHA256 of that text under the server's secret. It never holds the key itself; the key's
-principal is looked up again on every request, so a revoked key ends its sessions at once.
-A visitor who has not signed in (or a server without access control) gets a session without
-a key, which carries the CSRF token of its forms.
+The cookie holds `{"k": key digest or null, "c": csrf token, "e": expiry, "p": principal or
+null}` in base64, then an HMAC-SHA256 of that text under the server's secret. It never holds
+an API key or a token. A key's principal is looked up again on every request, so a revoked key
+ends its sessions at once. A single-sign-on token cannot be looked up again (nothing keeps it),
+so the cookie holds the principal the token proved, `{"n": name, "r": role, "g": groups}`, and
+expires no later than the token did. A visitor who has not signed in (or a server without
+access control) gets a session with neither, which carries the CSRF token of its forms.
 """
 
 from __future__ import annotations
@@ -18,9 +20,14 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from steward.access import Principal, Role
 
 COOKIE = "steward_session"
 SECRET_FILE = "dashboard-secret"
+# Browsers drop a cookie larger than 4096 bytes, name and attributes included.
+MAX_COOKIE_BYTES = 3800
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +35,18 @@ class Session:
     key_digest: str | None  # the SHA-256 of the API key signed in with; None before sign-in
     csrf: str
     expires: int  # seconds since the epoch
+    # The principal a single-sign-on token proved at sign-in; None for a key or nobody.
+    principal: Principal | None = None
 
     @classmethod
     def fresh(cls, key_digest: str | None, lifetime_s: int) -> Session:
         """A new session with a new CSRF token (after sign-in, so no token outlives it)."""
         return cls(key_digest, secrets.token_urlsafe(32), int(time.time()) + lifetime_s)
+
+    @classmethod
+    def for_token(cls, principal: Principal, expires: int) -> Session:
+        """A new session for the principal of a bearer token, ending at `expires`."""
+        return cls(None, secrets.token_urlsafe(32), expires, principal)
 
     def accepts(self, token: str | None) -> bool:
         """Whether a form's token is this session's, compared in constant time."""
@@ -59,12 +73,15 @@ class SessionSigner:
         return _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
 
     def dump(self, session: Session) -> str:
-        body = _b64(
-            json.dumps(
-                {"k": session.key_digest, "c": session.csrf, "e": session.expires},
-                separators=(",", ":"),
-            ).encode()
-        )
+        data: dict[str, Any] = {"k": session.key_digest, "c": session.csrf, "e": session.expires}
+        if session.principal is not None:
+            principal = session.principal
+            data["p"] = {
+                "n": principal.name,
+                "r": principal.role.name.lower(),
+                "g": sorted(principal.groups),
+            }
+        body = _b64(json.dumps(data, separators=(",", ":")).encode())
         return f"{body}.{self._mac(body)}"
 
     def load(self, cookie: str | None, now: float | None = None) -> Session | None:
@@ -76,8 +93,14 @@ class SessionSigner:
             return None
         try:
             data = json.loads(_unb64(body))
-            session = Session(data["k"], str(data["c"]), int(data["e"]))
-        except (ValueError, KeyError, TypeError):
+            named = data.get("p")
+            principal = (
+                None
+                if named is None
+                else Principal(str(named["n"]), Role.named(named["r"]), frozenset(named["g"]))
+            )
+            session = Session(data["k"], str(data["c"]), int(data["e"]), principal)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
         if session.expires <= (time.time() if now is None else now):
             return None

@@ -1,13 +1,16 @@
 """Who is visiting the dashboard: the session cookie, the principal behind it, and rendering.
 
-With access control on, the principal is the one of the API key signed in with (looked up
-again on every request); with it off, every visitor is the local admin, and the pages say so.
-Every form carries the session's CSRF token, checked before any action.
+With access control on, the principal is the one of an `Authorization: Bearer` header (an API
+key, or a JWT an auth proxy such as oauth2-proxy adds to every request), else the one of the
+session's cookie: the API key signed in with (looked up again on every request) or the token's
+principal until the token's expiry. With it off, every visitor is the local admin, and the
+pages say so. Every form carries the session's CSRF token, checked before any action.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,8 +23,14 @@ from fastapi.templating import Jinja2Templates
 from app.runtime import Runtime
 from client.errors import status_of
 from dashboard.sessions import COOKIE, Session, SessionSigner, home_secret
-from steward.access import LOCAL_ADMIN, KeyRing, Principal, Role
-from steward.errors import StewardError, UnauthenticatedError
+from steward.access import LOCAL_ADMIN, Principal, Role
+from steward.authentication import Authenticator
+from steward.errors import (
+    AccessError,
+    StewardError,
+    TooManyFailuresError,
+    UnauthenticatedError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +65,9 @@ class Visit:
     session: Session
     access_control: bool
     new_cookie: bool  # the session was made for this request and must be sent
+    # Why the request's own credentials (an Authorization header) were refused, if they were:
+    # an AccessError, or TooManyFailuresError for an address that failed too often lately.
+    refused: StewardError | None = None
 
     @property
     def csrf(self) -> str:
@@ -86,18 +98,45 @@ def lifetime_s(request: Request) -> int:
     return int(get_runtime(request).settings.dashboard.session_hours * 3600)
 
 
+def _bearer(request: Request) -> str | None:
+    """The credential of an `Authorization: Bearer` header, if the request carries one."""
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credential.strip() or None
+
+
+def client_address(request: Request) -> str | None:
+    """The visitor's address, which failed sign-ins are counted against."""
+    return request.client.host if request.client is not None else None
+
+
 def get_visit(request: Request) -> Visit:
-    keys: KeyRing = request.app.state.keys
+    # The authenticator, not the key ring: a deployment with single sign-on alone has no key,
+    # and its dashboard must not open to everyone as the local admin.
+    auth: Authenticator = request.app.state.authenticator
     session = signer(request).load(request.cookies.get(COOKIE))
     new_cookie = session is None
     if session is None:
         session = Session.fresh(None, lifetime_s(request))
-    if not keys.enabled:
+    if not auth.enabled:
         return Visit(LOCAL_ADMIN, session, False, new_cookie)
-    principal: Principal | None = None
+    presented = _bearer(request)
+    if presented is not None:
+        # Behind an auth proxy every request carries the caller's credentials: they win over
+        # the cookie, which keeps only the CSRF token of the forms.
+        try:
+            return Visit(
+                auth.resolve(presented, client_address(request)), session, True, new_cookie
+            )
+        except (AccessError, TooManyFailuresError) as error:
+            # The reason names the failed check; the token itself is never logged or shown.
+            log.info("dashboard: refused the Authorization header of %s", request.url.path)
+            return Visit(None, session, True, new_cookie, refused=error)
+    principal: Principal | None = session.principal
     if session.key_digest is not None:
         try:
-            principal = keys.resolve_digest(session.key_digest)
+            principal = auth.keys.resolve_digest(session.key_digest)
         except UnauthenticatedError:
             # The key was revoked since sign-in: the session ends, a signed-out one follows.
             session, new_cookie = Session.fresh(None, lifetime_s(request)), True
@@ -108,12 +147,15 @@ VisitDep = Annotated[Visit, Depends(get_visit)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def set_session(request: Request, response: Response, session: Session) -> None:
-    """Send the session cookie: HttpOnly, SameSite=Strict, expiring with the session."""
+def set_session(
+    request: Request, response: Response, session: Session, max_age: int | None = None
+) -> None:
+    """Send the session cookie: HttpOnly, SameSite=Strict, expiring with the session (after
+    the configured lifetime, or `max_age` seconds: a token's session ends with the token)."""
     response.set_cookie(
         COOKIE,
         signer(request).dump(session),
-        max_age=lifetime_s(request),
+        max_age=lifetime_s(request) if max_age is None else max_age,
         path="/",
         httponly=True,
         samesite="strict",
@@ -144,7 +186,26 @@ def redirect(request: Request, visit: Visit, to: str) -> Response:
 
 
 def sign_in_first(request: Request, visit: Visit) -> Response:
+    """To the sign-in page; a request whose own credentials were refused gets it at once, with
+    the reason (a redirect would only be refused again, and say nothing)."""
+    if visit.refused is not None:
+        return sign_in_refused(request, visit, safe_next(request.url.path), visit.refused)
     return redirect(request, visit, f"/sign-in?next={request.url.path}")
+
+
+def sign_in_refused(
+    request: Request, visit: Visit, after: str, reason: StewardError | str
+) -> Response:
+    """The sign-in page saying why the credentials were refused (never the credentials): 401,
+    or 429 / 503 with Retry-After (too many failures lately, the JWKS unreachable)."""
+    status = 401 if isinstance(reason, str) else status_of(reason)
+    response = render(
+        request, visit, "sign_in.html", status_code=status, next=after, error=str(reason)
+    )
+    wait = getattr(reason, "retry_after_s", None)
+    if wait is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
 
 
 def refusal(request: Request, visit: Visit, error: StewardError) -> Response:

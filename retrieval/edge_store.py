@@ -84,12 +84,15 @@ class EdgeStore(StoreQueries):
         self._shard: qe.EdgeShard | None = None
         self._lock = ReadWriteLock()
         self._stale = False  # points were deleted since the shard was loaded
+        # Closed: every use refuses (StoreError) instead of answering as an empty index would.
+        self._closed = False
         if (self._dir / _SHARD).is_dir() and any((self._dir / _SHARD).iterdir()):
             self._shard = qe.EdgeShard.load(str(self._dir / _SHARD))
 
     @contextmanager
     def _reading(self) -> Iterator[qe.EdgeShard | None]:
         """The shard for a read, reloaded first if deletions left its statistics stale."""
+        self._check_open()
         if self._stale:
             with self._lock.writing():
                 if self._stale and self._shard is not None:
@@ -115,8 +118,13 @@ class EdgeStore(StoreQueries):
         handle.flush()
         return handle
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the embedded index at {self._dir} is closed")
+
     @property
     def _live(self) -> qe.EdgeShard:
+        self._check_open()
         if self._shard is None:
             raise StoreError("the index has no collection yet: ingest a source first")
         return self._shard
@@ -186,6 +194,7 @@ class EdgeStore(StoreQueries):
                 self._stale = True
 
     def delete_documents(self, doc_ids: Iterable[str]) -> None:
+        self._check_open()
         ids = list(doc_ids)
         if not ids or self._shard is None:
             return
@@ -265,6 +274,7 @@ class EdgeStore(StoreQueries):
         return {str(r.id): dict(r.payload or {}) for r in records}
 
     def source_vectors(self, source: str) -> dict[str, list[float]]:
+        self._check_open()
         if self._shard is None:
             return {}
         condition = qe.Filter(must=[qe.FieldCondition(key="source", match=qe.MatchValue(source))])
@@ -280,12 +290,31 @@ class EdgeStore(StoreQueries):
                 return 0
             return int(shard.count(qe.CountRequest(filter=_filter(filters), exact=True)))
 
+    def unavailable(self) -> str | None:
+        if self._closed:
+            return f"the embedded index at {self._dir} is closed"
+        if self._shard is not None and not (self._dir / _SHARD).is_dir():
+            # The open shard still answers from memory, but nothing it writes can last.
+            return f"the embedded index at {self._dir} is unusable: its shard directory is gone"
+        return None
+
     def close(self) -> None:
-        if self._shard is not None:
-            with self._lock.writing():
-                self._shard.flush()
-                self._shard.close()
-                self._shard = None
-        if not self._lock_file.closed:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
+        """Flush and release the shard and the lock; the lock is released even when the flush
+        fails (StoreError: the shard's files are gone), so the next process can open it."""
+        self._closed = True
+        try:
+            if self._shard is not None:
+                with self._lock.writing():
+                    shard, self._shard = self._shard, None
+                    try:
+                        shard.flush()
+                        shard.close()
+                    except Exception as error:  # qdrant-edge raises a bare Exception
+                        raise StoreError(
+                            f"the embedded index at {self._dir} could not be flushed: "
+                            f"{str(error)[:200]}"
+                        ) from error
+        finally:
+            if not self._lock_file.closed:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+                self._lock_file.close()

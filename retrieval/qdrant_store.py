@@ -83,6 +83,7 @@ class QdrantStore(StoreQueries):
         else:
             self._client = QdrantClient(url=url, api_key=api_key, timeout=30)
         self._collection = collection
+        self._closed = False
         self._ready = False
         try:
             self._ready = self._client.collection_exists(collection)
@@ -268,5 +269,11 @@ class QdrantStore(StoreQueries):
             self._client.count(self._collection, count_filter=_filter(filters), exact=True).count
         )
 
+    def unavailable(self) -> str | None:
+        if self._closed:
+            return f"the client of the Qdrant collection {self._collection!r} is closed"
+        return None
+
     def close(self) -> None:
+        self._closed = True
         self._client.close()

@@ -81,6 +81,10 @@ class StoreBackend(Protocol):
     def count(self, filters: SearchFilters | None = None) -> int:
         """Number of chunks, optionally restricted."""
 
+    def unavailable(self) -> str | None:
+        """Why the store cannot serve now (closed, its files gone), naming it; None when it
+        can. Cheap and local: whether a server answers is for a query to find out."""
+
     def close(self) -> None:
         """Flush and release the store."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
@@ -90,11 +91,20 @@ def digest(key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
-    """One declared key: its digest, the principal it names, and whether it was revoked."""
+    """One declared key: its digest, the principal it names, whether it was revoked, and when
+    it expires (seconds since the epoch; None: never)."""
 
     sha256: str
     principal: Principal
     revoked: bool = False
+    expires: float | None = None
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expires is not None and (time.time() if now is None else now) >= self.expires
+
+    @property
+    def in_force(self) -> bool:
+        return not self.revoked and not self.expired()
 
 
 class KeyRing:
@@ -125,17 +135,22 @@ class KeyRing:
             return LOCAL_ADMIN
         if not presented:
             raise UnauthenticatedError("an API key is required (Authorization: Bearer <key>)")
-        return self._match(keys, digest(presented), "invalid or revoked API key")
+        return self._match(
+            keys, digest(presented), "invalid or revoked API key", "the API key has expired"
+        )
 
     def resolve_digest(self, sha256: str) -> Principal:
         """The principal of a key known by its digest (a signed dashboard session holds the
         digest, never the key); UnauthenticatedError once the key is revoked or gone."""
         return self._match(
-            self._all(), sha256, "the session's API key is revoked or no longer declared"
+            self._all(),
+            sha256,
+            "the session's API key is revoked or no longer declared",
+            "the session's API key has expired",
         )
 
     @staticmethod
-    def _match(keys: Sequence[ApiKey], sha256: str, refusal: str) -> Principal:
+    def _match(keys: Sequence[ApiKey], sha256: str, refusal: str, expired: str) -> Principal:
         match: ApiKey | None = None
         # Compare against every key, so the time taken does not tell how far a guess got.
         for key in keys:
@@ -143,6 +158,9 @@ class KeyRing:
                 match = key
         if match is None or match.revoked:
             raise UnauthenticatedError(refusal)
+        # Said only to whoever holds the key: it names no key, nor which others exist.
+        if match.expired():
+            raise UnauthenticatedError(expired)
         return match.principal
 
 

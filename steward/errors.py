@@ -18,10 +18,13 @@ StewardError
 │   ├── ForbiddenError        a valid key whose role is too low (403)
 │   └── KeySetError           the signing keys (JWKS) of bearer tokens cannot be read (503)
 ├── RateLimitedError     a principal above its request rate; `retry_after_s` (429)
+│   └── TooManyFailuresError  a client address after repeated failed authentications (429)
 └── QueryError           a query that cannot be answered as asked
 """
 
 from __future__ import annotations
+
+import math
 
 
 class StewardError(Exception):
@@ -161,6 +164,20 @@ class RateLimitedError(StewardError):
             "(STEWARD_API_RATE_LIMIT_PER_MINUTE)"
         )
         self.principal = principal
+        self.retry_after_s = retry_after_s
+
+
+class TooManyFailuresError(RateLimitedError):
+    """A client address whose authentications failed too often lately; its credentials are
+    not checked until `retry_after_s` has passed (STEWARD_AUTH_MAX_FAILURES)."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        StewardError.__init__(
+            self,
+            f"too many failed authentications from this address; retry in "
+            f"{max(1, math.ceil(retry_after_s))} s (STEWARD_AUTH_MAX_FAILURES)",
+        )
+        self.principal = ""
         self.retry_after_s = retry_after_s
 
 

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from steward.access import ApiKey, KeyRing, Principal, Role, digest
+from steward.auth_failures import FailureThrottle
 from steward.authentication import Authenticator
 from steward.outbound import OutboundPolicy
 from steward.tokens import FileKeySet, KeySet, TokenRules, TokenVerifier, UrlKeySet
@@ -619,6 +620,12 @@ class AccessSettings(BaseSettings):
     jwt_roles: dict[str, RoleName] = Field(default_factory=dict)
     # Clock skew allowed on `exp` and `nbf`.
     jwt_leeway_s: int = Field(30, ge=0, le=300)
+    # Failed authentications (a wrong API key or token, a refused dashboard sign-in) one client
+    # address may make within `failure_window_s`; beyond, its requests answer 429 with
+    # Retry-After before their credentials are checked. 0: not counted. A person who mistypes
+    # a key a few times stays well below 10; a guesser is held to 10 tries a minute.
+    max_failures: int = Field(10, ge=0)
+    failure_window_s: int = Field(60, ge=1, le=86400)
 
     @field_validator("keys_file")
     @classmethod
@@ -706,8 +713,18 @@ class AccessSettings(BaseSettings):
         """Every way a caller may prove who it is: the declared keys (`keys`, when already
         read) and the JWT verifier."""
         return Authenticator(
-            keys if keys is not None else self.key_ring(), self.token_verifier(), self.directory()
+            keys if keys is not None else self.key_ring(),
+            self.token_verifier(),
+            self.directory(),
+            self.failure_throttle(),
         )
+
+    def failure_throttle(self) -> FailureThrottle | None:
+        """The count of failed authentications per address; None when STEWARD_AUTH_MAX_FAILURES
+        is 0."""
+        if not self.max_failures:
+            return None
+        return FailureThrottle(self.max_failures, self.failure_window_s)
 
     def directory(self) -> dict[str, frozenset[str]]:
         """The end users an app may name by id, with their groups (file and environment)."""

@@ -233,6 +233,11 @@ class TokenVerifier:
         self._rules = rules
 
     def verify(self, token: str) -> Principal:
+        return self.verify_expiring(token)[0]
+
+    def verify_expiring(self, token: str) -> tuple[Principal, int]:
+        """The principal of a token and its `exp` (seconds since the epoch), for a session that
+        must end no later than the token does."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:
@@ -269,7 +274,8 @@ class TokenVerifier:
                 "the bearer token is invalid",
             )
             raise UnauthenticatedError(message) from None
-        return self.principal(claims)
+        # PyJWT has checked `exp` is a number (a DecodeError above otherwise).
+        return self.principal(claims), int(claims["exp"])
 
     def principal(self, claims: Mapping[str, Any]) -> Principal:
         """The principal of verified claims: its name, its groups, and its role (reader unless

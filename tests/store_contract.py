@@ -171,6 +171,12 @@ class StoreContract:
         store.delete_documents(["doc-a"])  # nothing to delete is not an error
         assert store.count() == 0
 
+    def test_a_closed_store_says_so_naming_itself(self, filled: VectorStore) -> None:
+        assert filled.unavailable() is None
+        filled.close()
+        reason = filled.unavailable()
+        assert reason is not None and "closed" in reason
+
     def test_empty_collection_answers_empty(self, ready: VectorStore) -> None:
         assert ready.count() == 0
         assert ready.count(SearchFilters(sources=("wiki",))) == 0

@@ -6,14 +6,9 @@ public one; the issue's reproduction is that nobody outside secret-team may find
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +17,17 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
+from identity_provider import (
+    AUDIENCE,
+    FORGER,
+    ISSUER,
+    KID,
+    PRIVATE,
+    JwksServer,
+    jwks,
+    token,
+    unsigned,
+)
 
 from api.app import create_app
 from app.hygiene import scan_hygiene
@@ -32,8 +37,10 @@ from client import HttpClient
 from client.errors import AuthenticationError, NotFoundError, PermissionDeniedError, status_of
 from ingest.pipeline import document_id
 from steward.access import LOCAL_ADMIN, NO_READER, KeyRing, Role, digest, within
+from steward.domain import utc_now
 from steward.errors import ConfigError, ForbiddenError, KeySetError, UnauthenticatedError
 from steward.settings import AccessSettings, KeyEntry, load_settings
+from steward.stored_keys import StoredKeys
 from steward.tokens import TokenRules, TokenVerifier, UrlKeySet
 
 KEYS = {
@@ -102,57 +109,7 @@ CALLER_ROLES = {
     "jwt-admin": Role.ADMIN,
 }
 
-# -- single sign-on: an identity provider's key pair, its JWKS, and tokens it signs ------------
-
-ISSUER = "https://sso.example.com/realms/staff"
-AUDIENCE = "steward"
-KID = "sso-2026"
-PRIVATE = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-# Another key pair under the same kid: a forger's token names the provider's key.
-FORGER = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def jwks(private: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
-    public = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
-    return {"keys": [{**public, "kid": kid, "use": "sig", "alg": "RS256"}]}
-
-
-def token(
-    sub: str,
-    role: str | None = None,
-    groups: Sequence[str] = (),
-    *,
-    expires_in: int = 600,
-    key: rsa.RSAPrivateKey = PRIVATE,
-    kid: str = KID,
-    **claims: Any,
-) -> str:
-    now = int(time.time())
-    payload = {
-        "sub": sub,
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "iat": now,
-        "exp": now + expires_in,
-        "groups": list(groups),
-        **({"steward_role": role} if role else {}),
-        **claims,
-    }
-    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid})
-
-
-def unsigned(header: dict[str, Any], payload: dict[str, Any], secret: bytes | None) -> str:
-    """A token PyJWT would not make: `alg: none`, or HS256 keyed with the public key's PEM."""
-
-    def part(value: bytes) -> str:
-        return base64.urlsafe_b64encode(value).rstrip(b"=").decode()
-
-    signing_input = f"{part(json.dumps(header).encode())}.{part(json.dumps(payload).encode())}"
-    if secret is None:
-        return signing_input + "."
-    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{part(mac)}"
-
+# -- single sign-on: the identity provider of tests/identity_provider.py ---------------------
 
 JWT_CALLERS = {
     "jwt-reader": ("ana@example.com", None, ["secret-team"]),
@@ -179,6 +136,9 @@ def access_settings(root: Path) -> AccessSettings:
         jwt_role_claim="steward_role",
         jwt_roles={"app": "app", "owner": "owner", "steward-admins": "admin"},
         users={"sam": ["staff"]},
+        # This module sends dozens of bad credentials from one address on purpose (the role x
+        # route matrix); the throttle of failures is tests/test_auth_failures.py's subject.
+        max_failures=0,
         keys=[
             KeyEntry(
                 name="secret-reader",
@@ -246,6 +206,17 @@ def base_url(kb: Runtime, serve_app: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def lapsed_key(kb: Runtime) -> str:
+    """A stored admin key past its expiry (made with the shortest lifetime there is)."""
+    key, _, expires_at = StoredKeys(kb.database).create(
+        "lapsed", "admin", [], "test", expires_in="1s"
+    )
+    assert expires_at is not None
+    time.sleep(max(0.0, (expires_at - utc_now()).total_seconds()) + 0.1)
+    return key
+
+
+@pytest.fixture(scope="module")
 def http(base_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=base_url, timeout=60) as client:
         yield client
@@ -290,13 +261,14 @@ def _request(http: httpx.Client, method: str, path: str, headers: dict[str, str]
 
 @pytest.mark.parametrize(("method", "path"), list(ROLES))
 def test_each_route_answers_each_caller_by_its_role(
-    http: httpx.Client, method: str, path: str
+    http: httpx.Client, lapsed_key: str, method: str, path: str
 ) -> None:
     needed = ROLES[(method, path)]
     strangers = {
         "no key": {},
         "unknown key": {"Authorization": "Bearer not-a-key-of-this-server"},
         "revoked key": bearer("revoked"),
+        "expired key": {"Authorization": f"Bearer {lapsed_key}"},
         "not a bearer": {"Authorization": f"Basic {KEYS['owner']}"},
         "expired token": {
             "Authorization": f"Bearer {token('ana@example.com', 'owner', expires_in=-3600)}"
@@ -707,45 +679,8 @@ def test_a_bad_jwt_is_refused_with_the_reason(http: httpx.Client) -> None:
         assert reason in _refusal(http, presented), reason
 
 
-# -- a JWKS served over HTTP ---------------------------------------------------------------------
-
-
-class _JwksServer:
-    """A real HTTP server handing out a JWKS that a test may replace (a key rotation)."""
-
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.document = document
-        self.fetches = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
-                outer.fetches += 1
-                body = json.dumps(outer.document).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> _JwksServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_a_jwks_url_is_fetched_cached_and_refetched_for_a_new_key() -> None:
-    with _JwksServer(jwks(PRIVATE, KID)) as idp:
+    with JwksServer(jwks(PRIVATE, KID)) as idp:
         settings = AccessSettings(jwks_url=idp.url, jwt_issuer=ISSUER, jwt_audience=AUDIENCE)
         auth = settings.authenticator()
         assert auth.enabled

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -18,6 +21,8 @@ from cli.main import app as cli
 from ingest.pipeline import document_id
 from steward.access import digest
 from steward.database import Database
+from steward.domain import utc_now
+from steward.errors import QueryError, UnauthenticatedError
 from steward.settings import AccessSettings, KeyEntry
 from steward.stored_keys import REFRESH_S, StoredKeys
 
@@ -101,7 +106,7 @@ def test_a_revocation_from_another_process_counts_within_a_second(tmp_path: Path
     server, cli_side = Database(url), Database(url)
     try:
         ring = AccessSettings().key_ring(StoredKeys(server).keys)
-        key, _ = StoredKeys(cli_side).create("ops", "owner", ["ops"], "cli:test")
+        key, *_ = StoredKeys(cli_side).create("ops", "owner", ["ops"], "cli:test")
         assert ring.resolve(key).name == "ops"
         StoredKeys(cli_side).revoke("ops", "cli:test")
         time.sleep(REFRESH_S + 0.1)
@@ -159,3 +164,124 @@ def test_serving_beyond_loopback_counts_stored_keys_without_making_a_home(
     assert _keys_stored(load_settings())
     assert CliRunner().invoke(cli, ["keys", "revoke", "ops"]).exit_code == 0
     assert not _keys_stored(load_settings())
+
+
+# -- keys that expire ------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def test_a_stored_key_expires_and_is_refused_saying_so(catalog_url: str) -> None:
+    database = Database(catalog_url)
+    try:
+        stored = StoredKeys(database)
+        ring = AccessSettings().key_ring(stored.keys)
+        before = utc_now()
+        key, _, expires_at = stored.create("ci", "reader", [], "cli:test", expires_in="2s")
+        lasting, _, never = stored.create("ops", "owner", ["ops"], "cli:test")
+        assert never is None and expires_at is not None
+        assert timedelta(seconds=2) <= expires_at - before < timedelta(seconds=4)
+        assert ring.resolve(key).name == "ci"
+        listed = {k.name: k.as_dict() for k in stored.listed()}
+        assert listed["ci"]["expires_at"] == expires_at.isoformat()
+        assert (listed["ci"]["expired"], listed["ops"]["expires_at"]) == (False, None)
+        time.sleep(max(0.0, (expires_at - utc_now()).total_seconds()) + 0.2)
+        # Refused naming the expiry, not the key's name nor any other key.
+        with pytest.raises(UnauthenticatedError) as refused:
+            ring.resolve(key)
+        assert str(refused.value) == "the API key has expired"
+        with pytest.raises(UnauthenticatedError, match="session's API key has expired"):
+            ring.resolve_digest(digest(key))
+        assert ring.resolve(lasting).name == "ops"
+        assert [k.expired for k in stored.listed()] == [True, False]  # ci, ops
+        # Lifetimes that are not one are refused naming the field.
+        for bad in ("90", "d", "0d", "-1d", "1.5d", "3651d", "90 days"):
+            with pytest.raises(QueryError) as wrong:
+                stored.create(f"k-{len(bad)}", "reader", [], "cli:test", expires_in=bad)
+            assert wrong.value.field == "expires_in", bad
+    finally:
+        database.close()
+
+
+def test_upgrading_from_0008_keeps_keys_without_an_expiry(catalog_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    engine = create_engine(catalog_url)
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parents[1] / "steward/migrations"))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0008")
+        conn.execute(
+            text(
+                "INSERT INTO api_keys (name, role, groups, sha256, created_at, created_by) "
+                "VALUES ('old', 'reader', '[]', :sha, CURRENT_TIMESTAMP, 'cli:test')"
+            ),
+            {"sha": digest("old-key")},
+        )
+    engine.dispose()
+    database = Database(catalog_url)  # migrates to the newest revision
+    try:
+        stored = StoredKeys(database)
+        assert [(k.name, k.expires_at, k.expired) for k in stored.listed()] == [
+            ("old", None, False)
+        ]
+        assert AccessSettings().key_ring(stored.keys).resolve("old-key").name == "old"
+    finally:
+        database.close()
+
+
+def test_expiry_over_http_and_the_cli(
+    keyed: tuple[Runtime, httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live, http = keyed
+    admin = bearer(ADMIN_KEY)
+    made = http.post(
+        "/keys",
+        json={"name": "short", "role": "reader", "groups": ["board"], "expires_in": "2s"},
+        headers=admin,
+    )
+    assert made.status_code == 201, made.text
+    key, expires_at = made.json()["key"], made.json()["expires_at"]
+    assert expires_at is not None
+    assert http.get(f"/documents/{SECRET}", headers=bearer(key)).status_code == 200
+    listed = {k["name"]: k for k in http.get("/keys", headers=admin).json()}
+    assert (listed["short"]["expires_at"], listed["short"]["expired"]) == (expires_at, False)
+    bad = http.post(
+        "/keys", json={"name": "x", "role": "reader", "expires_in": "forever"}, headers=admin
+    )
+    assert bad.status_code == 422 and "expires_in" in bad.text
+    time.sleep(2.3)
+    refused = http.get(f"/documents/{SECRET}", headers=bearer(key))
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "the API key has expired"
+    assert http.get("/keys", headers=admin).json()[0]["expired"] is True
+    # The CLI against the same home: made with --expires-in, listed with the expiry.
+    runner = CliRunner()
+    env = {"STEWARD_HOME": str(live.settings.home.home)}
+    made_cli = runner.invoke(
+        cli,
+        ["keys", "create", "--name", "quarterly", "--role", "reader", "--expires-in", "90d"],
+        env=env,
+    )
+    assert made_cli.exit_code == 0, made_cli.output
+    assert "expires 20" in made_cli.stderr
+    table = runner.invoke(cli, ["keys", "list"], env={**env, "COLUMNS": "250"})
+    rows = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if "│" in line}
+    assert "(expired)" in rows["short"] and "(expired)" not in rows["quarterly"]
+    assert "never" not in rows["quarterly"]
+    as_json = runner.invoke(cli, ["keys", "list", "--json"], env=env)
+    quarterly = next(k for k in json.loads(as_json.stdout) if k["name"] == "quarterly")
+    days = (datetime.fromisoformat(quarterly["expires_at"]) - utc_now()).days
+    assert 89 <= days <= 90 and quarterly["expired"] is False
+    wrong = runner.invoke(
+        cli, ["keys", "create", "--name", "y", "--role", "reader", "--expires-in", "90"], env=env
+    )
+    assert wrong.exit_code != 0 and "expires_in" in wrong.output

@@ -31,6 +31,12 @@ class KeyBody(BaseModel):
     groups: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=100
     )
+    expires_in: str | None = Field(
+        None,
+        max_length=20,
+        description="How long the key works from now: a whole number and a unit (s, m, h, d, "
+        "w), e.g. 90d. Absent: it never expires.",
+    )
 
 
 class KeyItem(BaseModel):
@@ -41,6 +47,8 @@ class KeyItem(BaseModel):
     created_by: str
     revoked_at: str | None
     revoked_by: str | None
+    expires_at: str | None = Field(..., description="When the key stops working; null: never.")
+    expired: bool
 
 
 class KeyMade(BaseModel):
@@ -48,13 +56,23 @@ class KeyMade(BaseModel):
     role: str
     groups: list[str]
     key: str = Field(..., description="Shown this once; only its digest is stored.")
+    expires_at: str | None = Field(..., description="When the key stops working; null: never.")
 
 
 @router.post("/keys", status_code=201, response_model=KeyMade)
 def make_key(body: KeyBody, caller: Admin, stored: StoredKeysDep) -> dict[str, Any]:
-    """A new API key (422 when the name is taken or declared in the settings)."""
-    key, groups = stored.create(body.name, body.role, body.groups, caller.actor(None))
-    return {"name": body.name, "role": body.role, "groups": groups, "key": key}
+    """A new API key (422 when the name is taken or declared in the settings, or the lifetime
+    is not one)."""
+    key, groups, expires_at = stored.create(
+        body.name, body.role, body.groups, caller.actor(None), body.expires_in
+    )
+    return {
+        "name": body.name,
+        "role": body.role,
+        "groups": groups,
+        "key": key,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    }
 
 
 @router.get("/keys", response_model=list[KeyItem])
