@@ -8,7 +8,6 @@ answer (client/errors.py). tests/client_contract.py holds both implementations t
 from __future__ import annotations
 
 import functools
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -44,7 +43,7 @@ from client.models import (
     SyncRun,
 )
 from client.protocol import Progress
-from client.sync_wait import DEFAULT_POLL_S, DEFAULT_TIMEOUT_S, SyncWait
+from client.sync_wait import DEFAULT_POLL_S, DEFAULT_TIMEOUT_S, wait_blocking
 from evaluation.feedback import FeedbackRecords
 from evaluation.golden import parse_records
 from evaluation.runs import EvalRecords, compare, evaluate_golden, probe_run
@@ -466,10 +465,7 @@ class LocalClient:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         poll_s: float = DEFAULT_POLL_S,
     ) -> SyncRun:
-        wait = SyncWait(timeout_s, poll_s)
-        while (done := wait.settled(self.sync_run(source, run_id))) is None:
-            time.sleep(wait.pause_s())
-        return done
+        return wait_blocking(lambda: self.sync_run(source, run_id), timeout_s, poll_s)
 
     # -- lifetime
 

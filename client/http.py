@@ -35,7 +35,7 @@ from client.models import (
 )
 from client.protocol import Progress
 from client.retry import Retry, retry_after_s
-from client.sync_wait import DEFAULT_POLL_S, DEFAULT_TIMEOUT_S, SyncWait
+from client.sync_wait import DEFAULT_POLL_S, DEFAULT_TIMEOUT_S, SyncWait, wait_blocking
 
 T = TypeVar("T")
 
@@ -263,10 +263,7 @@ class HttpClient:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         poll_s: float = DEFAULT_POLL_S,
     ) -> SyncRun:
-        wait = SyncWait(timeout_s, poll_s)
-        while (done := wait.settled(self.sync_run(source, run_id))) is None:
-            time.sleep(wait.pause_s())
-        return done
+        return wait_blocking(lambda: self.sync_run(source, run_id), timeout_s, poll_s)
 
     # -- lifetime
 

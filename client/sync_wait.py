@@ -1,12 +1,14 @@
 """Waiting for a sync run: poll it until it ends, fail clearly when it ends badly or too late.
 
-The polling loop is the caller's (sync or async); `SyncWait` keeps the deadline and says what
-each reading of the run means, so every client waits, and fails, alike.
+`SyncWait` keeps the deadline and says what each reading of the run means, so every client
+waits, and fails, alike; `wait_blocking` is the loop of the blocking clients (the async one
+sleeps with asyncio).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from client.errors import SyncFailedError, SyncTimeoutError
@@ -58,3 +60,11 @@ class SyncWait:
     def pause_s(self) -> float:
         """How long to sleep before the next poll: the poll interval, never past the deadline."""
         return max(0.0, min(self.poll_s, self.deadline - time.monotonic()))
+
+
+def wait_blocking(read: Callable[[], SyncRun], timeout_s: float, poll_s: float) -> SyncRun:
+    """Read the run until it settles (`SyncWait.settled`), sleeping between reads."""
+    wait = SyncWait(timeout_s, poll_s)
+    while (done := wait.settled(read())) is None:
+        time.sleep(wait.pause_s())
+    return done
