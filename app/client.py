@@ -193,6 +193,7 @@ class LocalClient:
             request.top_k,
             round(result.took_ms, 3),
             result.hits,
+            top_cosine=result.top_cosine,
         )
         return RetrieveResponse(
             query_id=query_id,

@@ -117,11 +117,19 @@ def _build(runtime: Any, kb: Path, queries: list[dict[str, Any]], logged: int) -
     for n in range(logged):
         text = queries[n % len(queries)]["query"]
         found = retriever.retrieve(text, 10)
-        runtime.query_log.record(str(uuid.uuid4()), text, "hybrid", 10, found.took_ms, found.hits)
+        runtime.query_log.record(
+            str(uuid.uuid4()),
+            text,
+            "hybrid",
+            10,
+            found.took_ms,
+            found.hits,
+            top_cosine=found.top_cosine,
+        )
     # A few questions nobody's page answers, for the gaps page.
     for n in range(20):
         runtime.query_log.record(
-            str(uuid.uuid4()), f"moon base parking {n % 4}", "hybrid", 10, 1.0, []
+            str(uuid.uuid4()), f"moon base parking {n % 4}", "hybrid", 10, 1.0, [], top_cosine=None
         )
 
     rows = runtime.catalog.all_documents()

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from dashboard.paging import PAGE_SIZE, Offset, pages
 from dashboard.visits import RuntimeDep, VisitDep, refusal, render, sign_in_first
-from evaluation.gaps import LOW_SCORE, knowledge_gaps
+from evaluation.gaps import MISS_COSINE, knowledge_gaps
 from hygiene.queue import RECENT_DAYS
 from steward.access import Role
 from steward.domain import utc_now
@@ -36,6 +36,6 @@ def gaps(request: Request, visit: VisitDep, runtime: RuntimeDep, offset: Offset 
         pages=pages(len(found.groups), offset),
         without_text=found.without_text,
         days=RECENT_DAYS,
-        low_score=LOW_SCORE,
+        miss_cosine=MISS_COSINE,
         query="",
     )

@@ -66,7 +66,15 @@ def playground(
         except QueryError as error:
             return refusal(request, visit, error)
         query_id = str(uuid4())
-        runtime.query_log.record(query_id, q, chosen, TOP_K, round(found.took_ms, 3), found.hits)
+        runtime.query_log.record(
+            query_id,
+            q,
+            chosen,
+            TOP_K,
+            round(found.took_ms, 3),
+            found.hits,
+            top_cosine=found.top_cosine,
+        )
         named = {
             d for h in found.hits for d in (h.duplicate_of, h.superseded_by, *h.duplicates) if d
         }

@@ -1,7 +1,8 @@
 """The query log and feedback: how retrieval does on real questions, without labels.
 
-Every `/retrieve` answer carries a `query_id`; its log entry holds latency, result ids, the top
-score and whether nothing came back, and the text when STEWARD_API_LOG_QUERY_TEXT says so (by
+Every `/retrieve` answer carries a `query_id`; its log entry holds latency, result ids, the best
+dense cosine among the candidates (`top_score`: comparable across queries, None in sparse mode)
+and whether nothing came back, and the text when STEWARD_API_LOG_QUERY_TEXT says so (by
 default only while access control is off). Entries are kept STEWARD_API_QUERY_LOG_RETENTION_DAYS
 (`QueryLog`).
 Feedback names a query id and one of its chunks; precision from feedback is computed per source,
@@ -51,11 +52,17 @@ class FeedbackRecords:
         top_k: int,
         took_ms: float,
         hits: list[ScoredChunk],
+        *,
+        top_cosine: float | None,
     ) -> bool:
         """Log one answer, best-effort: a locked or failing catalog costs the log entry (and
-        feedback on that answer), never the answer itself. Whether it was written."""
+        feedback on that answer), never the answer itself. Whether it was written.
+
+        `top_cosine` is the retrieval's best dense cosine (`RetrievalResult.top_cosine`), kept
+        in the `top_score` column: the hits' own scores are normalised per query, so the best
+        is always about 1 and says nothing about whether the question was answered."""
         try:
-            self._insert_query(query_id, text, mode, top_k, took_ms, hits)
+            self._insert_query(query_id, text, mode, top_k, took_ms, hits, top_cosine)
         except SQLAlchemyError as error:
             log.warning(
                 "the query log entry %s was not written: %s", query_id, type(error).__name__
@@ -71,6 +78,7 @@ class FeedbackRecords:
         top_k: int,
         took_ms: float,
         hits: list[ScoredChunk],
+        top_cosine: float | None,
     ) -> None:
         with self._database.begin() as conn:
             conn.execute(
@@ -89,7 +97,7 @@ class FeedbackRecords:
                         }
                         for h in hits
                     ],
-                    top_score=hits[0].score if hits else None,
+                    top_score=top_cosine if hits else None,
                     zero_result=0 if hits else 1,
                 )
             )
@@ -266,10 +274,18 @@ class QueryLog:
         top_k: int,
         took_ms: float,
         hits: list[ScoredChunk],
+        *,
+        top_cosine: float | None,
     ) -> bool:
         """Log one answer (best-effort) and prune when due; whether the entry was written."""
         written = self._records.log_query(
-            query_id, text if self.keep_text else None, mode, top_k, took_ms, hits
+            query_id,
+            text if self.keep_text else None,
+            mode,
+            top_k,
+            took_ms,
+            hits,
+            top_cosine=top_cosine,
         )
         self.prune_when_due()
         return written

@@ -54,6 +54,8 @@ query_log = Table(
     Column("top_k", Integer, nullable=False),
     Column("took_ms", Float, nullable=False),
     Column("results", JSON, nullable=False),  # [{"chunk_id", "doc_id", "source"}]
+    # The best dense cosine among the answer's candidates (not the best hit's normalised score,
+    # which is always about 1); NULL in sparse mode, where nothing is embedded, and when empty.
     Column("top_score", Float),
     Column("zero_result", Integer, nullable=False),
 )

@@ -41,6 +41,10 @@ EXACT_DEPTH = 20  # best BM25 hits read for identifiers (retrieval.query.exact_f
 class RetrievalResult:
     hits: list[ScoredChunk]
     took_ms: float
+    # The best dense cosine among the candidates: how well the best text matches the question,
+    # on one scale across queries (a hit's `score` is min-max normalised per query, so the top
+    # one is always about 1). None in sparse mode (no embedding) or when nothing was found.
+    top_cosine: float | None = None
 
 
 class Retriever:
@@ -80,13 +84,16 @@ class Retriever:
         if mode not in MODES:
             raise QueryError("mode", f"must be one of {', '.join(MODES)}")
         with span("retrieve", mode=mode, top_k=top_k):
-            hits = self._retrieve(text, top_k, mode, filters)
-        return RetrievalResult(hits=hits, took_ms=(time.perf_counter() - started) * 1000)
+            hits, top_cosine = self._retrieve(text, top_k, mode, filters)
+        return RetrievalResult(
+            hits=hits, took_ms=(time.perf_counter() - started) * 1000, top_cosine=top_cosine
+        )
 
     def _retrieve(
         self, text: str, top_k: int, mode: Mode, filters: SearchFilters | None
-    ) -> list[ScoredChunk]:
-        """Search, then rank: the spans of a traced retrieve are embed, search, fuse, rank."""
+    ) -> tuple[list[ScoredChunk], float | None]:
+        """Search, then rank: the spans of a traced retrieve are embed, search, fuse, rank.
+        The hits and the best dense cosine among the candidates (None without a dense search)."""
         # Room for identical texts that collapse into one slot.
         depth = max(self.settings.candidates, top_k * 2)
 
@@ -97,14 +104,16 @@ class Retriever:
                 vector = self.embedder.embed_query(text).tolist()
             with span("search"):
                 ranked = self.store.search_dense(vector, depth, filters)
+            top_cosine = ranked[0].score if ranked else None
         elif mode == "sparse":
             with span("search"):
                 sparse_query = self._sparse_query(text, found_identifiers)
                 ranked = lexical = self.store.search_sparse(sparse_query, depth, filters)
+            top_cosine = None
         else:
-            ranked, lexical = self._hybrid(text, found_identifiers, depth, filters)
+            ranked, lexical, top_cosine = self._hybrid(text, found_identifiers, depth, filters)
         with span("rank", candidates=len(ranked)):
-            return self._rank(text, top_k, ranked, lexical, found_identifiers)
+            return self._rank(text, top_k, ranked, lexical, found_identifiers), top_cosine
 
     def _rank(
         self,
@@ -201,15 +210,15 @@ class Retriever:
 
     def _hybrid(
         self, text: str, identifiers: list[str], depth: int, filters: SearchFilters | None
-    ) -> tuple[list[Candidate], list[Candidate]]:
-        """The fused candidates, and the BM25 list they came from."""
+    ) -> tuple[list[Candidate], list[Candidate], float | None]:
+        """The fused candidates, the BM25 list they came from, and the best dense cosine."""
         with span("embed"):
             vector = self.embedder.embed_query(text).tolist()
         with span("search"):
             dense = self.store.search_dense(vector, depth, filters)
             sparse = self.store.search_sparse(self._sparse_query(text, identifiers), depth, filters)
         with span("fuse", dense=len(dense), sparse=len(sparse)):
-            return self._fuse(dense, sparse), sparse
+            return self._fuse(dense, sparse), sparse, (dense[0].score if dense else None)
 
     def _fuse(self, dense: list[Candidate], sparse: list[Candidate]) -> list[Candidate]:
         """Both lists fused into one, with the exact-match anchors and guarantees applied."""

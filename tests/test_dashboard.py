@@ -250,7 +250,9 @@ def restricted_traces(kb: Runtime) -> dict[str, Any]:
     chunk = kb.store.document_chunks(PURCHASING)[0]
     query_id = str(uuid.uuid4())
     hit = ScoredChunk(chunk.chunk_id, 0.9, chunk.payload)
-    FeedbackRecords(kb.database).log_query(query_id, "purchase approvals", "hybrid", 10, 1.0, [hit])
+    FeedbackRecords(kb.database).log_query(
+        query_id, "purchase approvals", "hybrid", 10, 1.0, [hit], top_cosine=None
+    )
     FeedbackRecords(kb.database).add(query_id, chunk.chunk_id, False, "restricted note")
     # Older than the queue's window: this answer must not reorder the queue the tests read.
     with kb.database.begin() as conn:
@@ -425,7 +427,7 @@ def test_the_queue_puts_the_most_retrieved_page_first(base_url: str, kb: Runtime
     for _ in range(times):
         hit = ScoredChunk(chunk.chunk_id, 0.5, chunk.payload)
         assert FeedbackRecords(kb.database).log_query(
-            str(uuid.uuid4()), "q", "hybrid", 10, 1.0, [hit]
+            str(uuid.uuid4()), "q", "hybrid", 10, 1.0, [hit], top_cosine=None
         )
     with signed_in(base_url, "admin") as client:
         html = client.get("/queue", params={"owner": DAVID}).text
@@ -593,7 +595,7 @@ def _log_answers(kb: Runtime, doc_id: str, times: int) -> None:
     for _ in range(times):
         hit = ScoredChunk(chunk.chunk_id, 0.5, chunk.payload)
         assert FeedbackRecords(kb.database).log_query(
-            str(uuid.uuid4()), None, "hybrid", 10, 1.0, [hit]
+            str(uuid.uuid4()), None, "hybrid", 10, 1.0, [hit], top_cosine=None
         )
 
 
@@ -790,7 +792,9 @@ def test_the_document_page_shows_chunks_in_order_traffic_feedback_and_history(
     chunks = kb.store.document_chunks(SPEC)
     query_id = str(uuid.uuid4())
     hit = ScoredChunk(chunks[0].chunk_id, 0.7, chunks[0].payload)
-    FeedbackRecords(kb.database).log_query(query_id, None, "hybrid", 10, 1.0, [hit])
+    FeedbackRecords(kb.database).log_query(
+        query_id, None, "hybrid", 10, 1.0, [hit], top_cosine=None
+    )
     FeedbackRecords(kb.database).add(query_id, chunks[0].chunk_id, True, "spot on")
     retrieved = FeedbackRecords(kb.database).retrievals(utc_now() - timedelta(days=RECENT_DAYS))
     HygieneRecords(kb.database).hand_over(SPEC, "kenji.watanabe@brightwater.example", "admin")
@@ -903,8 +907,10 @@ def test_the_playground_shows_scores_flags_factors_and_takes_a_judgement(
 def test_knowledge_gaps_group_similar_unanswered_questions(base_url: str, kb: Runtime) -> None:
     log = FeedbackRecords(kb.database)
     for text in ["parking at the moon office", "moon office parking", "Parking moon office?"]:
-        assert log.log_query(str(uuid.uuid4()), text, "hybrid", 10, 1.0, [])
-    assert log.log_query(str(uuid.uuid4()), "submarine fleet maintenance", "hybrid", 10, 1.0, [])
+        assert log.log_query(str(uuid.uuid4()), text, "hybrid", 10, 1.0, [], top_cosine=None)
+    assert log.log_query(
+        str(uuid.uuid4()), "submarine fleet maintenance", "hybrid", 10, 1.0, [], top_cosine=None
+    )
     with signed_in(base_url, DAVID) as client:
         html = client.get("/gaps").text
     rows = re.findall(

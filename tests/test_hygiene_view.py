@@ -74,7 +74,7 @@ def test_the_view_is_reused_until_a_write_moves_its_generation(kb: Runtime) -> N
     for _ in range(3):
         query_id = str(uuid.uuid4())
         hit = ScoredChunk(chunk.chunk_id, 0.9, chunk.payload)
-        records.log_query(query_id, "travel", "hybrid", 10, 1.0, [hit])
+        records.log_query(query_id, "travel", "hybrid", 10, 1.0, [hit], top_cosine=None)
         records.add(query_id, chunk.chunk_id, False, None)
     assert cache.view() is not seen
     assert cache.traffic().retrievals[TRAVEL] == 3  # the new answers counted too

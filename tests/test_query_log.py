@@ -37,7 +37,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 def logged(database: Database, age_days: float) -> str:
     """A log entry written `age_days` ago; its id."""
     query_id = str(uuid.uuid4())
-    assert FeedbackRecords(database).log_query(query_id, "how old?", "hybrid", 5, 1.0, [])
+    assert FeedbackRecords(database).log_query(
+        query_id, "how old?", "hybrid", 5, 1.0, [], top_cosine=None
+    )
     with database.begin() as conn:
         conn.execute(
             update(query_log)
@@ -58,7 +60,7 @@ def test_entries_older_than_the_retention_are_pruned_when_due(database: Database
     assert log.prune_when_due() == 1 and kept(database) == {fresh}
     # Not due again for an hour: a later expired entry waits, and no answer pays for a DELETE.
     later = logged(database, 45)
-    log.record(str(uuid.uuid4()), "a question", "hybrid", 5, 1.0, [])
+    log.record(str(uuid.uuid4()), "a question", "hybrid", 5, 1.0, [], top_cosine=None)
     assert later in kept(database) and old not in kept(database)
     log.prune_every_s = 0
     log.prune_when_due()  # the next hour comes

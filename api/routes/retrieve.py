@@ -71,6 +71,7 @@ def retrieve(
         request.top_k,
         round(result.took_ms, 3),
         result.hits,
+        top_cosine=result.top_cosine,
     )
     hidden = _unreadable(runtime, caller, result.hits)
     return RetrieveResponse(
