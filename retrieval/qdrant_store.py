@@ -268,5 +268,8 @@ class QdrantStore(StoreQueries):
             self._client.count(self._collection, count_filter=_filter(filters), exact=True).count
         )
 
+    def optimize(self) -> None:
+        return None  # a Qdrant server's optimizers index new segments on their own
+
     def close(self) -> None:
         self._client.close()

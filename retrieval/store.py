@@ -81,6 +81,10 @@ class StoreBackend(Protocol):
     def count(self, filters: SearchFilters | None = None) -> int:
         """Number of chunks, optionally restricted."""
 
+    def optimize(self) -> None:
+        """Build the search index over what was written (an ingest calls it after its writes);
+        a backend whose engine does that on its own returns at once."""
+
     def close(self) -> None:
         """Flush and release the store."""
 
