@@ -54,7 +54,7 @@ def test_scale_benchmark_writes_every_field(tmp_path: Path) -> None:
     out = tmp_path / "scale.json"
     command = [sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--data", str(data)]
     command += ["--sizes", "100", "300", "--index-chunks", "3000"]
-    command += ["--index-variants", "steward,hnsw,int8", "--index-queries", "30"]
+    command += ["--index-variants", "plain,hnsw,int8", "--index-queries", "30"]
     command += ["--retrieve-seconds", "1", "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
@@ -80,7 +80,7 @@ def test_scale_benchmark_writes_every_field(tmp_path: Path) -> None:
     (step,) = results["growth"]
     assert {"from", "to", "ingest", "resync", "scan", "scan_peak_rss"} <= set(step)
 
-    assert [row["variant"] for row in results["index"]] == ["steward", "hnsw", "int8"]
+    assert [row["variant"] for row in results["index"]] == ["plain", "hnsw", "int8"]
     for row in results["index"]:
         assert INDEX_FIELDS <= set(row), set(row)
         assert row["chunks"] == 3000
