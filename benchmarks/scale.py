@@ -400,7 +400,14 @@ def kb_sizes(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
         row["ingest"]["docs_per_s"] = size / row["ingest"]["seconds"]
         row["index_mb"] = _disk_mb(home / "index")
         row["catalog_mb"] = sum(_disk_mb(p) for p in home.glob("catalog.sqlite*"))
+        print(
+            f"{size} on disk: {row['index_mb']:.1f} MB index, {row['catalog_mb']:.1f} MB catalog",
+            file=sys.stderr,
+            flush=True,
+        )
         rows.append(row)
+        # What is measured so far, should a long run be stopped before its last size.
+        args.out.write_text(json.dumps({"sizes": rows}, indent=2) + "\n", encoding="utf-8")
         shutil.rmtree(kb, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
     return rows
