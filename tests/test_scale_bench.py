@@ -15,10 +15,18 @@ ROOT = Path(__file__).resolve().parent.parent
 MSMARCO = ROOT.parent / "shared" / "datasets" / "msmarco-5k"
 
 KB_FIELDS = {
-    "ingest": {"seconds", "docs_per_s", "chunks", "peak_rss_mb", "load_avg"},
-    "resync": {"seconds", "unchanged", "chunks_embedded", "peak_rss_mb", "load_avg"},
-    "scan": {"seconds", "findings", "timings", "peak_rss_mb", "load_avg"},
-    "retrieve": {"queries", "p50_ms", "p99_ms", "peak_rss_mb", "load_avg"},
+    "ingest": {
+        "seconds",
+        "phase_cpu_s",
+        "docs_per_s",
+        "chunks",
+        "peak_rss_mb",
+        "cpu_s",
+        "load_avg",
+    },
+    "resync": {"seconds", "phase_cpu_s", "unchanged", "chunks_embedded", "peak_rss_mb", "load_avg"},
+    "scan": {"seconds", "phase_cpu_s", "findings", "timings", "peak_rss_mb", "load_avg"},
+    "retrieve": {"queries", "p50_ms", "p99_ms", "server_cpu_ms_per_query", "peak_rss_mb"},
 }
 INDEX_FIELDS = {
     "variant",
@@ -79,6 +87,7 @@ def test_scale_benchmark_writes_every_field(tmp_path: Path) -> None:
     assert large["scan"]["findings"]["documents"] == large["documents"]
     (step,) = results["growth"]
     assert {"from", "to", "ingest", "resync", "scan", "scan_peak_rss"} <= set(step)
+    assert {"ingest_cpu", "resync_cpu", "scan_cpu"} <= set(step)
 
     assert [row["variant"] for row in results["index"]] == ["plain", "hnsw", "int8"]
     for row in results["index"]:
