@@ -35,44 +35,6 @@ DEFAULT_QUERIES = ROOT / "examples" / "sample-queries.jsonl"
 TARGET_P95_MS = 150.0
 
 
-class WordHashEmbedder:
-    """Hashed bag of words in 64 dimensions: for `--fast-embedder`, when the model's cost of
-    embedding a large KB on a busy machine is not what is measured (pages read the catalog;
-    only the playground embeds, one query per request)."""
-
-    name = "bench:word-hash-64"
-    dimension = 64
-    max_tokens = 254
-
-    def _vector(self, text: str) -> Any:
-        import hashlib
-        import re
-
-        import numpy as np
-
-        vector = np.zeros(self.dimension, dtype=np.float32)
-        for word in re.findall(r"\w+", text.casefold()):
-            slot = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big")
-            vector[slot % self.dimension] += 1.0
-        norm = float(np.linalg.norm(vector))
-        return vector / norm if norm else vector
-
-    def embed_documents(self, texts: Any) -> Any:
-        import numpy as np
-
-        rows = [self._vector(text) for text in texts]
-        return np.asarray(rows, dtype=np.float32).reshape(len(rows), self.dimension)
-
-    def embed_query(self, text: str) -> Any:
-        return self._vector(text)
-
-    def count_tokens(self, texts: Any) -> list[int]:
-        return [len(text.split()) for text in texts]
-
-    def encode_tokens(self, text: str) -> list[int]:
-        return [len(word) for word in text.split()]
-
-
 def _corpus(args: argparse.Namespace, work: Path) -> tuple[Path, list[dict[str, Any]]]:
     """The folder to ingest, and queries as [{"query", "relevant": [relative paths]}]."""
     if args.data is None and args.messy is None:
@@ -260,6 +222,7 @@ def main() -> None:
 
     from api.app import create_app
     from app.runtime import open_runtime
+    from benchmarks.hash_embedder import WordHashEmbedder
     from steward.settings import HomeSettings, Settings
 
     work = Path(tempfile.mkdtemp(prefix="steward-dashboard-bench-"))

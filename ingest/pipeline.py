@@ -105,6 +105,13 @@ class IngestSummary:
         return asdict(self)
 
 
+def _wrote(summary: IngestSummary) -> bool:
+    """Whether the run changed the index (an unchanged resync leaves it as it was)."""
+    return bool(
+        summary.new or summary.changed or summary.moved or summary.metadata_only or summary.deleted
+    )
+
+
 @dataclass(slots=True)
 class _Pending:
     doc_id: str
@@ -169,6 +176,9 @@ class IngestPipeline:
         try:
             with span("ingest", source=connector.source, run_id=run_id):
                 self._run(connector, summary, progress, run_id, since)
+                if summary.status == "ok" and _wrote(summary):
+                    with span("optimize"):
+                        self.store.optimize()
             # A changes feed's position moves on only with a run that succeeded: after a
             # failure the next run must be shown the same changes (connectors.base).
             keep_position = getattr(connector, "keep_position", None)

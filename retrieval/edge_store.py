@@ -298,6 +298,17 @@ class EdgeStore(StoreQueries):
             return f"the embedded index at {self._dir} is unusable: its shard directory is gone"
         return None
 
+    def optimize(self) -> None:
+        # Qdrant Edge runs its optimizers only when asked: a shard written and never optimized
+        # is searched exhaustively, however large (benchmarks/scale.py, 1M chunks of 384-d:
+        # p50 289 ms as written, against the HNSW graph's, README "Scale"). Segments below
+        # Qdrant's indexing threshold (10 MB of vectors, about 6,500 of MiniLM's) stay plain,
+        # so a small index pays nothing. Reads go on meanwhile; writes and reloads wait.
+        if self._shard is None:
+            return
+        with self._lock.reading():
+            self._shard.optimize()
+
     def close(self) -> None:
         """Flush and release the shard and the lock; the lock is released even when the flush
         fails (StoreError: the shard's files are gone), so the next process can open it."""

@@ -274,6 +274,9 @@ class QdrantStore(StoreQueries):
             return f"the client of the Qdrant collection {self._collection!r} is closed"
         return None
 
+    def optimize(self) -> None:
+        return None  # a Qdrant server's optimizers index new segments on their own
+
     def close(self) -> None:
         self._closed = True
         self._client.close()

@@ -85,6 +85,10 @@ class StoreBackend(Protocol):
         """Why the store cannot serve now (closed, its files gone), naming it; None when it
         can. Cheap and local: whether a server answers is for a query to find out."""
 
+    def optimize(self) -> None:
+        """Build the search index over what was written (an ingest calls it after its writes);
+        a backend whose engine does that on its own returns at once."""
+
     def close(self) -> None:
         """Flush and release the store."""
 
