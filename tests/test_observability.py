@@ -205,7 +205,8 @@ def test_an_ingest_run_is_traced(open_home, hash_embedder, write, tmp_path: Path
         write.text(tmp_path / "kb" / f"d{n}.txt", f"Document {n} about parking permits.\n")
     assert live.pipeline.run(FilesystemConnector(tmp_path / "kb", "kb")).status == "ok"
     top, children = tree(spans.get_finished_spans(), "ingest")
-    assert children == ["list", "read", "index", "index"]  # two batches of at most 2
+    # Two batches of at most 2, then the index builds its search graph over what was written.
+    assert children == ["list", "read", "index", "index", "optimize"]
     assert top.attributes["source"] == "kb" and top.parent is None
 
 
