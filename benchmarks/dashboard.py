@@ -21,7 +21,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -218,10 +217,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    import uvicorn
-
     from api.app import create_app
     from app.runtime import open_runtime
+    from benchmarks import load
     from benchmarks.hash_embedder import WordHashEmbedder
     from steward.settings import HomeSettings, Settings
 
@@ -232,24 +230,11 @@ def main() -> None:
         model = WordHashEmbedder() if args.fast_embedder else None
         runtime = open_runtime(Settings(home=HomeSettings(home=work / "home")), embedder=model)
         built = _build(runtime, kb, queries, args.queries)
-        config = uvicorn.Config(
-            create_app(runtime.settings, runtime),
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            access_log=False,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
+        url, stop = load.serve_in_thread(create_app(runtime.settings, runtime))
         try:
-            pages = _measure(f"http://127.0.0.1:{port}", _pages(built), args.requests)
+            pages = _measure(url, _pages(built), args.requests)
         finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+            stop()
         results = {
             "corpus": str(args.messy or args.data or args.kb),
             "requests": args.requests,

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,27 @@ class _Background:
         self.thread.join()
 
 
+def serve_in_thread(app: Any) -> tuple[str, Callable[[], None]]:
+    """Serve `app` under uvicorn in a daemon thread on a free loopback port: its base URL, and
+    the call that stops it (the benchmarks' one way to run a server in-process)."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
 def report(results: dict[str, Any]) -> str:
     lines = [
         f"{'phase':<6} {'clients':>7} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'ok':>6} "
@@ -209,8 +231,6 @@ def main() -> None:
         print(json.dumps(asyncio.run(_drive(args.drive, args.clients, args.duration, queries))))
         return
 
-    import uvicorn
-
     from api.app import create_app
     from app.runtime import open_runtime
     from connectors.filesystem import FilesystemConnector
@@ -239,20 +259,7 @@ def main() -> None:
         results["documents"] = runtime.catalog.count_documents()
         results["ingest_s"] = round(time.perf_counter() - started, 1)
 
-        config = uvicorn.Config(
-            create_app(runtime.settings, runtime),
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            access_log=False,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        url = f"http://127.0.0.1:{port}"
+        url, stop = serve_in_thread(create_app(runtime.settings, runtime))
         try:
             for clients in levels:
                 row = _run_clients(url, clients, args.duration, queries_file)
@@ -265,8 +272,7 @@ def main() -> None:
                     print(f"busy, {clients} clients: {row}", file=sys.stderr)
             results["background_rounds"] = background.rounds
         finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+            stop()
     finally:
         runtime.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -41,7 +41,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -179,39 +178,25 @@ def _kb_phase(
 
 
 def _retrieve(runtime: Any, queries_file: Path, seconds: float) -> dict[str, Any]:
-    import uvicorn
 
     from api.app import create_app
     from benchmarks import load
 
-    config = uvicorn.Config(
-        create_app(runtime.settings, runtime),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    url, stop = load.serve_in_thread(create_app(runtime.settings, runtime))
     queries = json.loads(queries_file.read_text())
     try:
         import httpx
 
         # The first requests warm the process (the hygiene marks, the BM25 statistics): they
         # took about a second each and are no steady-state latency.
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+        with httpx.Client(base_url=url, timeout=120) as client:
             for query in queries[:5]:
                 client.post("/retrieve", json={"query": query, "top_k": 10}).raise_for_status()
         before = _cpu_s()
-        found = load._run_clients(f"http://127.0.0.1:{port}", 1, seconds, queries_file)
+        found = load._run_clients(url, 1, seconds, queries_file)
         server_cpu_s = _cpu_s() - before
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        stop()
     if found["errors"] or not found["ok"]:
         raise RuntimeError(f"/retrieve failed: {found}")
     return {

@@ -141,7 +141,6 @@ def cli_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 def retrieve_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     import load  # benchmarks/load.py: its clients, in a child process
-    import uvicorn
 
     from api.app import create_app
     from app.runtime import open_runtime
@@ -174,26 +173,12 @@ def retrieve_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         worker = threading.Thread(target=embed_queries)
         worker.start()
         worker.join()
-        config = uvicorn.Config(
-            create_app(runtime.settings, runtime),
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            access_log=False,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        url = f"http://127.0.0.1:{port}"
+        url, stop = load.serve_in_thread(create_app(runtime.settings, runtime))
         try:
             one = load._run_clients(url, 1, args.duration, queries_file)
             many = load._run_clients(url, 32, args.duration, queries_file)
         finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+            stop()
     finally:
         runtime.close()
     embed_p50 = statistics.median(alone) * 1000
