@@ -1,8 +1,11 @@
 """Speed benchmark (issue 15): ingest against the embedder, CLI start-up, /retrieve against the
 model, as ratios measured in one run (the machine is shared: only ratios within a run count).
 
-- folder ingest of N msmarco passages written as .md files (and .txt) vs embedding the same
-  texts alone with the same model object, in this process;
+- folder ingest of N msmarco passages written as .md files (and .txt), and of a messy knowledge
+  base's folder (`--messy-kb`, benchmarks/messy_kb.py's OUT/kb), vs embedding the same texts
+  alone with the same model object, in this process, and vs the common demo stack (LlamaIndex
+  `SimpleDirectoryReader` -> `VectorStoreIndex` over qdrant-client's local mode, the same model
+  through `HuggingFaceEmbedding`), each in a worker thread;
 - wall time of CLI commands that need no model (`steward ingest` of an unchanged small folder,
   `sources`, `check`, `hygiene report`), each in a fresh interpreter;
 - /retrieve over HTTP, one client, p50 vs embedding one query alone; throughput at 32 clients
@@ -11,7 +14,8 @@ model, as ratios measured in one run (the machine is shared: only ratios within 
 Prints a table and writes JSON.
 
     python benchmarks/speed.py [--data ../shared/datasets/msmarco-5k] [--documents 5000]
-                               [--parts ingest,cli,retrieve] [--out FILE]
+                               [--messy-kb OUT/kb] [--no-demo] [--parts ingest,cli,retrieve]
+                               [--out FILE]
 """
 
 from __future__ import annotations
@@ -47,57 +51,123 @@ def _embed_alone(embedder: Any, texts: list[str]) -> float:
     """Seconds to embed `texts`, in a worker thread as the ingest does (ingest/ahead.py): on
     this shared machine torch ran 4-5 times slower in the main thread than in another one
     (100 passages: 43.1 s against 10.8 s, same torch.get_num_threads() of 2)."""
+    return _in_worker(lambda: embedder.embed_documents(texts))
+
+
+def _in_worker(work: Any) -> float:
+    """Seconds `work()` takes in a worker thread (see `_embed_alone` for why a thread)."""
     took: list[float] = []
+    failed: list[BaseException] = []
 
     def run() -> None:
         started = time.perf_counter()
-        embedder.embed_documents(texts)
+        try:
+            work()
+        except BaseException as error:  # re-raised in the caller's thread
+            failed.append(error)
         took.append(time.perf_counter() - started)
 
     worker = threading.Thread(target=run)
     worker.start()
     worker.join()
+    if failed:
+        raise failed[0]
     return took[0]
+
+
+def _demo_ingest(folder: Path, qdrant_dir: Path) -> float:
+    """Seconds for the demo stack to load `folder` and index it: LlamaIndex's defaults, the
+    same MiniLM weights, qdrant-client in local mode (what a tutorial builds)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from llama_index.core import Settings as LISettings
+    from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.vector_stores.qdrant import QdrantVectorStore
+    from qdrant_client import QdrantClient
+
+    from retrieval.embed import resolve_model_path
+
+    LISettings.embed_model = HuggingFaceEmbedding(
+        model_name=resolve_model_path("bundled:all-MiniLM-L6-v2")
+    )
+    LISettings.llm = None
+    LISettings.embed_model.get_text_embedding("warm-up")  # the model's load is nobody's cost
+    client = QdrantClient(path=str(qdrant_dir))
+
+    def run() -> None:
+        documents = SimpleDirectoryReader(str(folder), recursive=True).load_data()
+        store = QdrantVectorStore(client=client, collection_name="demo")
+        VectorStoreIndex.from_documents(
+            documents, storage_context=StorageContext.from_defaults(vector_store=store)
+        )
+
+    try:
+        return _in_worker(run)
+    finally:
+        client.close()
+
+
+def _folders(args: argparse.Namespace, work: Path) -> list[tuple[str, Path, list[str]]]:
+    """(label, folder, the texts its pages hold) for each folder ingested."""
+    from benchmarks.messy_kb import read_page
+    from evaluation.beir import load_beir
+
+    dataset = load_beir(args.data)
+    texts = {i: dataset.corpus[i]["text"] for i in list(dataset.corpus)[: args.documents]}
+    folders = []
+    for suffix in args.formats.split(","):
+        folder = work / f"kb-{suffix}"
+        _write(folder, texts, f".{suffix}")
+        folders.append((f".{suffix}", folder, list(texts.values())))
+    if args.messy_kb:
+        pages = sorted(args.messy_kb.rglob("*.md"))
+        folders.append(("messy", args.messy_kb, [read_page(page)[1] for page in pages]))
+    return folders
 
 
 def ingest_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from app.runtime import open_runtime
+    from app.sync import scan_after_ingest
     from connectors.filesystem import FilesystemConnector
-    from evaluation.beir import load_beir
     from retrieval.embed import open_embedder
     from steward.settings import EmbeddingSettings, HomeSettings, Settings
 
-    dataset = load_beir(args.data)
-    texts = {i: dataset.corpus[i]["text"] for i in list(dataset.corpus)[: args.documents]}
     settings = EmbeddingSettings()
     embedder = open_embedder(settings.model, settings.batch_size, settings.device)
     embedder.embed_documents(["warm-up"])  # the load and first pass are nobody's cost
-    results: dict[str, Any] = {"documents": len(texts)}
-    for suffix in args.formats.split(","):
-        folder = work / f"kb-{suffix}"
-        _write(folder, texts, f".{suffix}")
-        # Alone before and after the ingest: their mean is the embedder's speed meanwhile.
-        before = _embed_alone(embedder, list(texts.values()))
-        runtime = open_runtime(
-            Settings(home=HomeSettings(home=work / f"home-{suffix}")), embedder=embedder
-        )
+    results: dict[str, Any] = {"documents": args.documents}
+    for label, folder, texts in _folders(args, work):
+        # Alone before and after the others: their mean is the embedder's speed meanwhile.
+        before = _embed_alone(embedder, texts)
+        home = work / f"home{label}"
+        runtime = open_runtime(Settings(home=HomeSettings(home=home)), embedder=embedder)
         try:
             started = time.perf_counter()
             summary = runtime.pipeline.run(FilesystemConnector(folder, "kb"))
             ingest_s = time.perf_counter() - started
             assert summary.status == "ok", summary.error
+            # What `steward ingest` does next: the hygiene scan wired after an ingest.
+            scan_after_ingest(runtime, summary.as_dict())
+            with_scan_s = time.perf_counter() - started
         finally:
             runtime.close()
-        after = _embed_alone(embedder, list(texts.values()))
+        demo_s = None if args.no_demo else _demo_ingest(folder, work / f"demo{label}")
+        after = _embed_alone(embedder, texts)
         alone = (before + after) / 2
-        results[suffix] = {
+        results[label] = row = {
+            "files": len(texts),
             "ingest_s": round(ingest_s, 2),
+            "ingest_and_scan_s": round(with_scan_s, 2),
             "embed_alone_s": [round(before, 2), round(after, 2)],
             "ratio": round(ingest_s / alone, 3),
+            "ratio_with_scan": round(with_scan_s / alone, 3),
+            "demo_s": None if demo_s is None else round(demo_s, 2),
+            "ratio_to_demo": None if demo_s is None else round(ingest_s / demo_s, 3),
             "chunks": summary.chunks,
             "embed_s_inside": round(summary.embed_seconds, 2),
+            "load_average": os.getloadavg()[0],
         }
-        print(f"ingest .{suffix}: {results[suffix]}", file=sys.stderr, flush=True)
+        print(f"ingest {label}: {row}", file=sys.stderr, flush=True)
     return results
 
 
@@ -106,7 +176,10 @@ def _wall(command: list[str], env: dict[str, str], repeat: int) -> float:
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        subprocess.run([*STEWARD, *command], env=env, capture_output=True, check=True)
+        # `python -c` puts the working directory first on sys.path: run where the code is.
+        subprocess.run(
+            [*STEWARD, *command], env=env, cwd=env["PYTHONPATH"], capture_output=True, check=True
+        )
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -123,10 +196,12 @@ def cli_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         **os.environ,
         "STEWARD_HOME": str(work / "cli-home"),
         "STEWARD_SOURCES_FILE": str(sources),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(args.code or ROOT),
     }
     ingest = ["ingest", str(small), "--source", "small", "--json"]
-    subprocess.run([*STEWARD, *ingest], env=env, capture_output=True, check=True)
+    subprocess.run(
+        [*STEWARD, *ingest], env=env, cwd=env["PYTHONPATH"], capture_output=True, check=True
+    )
     results = {
         "python_startup_s": round(_wall(["--help"], env, args.repeat), 2),
         "ingest_unchanged_s": round(_wall(ingest, env, args.repeat), 2),
@@ -183,6 +258,7 @@ def retrieve_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         runtime.close()
     embed_p50 = statistics.median(alone) * 1000
     results.update(
+        served_by=sys.modules[create_app.__module__].__file__,
         embed_query_p50_ms=round(embed_p50, 2),
         one_client=one,
         clients_32=many,
@@ -195,13 +271,23 @@ def retrieve_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 def report(results: dict[str, Any]) -> str:
     lines = [f"{'measure':<48} {'value':>10}"]
     ingest = results.get("ingest", {})
-    for suffix in ("md", "txt"):
-        if suffix in ingest:
-            row = ingest[suffix]
-            lines.append(f"{f'ingest .{suffix} s':<48} {row['ingest_s']:>10.2f}")
-            alone = sum(row["embed_alone_s"]) / 2
-            lines.append(f"{'embed the same texts alone s (mean of 2)':<48} {alone:>10.2f}")
-            lines.append(f"{f'ratio ingest .{suffix} / embed alone':<48} {row['ratio']:>10.3f}")
+    for label, row in ingest.items():
+        if not isinstance(row, dict):
+            continue
+        alone = sum(row["embed_alone_s"]) / 2
+        files = row["files"]
+        lines += [
+            f"{f'ingest {label} ({files} files) s':<48} {row['ingest_s']:>10.2f}",
+            f"{f'ingest {label} and its scan s':<48} {row['ingest_and_scan_s']:>10.2f}",
+            f"{'embed the same texts alone s (mean of 2)':<48} {alone:>10.2f}",
+            f"{f'ratio ingest {label} / embed alone':<48} {row['ratio']:>10.3f}",
+            f"{f'ratio ingest {label} and scan / embed alone':<48} {row['ratio_with_scan']:>10.3f}",
+        ]
+        if row["demo_s"] is not None:
+            lines.append(f"{f'demo stack {label} s':<48} {row['demo_s']:>10.2f}")
+            lines.append(
+                f"{f'ratio ingest {label} / demo stack':<48} {row['ratio_to_demo']:>10.3f}"
+            )
     for key, value in results.get("cli", {}).items():
         lines.append(f"{'cli ' + key:<48} {value:>10.2f}")
     retrieve = results.get("retrieve")
@@ -222,13 +308,22 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--documents", type=int, default=5000)
     parser.add_argument("--formats", default="md,txt")
+    parser.add_argument("--messy-kb", type=Path, help="also a messy KB's folder (messy_kb.py)")
+    parser.add_argument("--no-demo", action="store_true", help="skip the demo stack's ingests")
     parser.add_argument("--parts", default="ingest,cli,retrieve")
     parser.add_argument("--repeat", type=int, default=3, help="runs per CLI command")
     parser.add_argument("--retrieve-documents", type=int, default=5000)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per load level")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed.json")
+    parser.add_argument(
+        "--code", type=Path, help="measure another checkout's packages (the old code, same run)"
+    )
     args = parser.parse_args()
     sys.path.append(str(ROOT / "benchmarks"))  # for load.py; after the packages it shadows
+    import load  # noqa: F401  (it puts this checkout first on sys.path: --code goes before it)
+
+    if args.code:
+        sys.path.insert(0, str(args.code.resolve()))
 
     parts = args.parts.split(",")
     work = Path(tempfile.mkdtemp(prefix="steward-speed-bench-"))
@@ -242,6 +337,7 @@ def main() -> None:
             results["retrieve"] = retrieve_part(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    results["code"] = str(args.code or ROOT)
     print(report(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
