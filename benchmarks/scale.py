@@ -388,13 +388,14 @@ def kb_sizes(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     for size in args.sizes:
         kb, home = work / f"kb-{size}", work / f"home-{size}"
         started = time.perf_counter()
-        multiplier.write(kb, size)
+        if not (args.keep and kb.is_dir()):  # a kept folder is listed again, unchanged
+            multiplier.write(kb, size)
         copies = -(-size // len(multiplier.pages))
         queries_file = work / f"queries-{size}.json"
         queries_file.write_text(json.dumps(multiplier.queries(texts, copies)))
         row: dict[str, Any] = {"documents": size, "copies": copies}
         row["write_s"] = round(time.perf_counter() - started, 1)
-        for phase in KB_PHASES:
+        for phase in args.phases:
             arguments = ["--child", phase, "--home", str(home), "--folder", str(kb)]
             arguments += ["--queries-file", str(queries_file)]
             arguments += ["--retrieve-seconds", str(args.retrieve_seconds)]
@@ -403,7 +404,8 @@ def kb_sizes(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
                 arguments += ["--profile-to", str(target)]
             row[phase] = _spawn(arguments)
             print(f"{size} {phase}: {row[phase]}", file=sys.stderr, flush=True)
-        row["ingest"]["docs_per_s"] = size / row["ingest"]["seconds"]
+        if "ingest" in row:
+            row["ingest"]["docs_per_s"] = size / row["ingest"]["seconds"]
         row["index_mb"] = _disk_mb(home / "index")
         row["catalog_mb"] = sum(_disk_mb(p) for p in home.glob("catalog.sqlite*"))
         print(
@@ -414,8 +416,9 @@ def kb_sizes(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
         rows.append(row)
         # What is measured so far, should a long run be stopped before its last size.
         args.out.write_text(json.dumps({"sizes": rows}, indent=2) + "\n", encoding="utf-8")
-        shutil.rmtree(kb, ignore_errors=True)
-        shutil.rmtree(home, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(kb, ignore_errors=True)
+            shutil.rmtree(home, ignore_errors=True)
     return rows
 
 
@@ -442,27 +445,26 @@ def growth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found = []
     for small, large in zip(rows, rows[1:], strict=False):
         scale = large["documents"] / small["documents"]
-        found.append(
-            {
-                "from": small["documents"],
-                "to": large["documents"],
-                **{
-                    phase: round(large[phase]["seconds"] / small[phase]["seconds"] / scale, 2)
-                    for phase in ("ingest", "resync", "scan")
-                },
-                # CPU time: the figure a shared machine's load stretches least.
-                **{
-                    f"{phase}_cpu": round(
-                        large[phase]["phase_cpu_s"] / small[phase]["phase_cpu_s"] / scale, 2
-                    )
-                    for phase in ("ingest", "resync", "scan")
-                },
-                "scan_peak_rss": round(
-                    large["scan"]["peak_rss_mb"] / small["scan"]["peak_rss_mb"] / scale, 2
-                ),
-            }
-        )
+        step: dict[str, Any] = {"from": small["documents"], "to": large["documents"]}
+        for phase in ("ingest", "resync", "scan"):
+            if phase not in small or phase not in large:
+                continue
+            step[phase] = round(large[phase]["seconds"] / small[phase]["seconds"] / scale, 2)
+            # CPU time: the figure a shared machine's load stretches least.
+            step[f"{phase}_cpu"] = round(
+                large[phase]["phase_cpu_s"] / small[phase]["phase_cpu_s"] / scale, 2
+            )
+        if "scan" in small and "scan" in large:
+            step["scan_peak_rss"] = round(
+                large["scan"]["peak_rss_mb"] / small["scan"]["peak_rss_mb"] / scale, 2
+            )
+        found.append(step)
     return found
+
+
+def _phases_in(row: dict[str, Any]) -> list[str]:
+    """The phases a size's row holds, in the order they ran."""
+    return [phase for phase in KB_PHASES if phase in row]
 
 
 def report(results: dict[str, Any]) -> str:
@@ -478,20 +480,34 @@ def report(results: dict[str, Any]) -> str:
         )
         lines.append(header)
         for row in results["sizes"]:
+
+            def cell(
+                phase: str, key: str, width: int, digits: int, row: dict[str, Any] = row
+            ) -> str:
+                value = row.get(phase, {}).get(key) if phase else row.get(key)
+                return f"{'-' if value is None else f'{value:.{digits}f}':>{width}}"
+
+            ingest = row.get("ingest", {})
             lines.append(
-                f"{row['documents']:>9} {row['ingest']['chunks']:>7} "
-                f"{row['ingest']['docs_per_s']:>8.1f} {row['resync']['seconds']:>8.2f} "
-                f"{row['scan']['seconds']:>7.2f} {row['scan']['peak_rss_mb']:>7.0f} "
-                f"{row['ingest']['peak_rss_mb']:>9.0f} {row['retrieve']['p50_ms']:>7.1f} "
-                f"{row['retrieve']['p99_ms']:>7.1f} {row['index_mb']:>8.1f} "
-                f"{row['catalog_mb']:>10.1f} {row['ingest']['load_avg'][0]:>5.2f}"
+                f"{row['documents']:>9} {ingest.get('chunks', '-'):>7} "
+                f"{cell('ingest', 'docs_per_s', 8, 1)} {cell('resync', 'seconds', 8, 2)} "
+                f"{cell('scan', 'seconds', 7, 2)} {cell('scan', 'peak_rss_mb', 7, 0)} "
+                f"{cell('ingest', 'peak_rss_mb', 9, 0)} {cell('retrieve', 'p50_ms', 7, 1)} "
+                f"{cell('retrieve', 'p99_ms', 7, 1)} {cell('', 'index_mb', 8, 1)} "
+                f"{cell('', 'catalog_mb', 10, 1)} "
+                f"{next(iter(row[p]['load_avg'][0] for p in _phases_in(row)), 0.0):>5.2f}"
             )
         for step in results["growth"]:
+            parts = [
+                f"{phase} {step[phase]} (CPU {step[f'{phase}_cpu']})"
+                for phase in ("ingest", "resync", "scan")
+                if phase in step
+            ]
+            if "scan_peak_rss" in step:
+                parts.append(f"scan RSS {step['scan_peak_rss']}")
             lines.append(
-                f"per-document cost {step['to']} / {step['from']} (1.0 = linear), wall: ingest "
-                f"{step['ingest']}, resync {step['resync']}, scan {step['scan']}; CPU: ingest "
-                f"{step['ingest_cpu']}, resync {step['resync_cpu']}, scan {step['scan_cpu']}; "
-                f"scan RSS {step['scan_peak_rss']}"
+                f"per-document cost {step['to']} / {step['from']} (1.0 = linear), wall: "
+                + ", ".join(parts)
             )
     if results["index"]:
         lines.append(
@@ -522,6 +538,10 @@ def main() -> None:
     parser.add_argument("--index-queries", type=int, default=200)
     parser.add_argument("--retrieve-seconds", type=float, default=20.0)
     parser.add_argument("--profile", default="", help="phases to run under cProfile (.prof files)")
+    parser.add_argument("--phases", default=",".join(KB_PHASES), help="which phases, in order")
+    parser.add_argument(
+        "--keep", type=Path, help="work here and keep the folders and homes (a rerun reuses them)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "scale.json")
     # A phase in a child process (internal).
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -539,13 +559,20 @@ def main() -> None:
     args.sizes = sorted(args.sizes)
     args.index_variants = [v for v in args.index_variants.split(",") if v]
     args.profile = [p for p in args.profile.split(",") if p]
+    args.phases = [p for p in args.phases.split(",") if p]
+    unknown = sorted(set(args.phases) - set(KB_PHASES))
+    if unknown:
+        parser.error(f"--phases: unknown {', '.join(unknown)}; of {', '.join(KB_PHASES)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="steward-scale-bench-"))
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="steward-scale-bench-"))
     try:
         sizes = kb_sizes(args, work) if args.sizes else []
         index = index_alone(args, work) if args.index_chunks > 0 else []
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     results = {
         "data": str(args.data),
         "embedder": f"bench:word-hash-{DIMENSION} (hashing; not the model)",
