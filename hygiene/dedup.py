@@ -130,31 +130,42 @@ def similar_chunks(
     vectors: np.ndarray,
     threshold: float,
     neighbours: int,
-    block: int = 1024,
 ) -> Iterator[ChunkPair]:
     """For each chunk, its `neighbours` most similar chunks of other documents above `threshold`.
 
     `owners[i]` is the document of `ids[i]`; `vectors` holds unit-length rows. Each pair is
-    yielded once (a before b in `ids` order).
+    yielded once, from its first chunk in `ids` order, which is compared with the chunks after
+    it only; a chunk's pairs come best first, equal cosines in `ids` order.
     """
     count = len(ids)
-    if count < 2:
+    if count < 2 or neighbours < 1:
         return
     owner_codes = np.unique(np.asarray(owners), return_inverse=True)[1]
-    take = min(neighbours, count - 1)
-    for start in range(0, count, block):
+    # Rows per block, so that a block of cosines stays near 128 MB however large the corpus.
+    block = max(16, min(1024, _BLOCK_CELLS // count))
+    for start in range(0, count - 1, block):
         stop = min(count, start + block)
-        scores = vectors[start:stop] @ vectors.T
-        # Chunks of the same document never pair, nor a chunk with an earlier one (counted there).
-        same = owner_codes[start:stop, None] == owner_codes[None, :]
-        scores[same] = -1.0
-        earlier = np.arange(count)[None, :] <= np.arange(start, stop)[:, None]
-        scores[earlier] = -1.0
-        best = np.argpartition(-scores, take - 1, axis=1)[:, :take] if take else None
-        if best is None:
+        # Row r is chunk start + r; column c is chunk start + 1 + c (the chunks after the block's
+        # first). The whole pass is count²/2 dot products, in BLAS: see benchmarks/scale.py.
+        scores = vectors[start:stop] @ vectors[start + 1 :].T
+        rows, cols = np.nonzero(scores >= threshold)
+        if not len(rows):
             continue
-        for row, columns in enumerate(best):
-            for column in columns:
-                score = float(scores[row, column])
-                if score >= threshold:
-                    yield ChunkPair(ids[start + row], ids[int(column)], score)
+        values = scores[rows, cols]
+        rows = rows + start
+        cols = cols + start + 1
+        keep = (cols > rows) & (owner_codes[rows] != owner_codes[cols])
+        rows, cols, values = rows[keep], cols[keep], values[keep]
+        order = np.lexsort((cols, -values, rows))
+        taken = 0
+        previous = -1
+        for k in order:
+            row = int(rows[k])
+            taken = taken + 1 if row == previous else 1
+            previous = row
+            if taken <= neighbours:
+                yield ChunkPair(ids[row], ids[int(cols[k])], float(values[k]))
+
+
+# Cosines per block of `similar_chunks`: 32M float32 values, 128 MB.
+_BLOCK_CELLS = 1 << 25

@@ -465,3 +465,45 @@ def test_every_stage_runs_on_an_empty_corpus(stage: Detector) -> None:
     found = Findings()
     stage.run(empty, found)
     assert found == Findings()
+
+
+def _chunk_pairs_by_hand(
+    owners: Sequence[str], vectors: np.ndarray, threshold: float, neighbours: int
+) -> list[tuple[int, int, float]]:
+    """similar_chunks' contract, spelled out: each chunk's best later chunks of other documents."""
+    found = []
+    for i in range(len(owners)):
+        later = [
+            (float(vectors[i] @ vectors[j]), j)
+            for j in range(i + 1, len(owners))
+            if owners[j] != owners[i]
+        ]
+        later = [(score, j) for score, j in later if score >= threshold]
+        later.sort(key=lambda pair: (-pair[0], pair[1]))
+        found += [(i, j, score) for score, j in later[:neighbours]]
+    return found
+
+
+@pytest.mark.parametrize("count", [2, 37, 300])
+def test_similar_chunks_finds_each_chunks_best_later_neighbours_in_blocks(
+    count: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hygiene import dedup
+
+    # Blocks of a few rows, so a corpus of 300 chunks crosses many block edges.
+    monkeypatch.setattr(dedup, "_BLOCK_CELLS", 16 * count)
+    generator = np.random.default_rng(count)
+    centres = generator.normal(size=(5, 24))
+    vectors = centres[generator.integers(0, 5, count)] + 0.4 * generator.normal(size=(count, 24))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    vectors[count // 2] = vectors[0]  # equal cosines are ordered by position
+    owners = [f"doc{n // 3}" for n in range(count)]
+    ids = [f"c{n}" for n in range(count)]
+    found = [
+        (int(p.a[1:]), int(p.b[1:]), p.cosine)
+        for p in dedup.similar_chunks(ids, owners, vectors, 0.6, 4)
+    ]
+    expected = _chunk_pairs_by_hand(owners, vectors, 0.6, 4)
+    assert [(a, b) for a, b, _ in found] == [(a, b) for a, b, _ in expected]
+    assert np.allclose([c for *_, c in found], [c for *_, c in expected], atol=1e-5)
+    assert count < 37 or len(found) > count  # the corpus does hold close chunks
