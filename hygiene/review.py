@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from hygiene.records import Review
 from steward.catalog import DocumentRow
@@ -82,9 +83,15 @@ def stem(key: str) -> str:
 _NAME_TOKEN = re.compile(r"[0-9a-z]+(?:[.][0-9a-z]+)*")
 
 
+_DIGIT = re.compile(r"[0-9]")
+
+
+# A scan asks for the same page's and chunk's numbers once per pair it takes part in (351,628
+# calls and 19.5 of 44 profiled seconds for 6,000 pages); the texts are the corpus's own strings.
+@lru_cache(maxsize=1 << 16)
 def numbers(text: str) -> frozenset[str]:
     """The tokens of a title or file stem that hold a digit: years, versions, seasons, ids."""
-    return frozenset(t for t in _NAME_TOKEN.findall(text.lower()) if any(c.isdigit() for c in t))
+    return frozenset(t for t in _NAME_TOKEN.findall(text.lower()) if _DIGIT.search(t))
 
 
 def named_apart(a: DocumentRow, b: DocumentRow) -> bool:

@@ -31,6 +31,7 @@ from hygiene.detectors.value_conflicts import ValueConflicts
 from hygiene.findings import DuplicateCluster, Findings, ScanReport
 from hygiene.judge import Judge
 from hygiene.records import DocumentState, HygieneRecords, Review
+from hygiene.review import numbers
 from retrieval.store import VectorStore
 from steward.catalog import Catalog
 from steward.domain import utc_now
@@ -87,7 +88,10 @@ def scan(
     the catalog serialises their writes (records.save_scan).
     """
     with _one_at_a_time:
-        return _scan(store, catalog, records, detectors(settings, judge), progress or _quiet)
+        try:
+            return _scan(store, catalog, records, detectors(settings, judge), progress or _quiet)
+        finally:
+            numbers.cache_clear()  # it holds the scanned texts; the next scan reads them anew
 
 
 def _scan(
