@@ -64,6 +64,11 @@ _GENERIC = frozenset(
 )
 # Chunks of other documents that mention a document's title, compared per document, at most.
 _TOPIC_PAIRS_PER_DOCUMENT = 30
+# A title word found in more chunks than this is the knowledge base's common vocabulary, not a
+# name: a chunk counts as a mention only through at least one rarer word of the title. Without
+# the bound, two common title words ("average", "water") made every document compare thousands
+# of chunks, and the pass grew with the square of the corpus (benchmarks/scale.py).
+COMMON_WORD_CHUNKS = 500
 
 
 def _topic_pairs(
@@ -84,13 +89,18 @@ def _topic_pairs(
         terms = sorted({t for t in words(row.title) if len(t) >= 4 and t not in _GENERIC})
         if len(terms) < 2 or not of_doc.get(doc_id):
             continue
+        rare = [t for t in terms if len(postings.get(t, ())) <= COMMON_WORD_CHUNKS]
+        common = [postings[t] for t in terms if t not in rare]
         hits: dict[int, int] = defaultdict(int)
-        for term in terms:
+        for term in rare:
             for n in postings.get(term, ()):
                 hits[n] += 1
         needed = min(len(terms), 2)
         mentions = [
-            n for n, count in hits.items() if count >= needed and chunks.owners[n] != doc_id
+            n
+            for n, count in hits.items()
+            if count + sum(n in posting for posting in common) >= needed
+            and chunks.owners[n] != doc_id
         ]
         if not mentions:
             continue
