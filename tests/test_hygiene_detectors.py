@@ -507,3 +507,30 @@ def test_similar_chunks_finds_each_chunks_best_later_neighbours_in_blocks(
     assert [(a, b) for a, b, _ in found] == [(a, b) for a, b, _ in expected]
     assert np.allclose([c for *_, c in found], [c for *_, c in expected], atol=1e-5)
     assert count < 37 or len(found) > count  # the corpus does hold close chunks
+
+
+def test_similar_chunks_above_the_exact_size_find_nearly_every_close_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hygiene import dedup
+
+    generator = np.random.default_rng(11)
+    count = 3000
+    centres = generator.normal(size=(60, 32))
+    vectors = centres[generator.integers(0, 60, count)] + 0.35 * generator.normal(size=(count, 32))
+    copies = generator.choice(count, 200, replace=False)
+    vectors[copies[100:]] = vectors[copies[:100]] + 0.01 * generator.normal(size=(100, 32))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    owners = [f"doc{n}" for n in range(count)]
+    ids = [f"c{n}" for n in range(count)]
+
+    def pairs() -> dict[tuple[str, str], float]:
+        return {(p.a, p.b): p.cosine for p in dedup.similar_chunks(ids, owners, vectors, 0.8, 5)}
+
+    exact = pairs()
+    monkeypatch.setattr(dedup, "EXACT_CHUNKS", 1000)  # the partition's path from here on
+    partitioned = pairs()
+    assert len(exact) > count // 2
+    assert len(set(exact) & set(partitioned)) >= 0.98 * len(exact)
+    assert {k for k, v in exact.items() if v >= 0.97} <= set(partitioned)  # every copy
+    assert all(abs(partitioned[k] - v) < 1e-5 for k, v in exact.items() if k in partitioned)
