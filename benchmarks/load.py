@@ -39,8 +39,12 @@ DEFAULT_QUERIES = ROOT / "examples" / "sample-queries.jsonl"
 # -- the clients (the child process) -------------------------------------------------------------
 
 
-async def _drive(url: str, clients: int, duration: float, queries: list[str]) -> dict[str, Any]:
+async def _drive(
+    url: str, clients: int, duration: float, queries: list[str], mode: str | None = None
+) -> dict[str, Any]:
     import httpx
+
+    extra = {"mode": mode} if mode else {}
 
     latencies: list[float] = []
     counts = {"ok": 0, "errors": 0, "unavailable_503": 0, "server_errors_5xx": 0}
@@ -56,7 +60,9 @@ async def _drive(url: str, clients: int, duration: float, queries: list[str]) ->
                 turn += clients
                 started = time.perf_counter()
                 try:
-                    answer = await http.post("/retrieve", json={"query": query, "top_k": 10})
+                    answer = await http.post(
+                        "/retrieve", json={"query": query, "top_k": 10, **extra}
+                    )
                 except httpx.HTTPError:
                     counts["errors"] += 1
                     continue
@@ -93,8 +99,11 @@ async def _drive(url: str, clients: int, duration: float, queries: list[str]) ->
     }
 
 
-def _run_clients(url: str, clients: int, duration: float, queries_file: Path) -> dict[str, Any]:
-    """One level of load, from a child process; its JSON result."""
+def _run_clients(
+    url: str, clients: int, duration: float, queries_file: Path, mode: str | None = None
+) -> dict[str, Any]:
+    """One level of load, from a child process; its JSON result. `mode`: the server's own
+    retrieval mode unless given."""
     command = [
         sys.executable,
         __file__,
@@ -106,6 +115,7 @@ def _run_clients(url: str, clients: int, duration: float, queries_file: Path) ->
         str(duration),
         "--queries-file",
         str(queries_file),
+        *(["--mode", mode] if mode else []),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     result: dict[str, Any] = json.loads(done.stdout)
@@ -223,12 +233,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "load.json")
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--clients", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--queries-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.drive:  # the child process: one level of clients, its result as JSON
         queries = json.loads(args.queries_file.read_text(encoding="utf-8"))
-        print(json.dumps(asyncio.run(_drive(args.drive, args.clients, args.duration, queries))))
+        print(
+            json.dumps(
+                asyncio.run(_drive(args.drive, args.clients, args.duration, queries, args.mode))
+            )
+        )
         return
 
     from api.app import create_app

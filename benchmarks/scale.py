@@ -143,6 +143,17 @@ def _kb_phase(
     runtime = _runtime(home)
     try:
         if phase in ("ingest", "resync"):
+            # The HNSW graph's build, timed apart: it starts only above Qdrant's indexing
+            # threshold (about 6,500 vectors), so it bends the ingest's growth at that size.
+            optimize_s: list[float] = []
+            optimize = runtime.store.optimize
+
+            def timed_optimize() -> None:
+                began = time.perf_counter()
+                optimize()
+                optimize_s.append(time.perf_counter() - began)
+
+            runtime.store.optimize = timed_optimize
             started, cpu = time.perf_counter(), _cpu_s()
             summary = runtime.pipeline.run(FilesystemConnector(kb, "kb"))
             took, cpu = time.perf_counter() - started, _cpu_s() - cpu
@@ -156,6 +167,7 @@ def _kb_phase(
                 "unchanged": summary.unchanged,
                 "chunks": summary.chunks,
                 "chunks_embedded": summary.chunks_embedded,
+                "optimize_s": sum(optimize_s),
             }
         if phase == "scan":
             from app.hygiene import scan_hygiene
@@ -381,7 +393,8 @@ def kb_sizes(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     from benchmarks.messy_kb import generate
     from evaluation.beir import load_beir
 
-    generate(args.data, work / "messy")
+    if not (args.keep and (work / "messy" / "kb").is_dir()):
+        generate(args.data, work / "messy")
     multiplier = Multiplier(work / "messy" / "kb")
     texts = list(load_beir(args.data).queries.values())
     rows = []
@@ -474,7 +487,7 @@ def report(results: dict[str, Any]) -> str:
             "hashing embedder (384-d) for every figure below: the model's speed is not measured"
         )
         header = (
-            f"{'documents':>9} {'chunks':>7} {'ingest/s':>8} {'resync s':>8} {'scan s':>7} "
+            f"{'documents':>9} {'chunks':>7} {'ingest/s':>8} {'graph s':>7} {'resync s':>8} {'scan s':>7} "
             f"{'scan MB':>7} {'ingest MB':>9} {'p50 ms':>7} {'p99 ms':>7} {'index MB':>8} "
             f"{'catalog MB':>10} {'load':>5}"
         )
@@ -490,7 +503,8 @@ def report(results: dict[str, Any]) -> str:
             ingest = row.get("ingest", {})
             lines.append(
                 f"{row['documents']:>9} {ingest.get('chunks', '-'):>7} "
-                f"{cell('ingest', 'docs_per_s', 8, 1)} {cell('resync', 'seconds', 8, 2)} "
+                f"{cell('ingest', 'docs_per_s', 8, 1)} {cell('ingest', 'optimize_s', 7, 1)} "
+                f"{cell('resync', 'seconds', 8, 2)} "
                 f"{cell('scan', 'seconds', 7, 2)} {cell('scan', 'peak_rss_mb', 7, 0)} "
                 f"{cell('ingest', 'peak_rss_mb', 9, 0)} {cell('retrieve', 'p50_ms', 7, 1)} "
                 f"{cell('retrieve', 'p99_ms', 7, 1)} {cell('', 'index_mb', 8, 1)} "

@@ -252,6 +252,11 @@ def retrieve_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         try:
             one = load._run_clients(url, 1, args.duration, queries_file)
             many = load._run_clients(url, 32, args.duration, queries_file)
+            # Where one client's time goes: each retrieval mode alone (sparse embeds nothing).
+            modes = {
+                mode: load._run_clients(url, 1, args.duration / 2, queries_file, mode)["p50_ms"]
+                for mode in ("sparse", "dense", "hybrid")
+            }
         finally:
             stop()
     finally:
@@ -263,6 +268,7 @@ def retrieve_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         one_client=one,
         clients_32=many,
         p50_over_embed=round(one["p50_ms"] / embed_p50, 2),
+        one_client_p50_ms_by_mode={mode: round(p50, 2) for mode, p50 in modes.items()},
     )
     print(f"retrieve: {results}", file=sys.stderr, flush=True)
     return results
@@ -297,6 +303,8 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             f"{'ratio /retrieve p50 / embed one query':<48} {retrieve['p50_over_embed']:>10.2f}"
         )
+        for mode, p50 in retrieve.get("one_client_p50_ms_by_mode", {}).items():
+            lines.append(f"{f'/retrieve 1 client p50 ms, {mode} mode':<48} {p50:>10.2f}")
         many = retrieve["clients_32"]
         lines.append(f"{'/retrieve 32 clients req/s':<48} {many['throughput_qps']:>10.1f}")
         lines.append(f"{'/retrieve 32 clients errors':<48} {many['errors']:>10d}")
