@@ -8,8 +8,9 @@ model, as ratios measured in one run (the machine is shared: only ratios within 
   through `HuggingFaceEmbedding`), each in a worker thread;
 - wall time of CLI commands that need no model (`steward ingest` of an unchanged small folder,
   `sources`, `check`, `hygiene report`), each in a fresh interpreter;
-- /retrieve over HTTP, one client, p50 vs embedding one query alone; throughput at 32 clients
-  (benchmarks/load.py's server and clients).
+- /retrieve over HTTP, one client, p50 (and per retrieval mode) vs embedding one query alone
+  (the model in a fresh process, on one thread); throughput at 32 clients (benchmarks/load.py's
+  server and clients); `--code` measures another checkout's packages in the same run.
 
 Prints a table and writes JSON.
 
@@ -235,19 +236,7 @@ def retrieve_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     try:
         summary = runtime.pipeline.run(FilesystemConnector(kb, "kb"))
         assert summary.status == "ok", summary.error
-        embedder = runtime.embedder
-        alone: list[float] = []
-
-        def embed_queries() -> None:  # in a worker thread, as the API's are (_embed_alone)
-            embedder.embed_query("warm-up")
-            for query in queries[:200]:
-                started = time.perf_counter()
-                embedder.embed_query(query)
-                alone.append(time.perf_counter() - started)
-
-        worker = threading.Thread(target=embed_queries)
-        worker.start()
-        worker.join()
+        alone = _embed_alone_elsewhere(queries_file)
         url, stop = load.serve_in_thread(create_app(runtime.settings, runtime))
         try:
             one = load._run_clients(url, 1, args.duration, queries_file)
@@ -261,7 +250,7 @@ def retrieve_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             stop()
     finally:
         runtime.close()
-    embed_p50 = statistics.median(alone) * 1000
+    embed_p50 = alone
     results.update(
         served_by=sys.modules[create_app.__module__].__file__,
         embed_query_p50_ms=round(embed_p50, 2),
@@ -272,6 +261,44 @@ def retrieve_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     )
     print(f"retrieve: {results}", file=sys.stderr, flush=True)
     return results
+
+
+def _embed_alone_elsewhere(queries_file: Path) -> float:
+    """One query's embedding alone, p50 ms: the model in a fresh process, on one worker thread
+    (a server's other threads that have called torch slow each call: retrieval/query_batch.py).
+    The model's cost, so this checkout's embedder whichever code `--code` measures."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--embed-queries", str(queries_file)]
+    done = subprocess.run(
+        command,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def _embed_queries(queries_file: Path) -> None:
+    """(A child process.) Print the p50 ms of embedding each query alone, after a warm-up."""
+    from retrieval.embed import open_embedder
+    from steward.settings import EmbeddingSettings
+
+    settings = EmbeddingSettings()
+    embedder = open_embedder(settings.model, settings.batch_size, settings.device)
+    queries = json.loads(queries_file.read_text(encoding="utf-8"))[:200]
+    took: list[float] = []
+
+    def run() -> None:
+        for query in ["warm-up", *queries[:5]]:
+            embedder.embed_query(query)
+        for query in queries:
+            started = time.perf_counter()
+            embedder.embed_query(query)
+            took.append(time.perf_counter() - started)
+
+    _in_worker(run)
+    print(round(statistics.median(took) * 1000, 3))
 
 
 def report(results: dict[str, Any]) -> str:
@@ -326,7 +353,11 @@ def main() -> None:
     parser.add_argument(
         "--code", type=Path, help="measure another checkout's packages (the old code, same run)"
     )
+    parser.add_argument("--embed-queries", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.embed_queries:
+        _embed_queries(args.embed_queries)
+        return
     sys.path.append(str(ROOT / "benchmarks"))  # for load.py; after the packages it shadows
     import load  # noqa: F401  (it puts this checkout first on sys.path: --code goes before it)
 
