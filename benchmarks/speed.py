@@ -116,7 +116,7 @@ def _folders(args: argparse.Namespace, work: Path) -> list[tuple[str, Path, list
     dataset = load_beir(args.data)
     texts = {i: dataset.corpus[i]["text"] for i in list(dataset.corpus)[: args.documents]}
     folders = []
-    for suffix in args.formats.split(","):
+    for suffix in filter(None, args.formats.split(",")):  # --formats "": the messy KB alone
         folder = work / f"kb-{suffix}"
         _write(folder, texts, f".{suffix}")
         folders.append((f".{suffix}", folder, list(texts.values())))
