@@ -212,11 +212,15 @@ def _partitioned_pairs(vectors: np.ndarray, threshold: float) -> Iterator[_Pairs
             continue
         # A pair is compared where either chunk lives among the other's nearest cells: at most
         # twice, once each way round.
-        rows_of = np.concatenate(asking[cell])
-        scores = vectors[rows_of] @ vectors[inside].T
-        rows, cols = np.nonzero(scores >= threshold)
-        first, second = rows_of[rows], inside[cols]
-        yield np.minimum(first, second), np.maximum(first, second), scores[rows, cols]
+        asked = np.concatenate(asking[cell])
+        # Cells are uneven (a template copied a thousand times is one cell): rows in slices.
+        step = max(1, _BLOCK_CELLS // len(inside))
+        for start in range(0, len(asked), step):
+            rows_of = asked[start : start + step]
+            scores = vectors[rows_of] @ vectors[inside].T
+            rows, cols = np.nonzero(scores >= threshold)
+            first, second = rows_of[rows], inside[cols]
+            yield np.minimum(first, second), np.maximum(first, second), scores[rows, cols]
 
 
 def _centres(vectors: np.ndarray, cells: int) -> np.ndarray:
@@ -234,7 +238,7 @@ def _centres(vectors: np.ndarray, cells: int) -> np.ndarray:
     return centres
 
 
-# Cosines per block of `_all_pairs`: 32M float32 values, 128 MB.
+# Cosines computed at once, at most: 32M float32 values, 128 MB.
 _BLOCK_CELLS = 1 << 25
 # Up to this many chunks every pair is compared: 3.5 CPU s at 25,000 (benchmarks/scale.py), and
 # it grows with the square. Above, cells of a k-means partition (about sqrt(count) of them) are

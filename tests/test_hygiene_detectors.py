@@ -529,6 +529,7 @@ def test_similar_chunks_above_the_exact_size_find_nearly_every_close_pair(
 
     exact = pairs()
     monkeypatch.setattr(dedup, "EXACT_CHUNKS", 1000)  # the partition's path from here on
+    monkeypatch.setattr(dedup, "_BLOCK_CELLS", 4096)  # a cell's rows in several slices
     partitioned = pairs()
     assert len(exact) > count // 2
     assert len(set(exact) & set(partitioned)) >= 0.98 * len(exact)
