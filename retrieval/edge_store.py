@@ -22,6 +22,7 @@ from retrieval.read_write_lock import ReadWriteLock
 from retrieval.store import (
     DATETIME_FIELDS,
     DENSE,
+    DENSE_SEARCH_EF,
     KEYWORD_FIELDS,
     SPARSE,
     StoreQueries,
@@ -203,12 +204,15 @@ class EdgeStore(StoreQueries):
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
             self._stale = True
 
-    def _query(self, query: Any, limit: int, filters: SearchFilters | None) -> list[Candidate]:
+    def _query(
+        self, query: Any, limit: int, filters: SearchFilters | None, params: Any = None
+    ) -> list[Candidate]:
         # Only the hash and the document id travel with candidates; payloads follow for the winners.
         request = qe.QueryRequest(
             limit=limit,
             query=query,
             filter=_filter(filters),
+            params=params,
             with_payload=["content_hash", "doc_id"],
         )
         with self._reading() as shard:
@@ -233,7 +237,8 @@ class EdgeStore(StoreQueries):
     def search_dense(
         self, vector: Sequence[float], limit: int, filters: SearchFilters | None = None
     ) -> list[Candidate]:
-        return self._query(qe.Query.Nearest(list(vector), using=DENSE), limit, filters)
+        params = qe.SearchParams(hnsw_ef=max(DENSE_SEARCH_EF, limit))
+        return self._query(qe.Query.Nearest(list(vector), using=DENSE), limit, filters, params)
 
     def search_sparse(
         self, vector: SparseVector, limit: int, filters: SearchFilters | None = None

@@ -11,6 +11,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from retrieval.store import (
     DATETIME_FIELDS,
     DENSE,
+    DENSE_SEARCH_EF,
     KEYWORD_FIELDS,
     SPARSE,
     StoreQueries,
@@ -183,12 +184,18 @@ class QdrantStore(StoreQueries):
     ) -> list[Candidate]:
         if not self._ready:
             return []
+        # In-process (the tests' stand-in for a server) every search is exhaustive, and
+        # qdrant-client warns that search parameters do nothing there.
+        dense = using == DENSE and not self._in_process
         response = self._client.query_points(
             self._collection,
             query=query,
             using=using,
             limit=limit,
             query_filter=_filter(filters),
+            search_params=models.SearchParams(hnsw_ef=max(DENSE_SEARCH_EF, limit))
+            if dense
+            else None,
             with_payload=["content_hash", "doc_id"],
         )
         return [

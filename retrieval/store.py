@@ -27,6 +27,13 @@ from steward.domain import (
 DENSE = "dense"
 SPARSE = "bm25"
 
+# The HNSW beam of a dense search, at least (Qdrant searches with the graph's ef_construct, 100,
+# unless told). 1M clustered 384-d vectors, graph m 16 / ef_construct 100 (benchmarks/scale.py):
+# recall@10 0.954 at the default, 0.994 at 256, p50 1.61 and 1.17 ms (256 measured second, on a
+# warmer cache); 100k: 1.000 both. An index below Qdrant's indexing threshold has no graph and is
+# searched exhaustively whatever this says.
+DENSE_SEARCH_EF = 256
+
 # Payload fields with an index, and the kind of index each needs.
 KEYWORD_FIELDS = ("doc_id", "source", "source_uri", "content_hash", "acl")
 DATETIME_FIELDS = ("updated_at",)
