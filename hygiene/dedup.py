@@ -199,20 +199,16 @@ def _partitioned_pairs(vectors: np.ndarray, threshold: float) -> Iterator[_Pairs
         scores = vectors[start : start + 4096] @ centres.T
         nearest[start : start + 4096] = np.argpartition(-scores, probes - 1, axis=1)[:, :probes]
         home[start : start + 4096] = np.argmax(scores, axis=1)
-    members = [np.flatnonzero(home == cell) for cell in range(len(centres))]
-    asking: list[list[np.ndarray]] = [[] for _ in centres]
-    for column in range(probes):
-        cells = nearest[:, column]
-        order = np.argsort(cells, kind="stable")
-        bounds = np.searchsorted(cells[order], np.arange(len(centres) + 1))
-        for cell in range(len(centres)):
-            asking[cell].append(order[bounds[cell] : bounds[cell + 1]])
+    members = _by_cell(home, len(centres))
+    # Each cell's askers: the chunks that have it among their nearest (each chunk at most once,
+    # as argpartition's columns are distinct cells).
+    asking = _by_cell(nearest.ravel(), len(centres))
     for cell, inside in enumerate(members):
         if not len(inside):
             continue
         # A pair is compared where either chunk lives among the other's nearest cells: at most
         # twice, once each way round.
-        asked = np.concatenate(asking[cell])
+        asked = asking[cell] // probes  # positions in `nearest.ravel()` back to chunks
         # Cells are uneven (a template copied a thousand times is one cell): rows in slices.
         step = max(1, _BLOCK_CELLS // len(inside))
         for start in range(0, len(asked), step):
@@ -221,6 +217,13 @@ def _partitioned_pairs(vectors: np.ndarray, threshold: float) -> Iterator[_Pairs
             rows, cols = np.nonzero(scores >= threshold)
             first, second = rows_of[rows], inside[cols]
             yield np.minimum(first, second), np.maximum(first, second), scores[rows, cols]
+
+
+def _by_cell(cell_of: np.ndarray, cells: int) -> list[np.ndarray]:
+    """For each cell, the positions whose entry in `cell_of` is that cell, in order."""
+    order = np.argsort(cell_of, kind="stable")
+    bounds = np.searchsorted(cell_of[order], np.arange(cells + 1))
+    return [order[bounds[cell] : bounds[cell + 1]] for cell in range(cells)]
 
 
 def _centres(vectors: np.ndarray, cells: int) -> np.ndarray:
