@@ -199,6 +199,15 @@ def serve_app() -> Callable[[Any], Any]:
     return serve
 
 
+@pytest.fixture(scope="module")
+def base_url(kb: Runtime) -> Iterator[str]:
+    """The module's own `kb` runtime served over real HTTP (a module may define its own)."""
+    from api.app import create_app
+
+    with serve(create_app(kb.settings, kb)) as url:
+        yield url
+
+
 @pytest.fixture
 def live_server(runtime: Runtime) -> Iterator[str]:
     """The API over the function-scoped `runtime`, served over real HTTP."""

@@ -200,12 +200,6 @@ def kb(
 
 
 @pytest.fixture(scope="module")
-def base_url(kb: Runtime, serve_app: Any) -> Iterator[str]:
-    with serve_app(create_app(kb.settings, kb)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def lapsed_key(kb: Runtime) -> str:
     """A stored admin key past its expiry (made with the shortest lifetime there is)."""
     key, _, expires_at = StoredKeys(kb.database).create(

@@ -16,7 +16,6 @@ import httpx
 import pytest
 from identity_provider import AUDIENCE, FORGER, ISSUER, KID, PRIVATE, jwks, token
 
-from api.app import create_app
 from app.runtime import Runtime, open_runtime
 from steward import auth_failures
 from steward.auth_failures import FailureThrottle
@@ -45,12 +44,6 @@ def kb(
     live = open_runtime(make_settings(root, auth=auth), embedder=hash_embedder)
     yield live
     live.close()
-
-
-@pytest.fixture(scope="module")
-def base_url(kb: Runtime, serve_app: Any) -> Iterator[str]:
-    with serve_app(create_app(kb.settings, kb)) as url:
-        yield url
 
 
 def client_from(base_url: str, address: str) -> httpx.Client:

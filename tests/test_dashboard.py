@@ -97,12 +97,6 @@ def kb(
     live.close()
 
 
-@pytest.fixture(scope="module")
-def base_url(kb: Runtime, serve_app: Any) -> Iterator[str]:
-    with serve_app(create_app(kb.settings, kb)) as url:
-        yield url
-
-
 def browser(base_url: str) -> httpx.Client:
     """A client that keeps cookies and does not follow redirects (the tests look at them)."""
     return httpx.Client(base_url=base_url, timeout=60, follow_redirects=False)

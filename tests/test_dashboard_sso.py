@@ -19,7 +19,6 @@ import httpx
 import pytest
 from identity_provider import AUDIENCE, FORGER, ISSUER, KID, PRIVATE, JwksServer, jwks, token
 
-from api.app import create_app
 from app.hygiene import scan_hygiene
 from app.runtime import Runtime, open_runtime
 from connectors.filesystem import FilesystemConnector
@@ -78,12 +77,6 @@ def kb(
     scan_hygiene(live)
     yield live
     live.close()
-
-
-@pytest.fixture(scope="module")
-def base_url(kb: Runtime, serve_app: Any) -> Iterator[str]:
-    with serve_app(create_app(kb.settings, kb)) as url:
-        yield url
 
 
 def browser(base_url: str, **headers: str) -> httpx.Client:
