@@ -475,9 +475,10 @@ def growth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def _phases_in(row: dict[str, Any]) -> list[str]:
-    """The phases a size's row holds, in the order they ran."""
-    return [phase for phase in KB_PHASES if phase in row]
+def _cell(values: dict[str, Any], key: str, width: int, digits: int) -> str:
+    """A table cell: the value rounded to `digits`, or "-" where the phase did not run."""
+    value = values.get(key)
+    return f"{'-' if value is None else f'{value:.{digits}f}':>{width}}"
 
 
 def report(results: dict[str, Any]) -> str:
@@ -493,23 +494,19 @@ def report(results: dict[str, Any]) -> str:
         )
         lines.append(header)
         for row in results["sizes"]:
-
-            def cell(
-                phase: str, key: str, width: int, digits: int, row: dict[str, Any] = row
-            ) -> str:
-                value = row.get(phase, {}).get(key) if phase else row.get(key)
-                return f"{'-' if value is None else f'{value:.{digits}f}':>{width}}"
-
             ingest = row.get("ingest", {})
+            phases = [phase for phase in KB_PHASES if phase in row]  # those this run measured
+            load = row[phases[0]]["load_avg"][0] if phases else 0.0
             lines.append(
                 f"{row['documents']:>9} {ingest.get('chunks', '-'):>7} "
-                f"{cell('ingest', 'docs_per_s', 8, 1)} {cell('ingest', 'optimize_s', 7, 1)} "
-                f"{cell('resync', 'seconds', 8, 2)} "
-                f"{cell('scan', 'seconds', 7, 2)} {cell('scan', 'peak_rss_mb', 7, 0)} "
-                f"{cell('ingest', 'peak_rss_mb', 9, 0)} {cell('retrieve', 'p50_ms', 7, 1)} "
-                f"{cell('retrieve', 'p99_ms', 7, 1)} {cell('', 'index_mb', 8, 1)} "
-                f"{cell('', 'catalog_mb', 10, 1)} "
-                f"{next(iter(row[p]['load_avg'][0] for p in _phases_in(row)), 0.0):>5.2f}"
+                f"{_cell(ingest, 'docs_per_s', 8, 1)} {_cell(ingest, 'optimize_s', 7, 1)} "
+                f"{_cell(row.get('resync', {}), 'seconds', 8, 2)} "
+                f"{_cell(row.get('scan', {}), 'seconds', 7, 2)} "
+                f"{_cell(row.get('scan', {}), 'peak_rss_mb', 7, 0)} "
+                f"{_cell(ingest, 'peak_rss_mb', 9, 0)} "
+                f"{_cell(row.get('retrieve', {}), 'p50_ms', 7, 1)} "
+                f"{_cell(row.get('retrieve', {}), 'p99_ms', 7, 1)} {_cell(row, 'index_mb', 8, 1)} "
+                f"{_cell(row, 'catalog_mb', 10, 1)} {load:>5.2f}"
             )
         for step in results["growth"]:
             parts = [
