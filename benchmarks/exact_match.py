@@ -533,11 +533,12 @@ def phase_corpus(spec: str, keep: Path | None = None) -> dict[str, Any]:
                     began = time.perf_counter()
                     retriever.retrieve(text)
                     samples[name].append((time.perf_counter() - began) * 1000)
+        chunks = runtime.store.count()
         runtime.close()
         return {
             "corpus": corpus.name,
             "documents": summary.listed,
-            "chunks": runtime.store.count(),
+            "chunks": chunks,
             "planted": len(planted),
             "exact_queries": len(exact),
             "natural_queries": len(natural),
