@@ -266,6 +266,43 @@ def test_conflict_candidates_are_close_chunks_and_chunks_of_similar_documents() 
     assert (0, 3) not in found.candidates  # Jaccard 1.0: identical texts state nothing new
 
 
+def test_a_title_named_by_common_words_alone_is_no_mention(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hygiene.detectors import conflict_candidates
+
+    monkeypatch.setattr(conflict_candidates, "COMMON_WORD_CHUNKS", 3)
+    # "engineering" and "rotation" in four chunks each, common in this corpus; the fillers' vectors
+    # are close enough to the policy's (cosine 0.5) that only the words decide.
+    filler = [
+        Doc(
+            f"f{n}",
+            f"f{n}.md",
+            f"Filler {n}",
+            f"Engineering rotation notes, week {n}.",
+            [0.5, 0.5, 0.7],
+        )
+        for n in range(4)
+    ]
+    docs = [
+        Doc(
+            "policy", "oncall.md", "Engineering Pager Rotation", "Pages go to PagerDuty.", [1, 0, 0]
+        ),
+        # The rare title word beside a common one: a mention, though worded apart.
+        Doc(
+            "rare",
+            "tier2.md",
+            "Tier 2",
+            "Tier 2 uses the pager rotation of Opsgenie.",
+            [0.6, 0.8, 0],
+        ),
+        *filler,
+    ]
+    found = run(corpus(docs), *upto(ConflictCandidates))
+    policy, rare = 0, 1
+    assert (policy, rare) in found.topical
+    # The fillers hold two of the title's words, both common: no mention of the policy page.
+    assert not any(policy in pair and rare not in pair for pair in found.topical)
+
+
 # -- conflicts ------------------------------------------------------------------------------
 
 
