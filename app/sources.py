@@ -81,6 +81,10 @@ class _Common(BaseModel):
     review_interval_days: int | None = Field(None, ge=1)
     # Which copy of a duplicated text is canonical: the higher priority wins (then recency).
     priority: int = 0
+    # Buckets of the source's documents (by id) that sync apart: in distributed mode each is a
+    # Celery task of its own (jobs/tasks.py); elsewhere they run one after another, each
+    # holding only its own documents in memory. README "Beyond one machine".
+    partitions: int = Field(1, ge=1, le=4096)
 
 
 class FilesystemSource(_Common):

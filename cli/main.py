@@ -71,7 +71,12 @@ def _connector(
 
 
 def _summary_table(summary: dict[str, Any]) -> Table:
-    table = Table(title=f"ingest of source {summary['source']!r}: {summary['status']}")
+    which = f"source {summary['source']!r}"
+    if summary.get("partition"):
+        which += f", partition {summary['partition']}"
+    elif summary.get("partitions"):
+        which += f", {len(summary['partitions'])} partitions"
+    table = Table(title=f"ingest of {which}: {summary['status']}")
     table.add_column("what")
     table.add_column("count", justify="right")
     for label, key in [
@@ -195,11 +200,19 @@ def sync(
         bool,
         typer.Option(help="List only what changed since the last good run (no pruning)."),
     ] = False,
+    partition: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this bucket of a source with `partitions: N`, as INDEX/N "
+            "(from 0): machines or cron entries may each sync their own."
+        ),
+    ] = None,
 ) -> None:
     """Sync the sources of steward.yaml: only what changed is redone."""
     from app.runtime import open_runtime
     from app.sources import load_sources
     from app.sync import sync_source
+    from steward.domain import Partition
 
     settings = _settings()
     failed = False
@@ -208,10 +221,15 @@ def sync(
         unknown = sorted(set(names or []) - set(declared))
         if unknown:
             raise ConfigError(f"no source {', '.join(unknown)} in {settings.home.sources_file}")
+        bucket = Partition.parse(partition) if partition is not None else None
+        if bucket is not None and len(names or []) != 1:
+            raise ConfigError("--partition: name exactly one source")
         runtime = open_runtime(settings)
         try:
             for name in names or list(declared):
-                summary = sync_source(runtime, name, allow_deletes, incremental=incremental)
+                summary = sync_source(
+                    runtime, name, allow_deletes, incremental=incremental, partition=bucket
+                )
                 failed = failed or summary["status"] != "ok"
                 if as_json:
                     sys.stdout.write(json.dumps(summary, default=str) + "\n")

@@ -1,10 +1,10 @@
-"""The `Connector` protocol every source implements."""
+"""The `Connector` protocol every source implements, and a connector that lists once."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from steward.domain import DocumentRef, RawDocument
 
@@ -44,3 +44,24 @@ class PositionedConnector(Connector, Protocol):
 
     def keep_position(self) -> None:
         """Store the position the last listing reached (nothing when none is pending)."""
+
+
+class ListedOnce:
+    """A connector whose listing is read once and then repeated: each bucket of a partitioned
+    sync lists the source, and a crawl or an API listing should not run once per bucket."""
+
+    def __init__(self, inner: Connector) -> None:
+        self._inner = inner
+        self.source = inner.source
+        self._refs: list[DocumentRef] | None = None
+
+    def list(self) -> Iterator[DocumentRef]:
+        if self._refs is None:
+            self._refs = list(self._inner.list())
+        return iter(self._refs)
+
+    def fetch(self, ref: DocumentRef) -> RawDocument:
+        return self._inner.fetch(ref)
+
+    def __getattr__(self, name: str) -> Any:  # keep_position, list_changed, close
+        return getattr(self._inner, name)

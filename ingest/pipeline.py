@@ -40,6 +40,7 @@ from steward.domain import (
     DocumentRef,
     Element,
     IndexedChunk,
+    Partition,
     RawDocument,
     rfc3339,
     utc_now,
@@ -100,6 +101,10 @@ class IngestSummary:
     boilerplate_lines_removed: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    partition: str | None = None  # "2/8" for one bucket of a partitioned source
+    # The boilerplate set a bucket's full run applied, for its next run (one bucket's documents
+    # cannot say what set they were chunked under; the whole source's rows can).
+    boilerplate: list[str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,18 +169,28 @@ class IngestPipeline:
         connector: Connector,
         progress: Progress = _no_progress,
         since: datetime | None = None,
+        partition: Partition | None = None,
     ) -> IngestSummary:
         """Ingest the source; with `since`, only what the connector says changed after it.
 
         An incremental run needs a connector with `list_changed` (filesystem, SQL). It prunes
         nothing and keeps the boilerplate set as the last full run left it.
+
+        With `partition`, only the documents of that bucket are read, written and pruned (the
+        delete-share guard counts the bucket's). The boilerplate set is computed from the
+        bucket's documents as read now and the other buckets' as the catalog has them, so
+        once every bucket has run, the index is the one a whole run gives.
         """
         started = time.perf_counter()
-        summary = IngestSummary(source=connector.source, incremental=since is not None)
+        summary = IngestSummary(
+            source=connector.source,
+            incremental=since is not None,
+            partition=str(partition) if partition is not None else None,
+        )
         run_id = self.catalog.start_run(connector.source)
         try:
             with span("ingest", source=connector.source, run_id=run_id):
-                self._run(connector, summary, progress, run_id, since)
+                self._run(connector, summary, progress, run_id, since, partition)
                 if summary.status == "ok" and _wrote(summary):
                     with span("optimize"):
                         self.store.optimize()
@@ -202,19 +217,27 @@ class IngestPipeline:
         progress: Progress,
         run_id: int,
         since: datetime | None,
+        partition: Partition | None = None,
     ) -> None:
         self.store.ensure_collection(self.embedder.dimension, self.embedder.name)
         with span("list", incremental=since is not None):
             refs = self._list(connector, since)
+        everything = self.catalog.documents_of(connector.source)
+        known, others = everything, []
+        if partition is not None:
+            refs = [r for r in refs if partition.holds(document_id(r.source, r.key))]
+            known = {i: row for i, row in everything.items() if partition.holds(i)}
+            others = [row for i, row in everything.items() if i not in known]
         summary.listed = len(refs)
-        known = self.catalog.documents_of(connector.source)
         # Texts indexed under this pipeline already: a document with one of them is a move or a
         # metadata change, which embeds nothing, so it is not embedded ahead either.
-        known_bodies = {r.body_hash for r in known.values() if r.pipeline_version == self.version}
+        known_bodies = {
+            r.body_hash for r in everything.values() if r.pipeline_version == self.version
+        }
         guess = RunningBoilerplate(
             self.settings.boilerplate_min_share, self.settings.boilerplate_min_docs
         )
-        for known_row in known.values():
+        for known_row in everything.values():
             guess.add(known_row.content_hash, known_row.line_hashes)
         ahead = EmbedAhead(self.catalog, self.embedder)
 
@@ -235,12 +258,19 @@ class IngestPipeline:
         # In an incremental run an unlisted document is not gone, so it is no move's origin.
         origins_out = listed_ids if since is None else listed_ids | set(known)
         pending, metadata_only = self._classify(pending, known, origins_out)
-        previous = self._boilerplate([(r.content_hash, r.line_hashes) for r in known.values()])
+        previous = self._applied(connector.source, partition)
+        if previous is None:
+            previous = self._boilerplate(
+                [(r.content_hash, r.line_hashes) for r in everything.values()]
+            )
         if since is None:
             boilerplate = self._boilerplate(
                 [(p.content_hash, p.line_keys) for p in pending + metadata_only]
                 + [(known[i].content_hash, known[i].line_hashes) for i in kept if i in known]
+                + [(row.content_hash, row.line_hashes) for row in others]
             )
+            if partition is not None:
+                summary.boilerplate = sorted(boilerplate)
         else:
             boilerplate = previous  # a full sync recomputes it
         # Documents left as they were must be re-chunked when a line of theirs entered or left
@@ -273,7 +303,11 @@ class IngestPipeline:
             return  # an incremental listing is not complete: nothing is pruned
         # Prune only after a complete listing; ids from the store too, so points written by a
         # run that died before its catalog write are not orphaned.
-        indexed = set(known) | self.store.document_ids(connector.source)
+        indexed = set(known) | {
+            i
+            for i in self.store.document_ids(connector.source)
+            if partition is None or partition.holds(i)
+        }
         gone = sorted(indexed - listed_ids)
         moved_away = {p.moved_from for p in pending if p.moved_from}
         removed = len(set(known) - listed_ids - moved_away)
@@ -292,6 +326,15 @@ class IngestPipeline:
             self.catalog.delete_documents(gone, run_id)
         self.catalog.mark_seen(listed_ids, run_id)
         summary.deleted = removed
+
+    def _applied(self, source: str, partition: Partition | None) -> set[str] | None:
+        """The boilerplate set the bucket's last good full run chunked its documents under
+        (None for a whole run, or a bucket's first: the rows' set is then the applied one)."""
+        if partition is None:
+            return None
+        last = self.catalog.last_good_run(source, str(partition))
+        found = (last.summary or {}).get("boilerplate") if last is not None else None
+        return set(found) if isinstance(found, list) else None
 
     @staticmethod
     def _list(connector: Connector, since: datetime | None) -> list[DocumentRef]:

@@ -9,6 +9,7 @@ tables), so it lives in the kernel; each package's own tables live in that packa
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -419,16 +420,27 @@ class Catalog:
                 )
             )
 
-    def last_good_run(self, source: str) -> RunRow | None:
-        """The newest run of a source that finished well."""
+    def last_good_run(self, source: str, partition: str | None = None) -> RunRow | None:
+        """The newest run of a source that finished well; with `partition` ("2/8"), the newest
+        of that bucket's (its summary names it)."""
+        query = (
+            select(runs)
+            .where(runs.c.source == source, runs.c.status == "ok")
+            .order_by(runs.c.run_id.desc())
+        )
         with self._database.connect() as conn:
-            row = conn.execute(
-                select(runs)
-                .where(runs.c.source == source, runs.c.status == "ok")
-                .order_by(runs.c.run_id.desc())
-                .limit(1)
-            ).first()
-            return RunRow(**row._mapping) if row else None
+            if partition is None:
+                row = conn.execute(query.limit(1)).first()
+                return RunRow(**row._mapping) if row else None
+            # Read newest first, a page at a time: the bucket's run is among the last rounds'.
+            for start in itertools.count(0, 100):
+                page = conn.execute(query.offset(start).limit(100)).all()
+                for row in page:
+                    if (row.summary or {}).get("partition") == partition:
+                        return RunRow(**row._mapping)
+                if len(page) < 100:
+                    return None
+        return None
 
     def last_run(self, source: str) -> RunRow | None:
         """The newest run of a source, whatever its status (a running one included)."""

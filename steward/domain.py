@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from steward.errors import ConfigError
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -149,6 +151,37 @@ class SearchFilters:
     # Documents readable with these groups: public ones (no acl) and those sharing a group.
     # None does not restrict (an admin, or access control off); () leaves public ones only.
     groups: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """Bucket `index` of `of`: the documents of a source whose id falls in it.
+
+    A document id is a hash of its source and key (ingest.pipeline.document_id), so the buckets
+    are even and a document stays in its bucket for life, on any machine. A partitioned sync
+    reads, writes and prunes its own bucket only; `of` is the source's `partitions`.
+    """
+
+    index: int
+    of: int
+
+    def __post_init__(self) -> None:
+        if self.of < 1 or not 0 <= self.index < self.of:
+            raise ConfigError(f"partition {self.index}/{self.of}: want 0 <= index < of")
+
+    def holds(self, doc_id: str) -> bool:
+        return self.of == 1 or int(doc_id[:8], 16) % self.of == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.of}"
+
+    @classmethod
+    def parse(cls, text: str) -> Partition:
+        """`2/8` as bucket 2 of 8 (buckets count from 0)."""
+        index, slash, of = text.partition("/")
+        if not slash or not index.strip().isdigit() or not of.strip().isdigit():
+            raise ConfigError(f"partition {text!r}: want INDEX/OF, e.g. 0/4 (buckets count from 0)")
+        return cls(int(index), int(of))
 
 
 @dataclass(frozen=True, slots=True)
