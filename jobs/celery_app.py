@@ -32,7 +32,10 @@ def beat_schedule(sources_file: Path) -> dict[str, dict[str, Any]]:
     for name, config in load_sources(sources_file).items():
         if config.schedule:
             schedule[f"sync {name}"] = {
-                "task": "steward.sync_source",
+                # A partitioned source: one task per bucket, for every free worker.
+                "task": "steward.sync_partitions"
+                if config.partitions > 1
+                else "steward.sync_source",
                 "schedule": _crontab(config.schedule),
                 "args": (name,),
             }

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -15,13 +19,13 @@ from redis.exceptions import LockError
 
 from app.runtime import Runtime, open_runtime
 from app.sources import load_sources
-from app.sync import counts
+from app.sync import combined, counts, finish_sync
 from app.sync_runs import ProgressOf
 from jobs.celery_app import app
 from jobs.sync_runs import active_key
 from steward import tracing
-from steward.domain import rfc3339, utc_now
-from steward.errors import CatalogError, SourceError, StoreError
+from steward.domain import Partition, rfc3339, utc_now
+from steward.errors import CatalogError, ConfigError, SourceError, StoreError
 from steward.settings import load_settings
 
 log = logging.getLogger("steward.jobs")
@@ -86,6 +90,59 @@ def _close_process(**_: Any) -> None:
     process.close()
 
 
+def lock_key(name: str, bucket: Partition) -> str:
+    """The Redis lock of one bucket of a source (of the source itself when it has one)."""
+    return f"steward:sync:{name}" if bucket.of == 1 else f"steward:sync:{name}:{bucket}"
+
+
+class BusyBucket(Exception):
+    """A bucket's lock is held by another sync."""
+
+
+@contextmanager
+def holding(
+    client: redis.Redis, name: str, buckets: list[Partition], ttl_s: float
+) -> Iterator[None]:
+    """Hold the locks of these buckets of a source, kept alive while this worker works (a
+    killed worker's expire in one TTL); all or none: BusyBucket when one is taken."""
+    locks = [client.lock(lock_key(name, b), timeout=ttl_s) for b in buckets]
+    taken: list[Any] = []
+    for lock in locks:
+        if not lock.acquire(blocking=False):
+            for held in taken:
+                held.release()
+            raise BusyBucket(name)
+        taken.append(lock)
+    done = threading.Event()
+
+    def keep_locks() -> None:
+        while not done.wait(ttl_s / 3):
+            try:
+                for lock in locks:
+                    lock.reacquire()
+            except LockError:
+                return
+
+    heartbeat = threading.Thread(target=keep_locks, name=f"lock {name}", daemon=True)
+    heartbeat.start()
+    try:
+        yield
+    finally:
+        done.set()
+        heartbeat.join()
+        for lock in locks:
+            try:
+                lock.release()
+            except LockError:
+                pass  # expired while we worked: another sync may already hold it
+
+
+def _declared_partitions(name: str) -> int:
+    """The source's `partitions` in steward.yaml (1 when it is not declared: the sync says so)."""
+    found = load_sources(process.runtime.settings.home.sources_file).get(name)
+    return found.partitions if found is not None else 1
+
+
 @app.task(
     name="steward.sync_source",
     bind=True,
@@ -96,49 +153,122 @@ def _close_process(**_: Any) -> None:
     max_retries=8,
 )
 def sync_source(self: Any, name: str, allow_deletes: bool = False) -> dict[str, Any]:
-    """Sync one source; a second sync of the same source waits for the first (lock)."""
+    """Sync one source (a partitioned one bucket after bucket, in this worker); a second sync of
+    the same source, or of one of its buckets, waits for the first (locks)."""
     from app.sync import sync_source as run_sync
 
     live = process.runtime  # before taking the lock: loading the model takes seconds
     settings = live.settings
-    lock = process.redis(settings.jobs.broker_url).lock(
-        f"steward:sync:{name}", timeout=settings.jobs.lock_ttl_s
-    )
-    if not lock.acquire(blocking=False):
-        raise self.retry(countdown=settings.jobs.lock_ttl_s, max_retries=None)
-    done = threading.Event()
-
-    def keep_lock() -> None:
-        # The lock lives only while this worker does: a killed worker's lock expires in one TTL.
-        while not done.wait(settings.jobs.lock_ttl_s / 3):
-            try:
-                lock.reacquire()
-            except LockError:
-                return
-
-    heartbeat = threading.Thread(target=keep_lock, name=f"lock {name}", daemon=True)
-    heartbeat.start()
+    of = _declared_partitions(name)
     progress = TaskProgress(self, utc_now())
-    progress("starting", 0, 0)
     retried = False
     try:
-        summary = run_sync(live, name, allow_deletes, progress)
-    except SoftTimeLimitExceeded:
+        client = process.redis(settings.jobs.broker_url)
+        with holding(client, name, [Partition(i, of) for i in range(of)], settings.jobs.lock_ttl_s):
+            progress("starting", 0, 0)
+            try:
+                summary = run_sync(live, name, allow_deletes, progress)
+            except SoftTimeLimitExceeded:
+                retried = True
+                raise self.retry(countdown=60) from None
+            except SourceError as error:
+                summary = {"source": name, "status": "failed", "error": error.reason}
+    except BusyBucket:
         retried = True
-        raise self.retry(countdown=60) from None
-    except SourceError as error:
-        summary = {"source": name, "status": "failed", "error": error.reason}
+        raise self.retry(countdown=settings.jobs.lock_ttl_s, max_retries=None) from None
     finally:
-        done.set()
-        heartbeat.join()
-        try:
-            lock.release()
-        except LockError:
-            pass  # expired while we worked: another sync may already hold it
         if not retried:  # a retried run is still the source's run under way
             _release_source(process.redis(settings.jobs.broker_url), name, self.request.id)
     # The summary, plus what GET /sources/{name}/sync/{run_id} reads (jobs/sync_runs.py).
     return {**summary, **progress.ended(summary)}
+
+
+def round_key(round_id: str) -> str:
+    return f"steward:sync-round:{round_id}"
+
+
+@app.task(name="steward.sync_partitions", acks_late=True)
+def sync_partitions(name: str, allow_deletes: bool = False) -> dict[str, Any]:
+    """Fan a partitioned source's sync out: one `steward.sync_partition` task per bucket, for
+    whichever workers are free; the last bucket to end runs what follows a whole sync once.
+    A source of one bucket is one `steward.sync_source` task."""
+    of = _declared_partitions(name)
+    if of == 1:
+        return {"source": name, "tasks": [sync_source.delay(name, allow_deletes).id]}
+    round_id = str(uuid.uuid4())
+    client = process.redis(process.runtime.settings.jobs.broker_url)
+    # Kept as long as a run's result (7 days): a bucket waiting on a busy lock still counts.
+    client.set(f"{round_key(round_id)}:left", of, ex=7 * 24 * 3600)
+    tasks = [
+        sync_partition.delay(name, index, of, allow_deletes, round_id).id for index in range(of)
+    ]
+    return {"source": name, "round": round_id, "tasks": tasks}
+
+
+@app.task(
+    name="steward.sync_partition",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(StoreError, CatalogError, ConnectionError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def sync_partition(
+    self: Any,
+    name: str,
+    index: int,
+    of: int,
+    allow_deletes: bool = False,
+    round_id: str | None = None,
+) -> dict[str, Any]:
+    """Sync one bucket of a partitioned source; with `round_id`, the bucket that ends the
+    round (the last of `steward.sync_partitions`' tasks) runs the scan and the webhook."""
+    from app.sync import sync_source as run_sync
+
+    live = process.runtime
+    settings = live.settings
+    bucket = Partition(index, of)
+    progress = TaskProgress(self, utc_now())
+    try:
+        with holding(
+            process.redis(settings.jobs.broker_url), name, [bucket], settings.jobs.lock_ttl_s
+        ):
+            progress("starting", 0, 0)
+            try:
+                summary = run_sync(
+                    live, name, allow_deletes, progress, partition=bucket, finish=False
+                )
+            except SoftTimeLimitExceeded:
+                raise self.retry(countdown=60) from None
+            except SourceError as error:
+                summary = {"source": name, "status": "failed", "error": error.reason}
+                summary["partition"] = str(bucket)
+            except ConfigError as error:  # steward.yaml changed since the fan-out: say so
+                summary = {"source": name, "status": "failed", "error": str(error)}
+                summary["partition"] = str(bucket)
+    except BusyBucket:
+        raise self.retry(countdown=settings.jobs.lock_ttl_s, max_retries=None) from None
+    if round_id is not None:
+        _end_bucket(live, round_id, summary)
+    return {**summary, **progress.ended(summary)}
+
+
+def _end_bucket(live: Runtime, round_id: str, summary: dict[str, Any]) -> None:
+    """Count one bucket of a round as done; the last one combines them and finishes the sync."""
+    client = process.redis(live.settings.jobs.broker_url)
+    key = round_key(round_id)
+    short = {**counts(summary), "partition": summary.get("partition")}
+    with client.pipeline() as both:  # one transaction: the result is there before the count
+        both.rpush(f"{key}:results", json.dumps(short))
+        both.expire(f"{key}:results", 7 * 24 * 3600)
+        both.decr(f"{key}:left")
+        left = both.execute()[-1]
+    if left != 0:
+        return
+    parts = [json.loads(raw) for raw in client.lrange(f"{key}:results", 0, -1)]
+    client.delete(f"{key}:results", f"{key}:left")
+    finish_sync(live, combined(parts))
 
 
 class TaskProgress:
@@ -179,10 +309,13 @@ def _release_source(client: redis.Redis, name: str, run_id: str | None) -> None:
 @app.task(name="steward.sync_all", acks_late=True)
 def sync_all() -> list[str]:
     """Queue a sync of every declared source."""
-    names = list(load_sources(load_settings().home.sources_file))
-    for name in names:
-        sync_source.delay(name)
-    return names
+    declared = load_sources(load_settings().home.sources_file)
+    for name, config in declared.items():
+        if config.partitions > 1:
+            sync_partitions.delay(name)
+        else:
+            sync_source.delay(name)
+    return list(declared)
 
 
 @app.task(name="steward.evaluate_all", acks_late=True)

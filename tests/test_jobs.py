@@ -466,3 +466,85 @@ def test_a_sync_started_over_http_is_a_celery_task_in_distributed_mode(
         stop(worker)
     # The API process indexed nothing itself: the worker did.
     assert api.store.count() == 0
+
+
+# -- a partitioned source (`partitions: N`) ----------------------------------------------------
+
+
+def test_a_partitioned_source_is_scheduled_as_a_fan_out(tmp_path: Path) -> None:
+    path = tmp_path / "steward.yaml"
+    path.write_text(
+        "sources:\n  kb:\n    connector: filesystem\n    path: /srv/kb\n"
+        "    schedule: '0 * * * *'\n    partitions: 4\n"
+    )
+    assert beat_schedule(path)["sync kb"]["task"] == "steward.sync_partitions"
+
+
+@pytest.mark.services
+def test_bucket_locks_are_taken_all_or_none(broker: str) -> None:
+    from jobs.tasks import BusyBucket, holding, lock_key
+    from steward.domain import Partition
+
+    client = redis.Redis.from_url(broker)
+    buckets = [Partition(i, 3) for i in range(3)]
+    assert lock_key("kb", Partition(0, 1)) == "steward:sync:kb"  # a whole source, as before
+    taken = client.lock(lock_key("kb", buckets[1]), timeout=30)
+    assert taken.acquire(blocking=False)
+    with pytest.raises(BusyBucket), holding(client, "kb", buckets, 30):
+        pass
+    assert client.get(lock_key("kb", buckets[0])) is None  # the one it took is let go
+    with holding(client, "kb", [buckets[0], buckets[2]], 30):  # other buckets are free
+        assert client.get(lock_key("kb", buckets[2])) is not None
+        with pytest.raises(BusyBucket), holding(client, "kb", [buckets[2]], 30):
+            pass
+    taken.release()
+    assert not any(client.get(lock_key("kb", b)) for b in buckets)
+
+
+def count_rows(url: str, table: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(f"select count(*) from {table}")).scalar_one())
+    except Exception:
+        return 0  # the schema is not there yet
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.services
+@pytest.mark.slow
+def test_a_partitioned_sync_fans_out_one_task_per_bucket_and_scans_once(
+    broker: str, postgres_url: str, embedder, write, tmp_path: Path
+) -> None:
+    folder = tmp_path / "kb"
+    write_corpus(write, folder, 12)
+    sources = tmp_path / "steward.yaml"
+    sources.write_text(
+        f"sources:\n  kb:\n    connector: filesystem\n    path: {folder}\n    partitions: 3\n"
+    )
+    env = worker_env(tmp_path / "home", postgres_url, sources, broker)
+    worker = start_worker(env, tmp_path / "worker.log")
+    client = redis.Redis.from_url(broker)
+    try:
+        fanned = producer(broker).send_task("steward.sync_partitions", args=["kb"]).get(timeout=120)
+        assert len(fanned["tasks"]) == 3 and fanned["round"], fanned
+        bucket_results = [
+            producer(broker).AsyncResult(task).get(timeout=180) for task in fanned["tasks"]
+        ]
+        deadline = time.monotonic() + 120
+        while client.exists(f"steward:sync-round:{fanned['round']}:left"):
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+            time.sleep(0.2)
+    finally:
+        stop(worker)
+    assert sorted(r["partition"] for r in bucket_results) == ["0/3", "1/3", "2/3"]
+    assert all(r["status"] == "ok" for r in bucket_results), bucket_results
+    assert sum(r["new"] for r in bucket_results) == 12
+    assert all(0 < r["listed"] < 12 for r in bucket_results)  # each its own bucket only
+    # What follows a whole sync ran once, after the last bucket: one scan, not three.
+    assert count_rows(postgres_url, "hygiene_scans") == 1
+    settings = Settings(
+        home=HomeSettings(home=tmp_path / "home"), catalog=CatalogSettings(url=postgres_url)
+    )
+    assert len(index_state(settings, embedder)) == 12
