@@ -32,7 +32,7 @@ from ingest.parse import parse
 from retrieval.embed import Embedder
 from retrieval.sparse import Bm25Encoder
 from retrieval.store import VectorStore
-from steward.catalog import Catalog, DocumentRow
+from steward.catalog import Catalog, DocumentRow, EdgeLines
 from steward.domain import (
     Chunk,
     ChunkPayload,
@@ -222,23 +222,25 @@ class IngestPipeline:
         self.store.ensure_collection(self.embedder.dimension, self.embedder.name)
         with span("list", incremental=since is not None):
             refs = self._list(connector, since)
-        everything = self.catalog.documents_of(connector.source)
-        known, others = everything, []
-        if partition is not None:
+        known = self.catalog.documents_of(connector.source, partition)
+        if partition is None:
+            everything = [
+                EdgeLines(r.doc_id, r.content_hash, r.line_hashes, r.body_hash, r.pipeline_version)
+                for r in known.values()
+            ]
+        else:
             refs = [r for r in refs if partition.holds(document_id(r.source, r.key))]
-            known = {i: row for i, row in everything.items() if partition.holds(i)}
-            others = [row for i, row in everything.items() if i not in known]
+            everything = self.catalog.edge_lines_of(connector.source)  # the other buckets' too
+        others = [e for e in everything if e.doc_id not in known]
         summary.listed = len(refs)
         # Texts indexed under this pipeline already: a document with one of them is a move or a
         # metadata change, which embeds nothing, so it is not embedded ahead either.
-        known_bodies = {
-            r.body_hash for r in everything.values() if r.pipeline_version == self.version
-        }
+        known_bodies = {e.body_hash for e in everything if e.pipeline_version == self.version}
         guess = RunningBoilerplate(
             self.settings.boilerplate_min_share, self.settings.boilerplate_min_docs
         )
-        for known_row in everything.values():
-            guess.add(known_row.content_hash, known_row.line_hashes)
+        for edges in everything:
+            guess.add(edges.content_hash, edges.line_hashes)
         ahead = EmbedAhead(self.catalog, self.embedder)
 
         def parsed(doc: _Pending) -> None:
@@ -260,14 +262,12 @@ class IngestPipeline:
         pending, metadata_only = self._classify(pending, known, origins_out)
         previous = self._applied(connector.source, partition)
         if previous is None:
-            previous = self._boilerplate(
-                [(r.content_hash, r.line_hashes) for r in everything.values()]
-            )
+            previous = self._boilerplate([(e.content_hash, e.line_hashes) for e in everything])
         if since is None:
             boilerplate = self._boilerplate(
                 [(p.content_hash, p.line_keys) for p in pending + metadata_only]
                 + [(known[i].content_hash, known[i].line_hashes) for i in kept if i in known]
-                + [(row.content_hash, row.line_hashes) for row in others]
+                + [(e.content_hash, e.line_hashes) for e in others]
             )
             if partition is not None:
                 summary.boilerplate = sorted(boilerplate)

@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 
 from steward.database import Database, metadata
-from steward.domain import as_utc, utc_now
+from steward.domain import Partition, as_utc, utc_now
 from steward.errors import CatalogError
 from steward.redact import redact_secrets
 
@@ -165,6 +165,18 @@ _STORED = [name for name in DocumentRow.__slots__ if name != "chunk_ids"]
 
 
 @dataclass(frozen=True, slots=True)
+class EdgeLines:
+    """What one document adds to its source's boilerplate set (ingest.normalize), and the hash
+    of its text: the columns a bucket's sync reads of the other buckets' documents."""
+
+    doc_id: str
+    content_hash: str
+    line_hashes: list[str]
+    body_hash: str | None
+    pipeline_version: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunRow:
     """One ingest run of a source, as the catalog holds it (`summary` is the sync's summary)."""
 
@@ -205,11 +217,31 @@ class Catalog:
                 found[doc_id].append(chunk_id)
         return found
 
-    def documents_of(self, source: str) -> dict[str, DocumentRow]:
+    def documents_of(
+        self, source: str, partition: Partition | None = None
+    ) -> dict[str, DocumentRow]:
+        """Every document of a source, or of one bucket of it (only the bucket's rows are read
+        whole: a bucket's sync costs its share of the source, plus the ids)."""
+        query = select(documents).where(documents.c.source == source)
         with self._database.connect() as conn:
-            rows = conn.execute(select(documents).where(documents.c.source == source)).all()
+            if partition is None or partition.of == 1:
+                rows = conn.execute(query).all()
+            else:
+                every = conn.execute(select(documents.c.doc_id).where(documents.c.source == source))
+                mine = [doc_id for (doc_id,) in every if partition.holds(doc_id)]
+                rows = []
+                for start in range(0, len(mine), 500):
+                    part = mine[start : start + 500]
+                    rows += conn.execute(query.where(documents.c.doc_id.in_(part))).all()
             ids = self._chunk_ids(conn, [row.doc_id for row in rows])
             return {row.doc_id: _row(row._mapping, ids[row.doc_id]) for row in rows}
+
+    def edge_lines_of(self, source: str) -> list[EdgeLines]:
+        """Every document of a source, as its boilerplate candidates and its text's hash."""
+        columns = [getattr(documents.c, name) for name in EdgeLines.__slots__]
+        with self._database.connect() as conn:
+            found = conn.execute(select(*columns).where(documents.c.source == source))
+            return [EdgeLines(*row) for row in found]
 
     def document(self, doc_id: str) -> DocumentRow | None:
         with self._database.connect() as conn:
