@@ -168,3 +168,13 @@ def test_the_sample_kbs_chunks_are_unchanged() -> None:
         )
         compared += 1
     assert compared >= 20
+
+
+def test_a_page_s_reference_links_do_not_reach_the_next_page() -> None:
+    # One converter serves a thread's pages (ingest/markdown.py); it is reset between them.
+    defines = "See [the form][f] first.\n\n[f]: https://example.com/form\n"
+    uses = "Fill in [the form][f] today.\n"
+    assert [e.text for e in markdown_elements(defines)] == ["See the form first."]
+    after = markdown_elements(uses)
+    assert [e.text for e in after] == ["Fill in [the form][f] today."]
+    assert after == partition_markdown(uses)
