@@ -26,6 +26,7 @@ Prints a table and writes JSON. The machine may be shared: each phase records th
     python benchmarks/scale.py [--data ../shared/datasets/msmarco-5k] [--sizes 6000 25000 100000]
                                [--index-chunks 1000000] [--index-variants plain,hnsw,int8]
                                [--retrieve-seconds 15] [--profile ingest] [--out FILE]
+                               [--partitions 4: ingest and resync bucket after bucket]
 """
 
 from __future__ import annotations
@@ -136,9 +137,11 @@ def _runtime(home: Path) -> Any:
 
 
 def _kb_phase(
-    phase: str, home: Path, kb: Path, queries_file: Path, seconds: float
+    phase: str, home: Path, kb: Path, queries_file: Path, seconds: float, partitions: int = 1
 ) -> dict[str, Any]:
+    from connectors.base import ListedOnce
     from connectors.filesystem import FilesystemConnector
+    from steward.domain import Partition
 
     runtime = _runtime(home)
     try:
@@ -155,18 +158,25 @@ def _kb_phase(
 
             runtime.store.optimize = timed_optimize
             started, cpu = time.perf_counter(), _cpu_s()
-            summary = runtime.pipeline.run(FilesystemConnector(kb, "kb"))
+            # A partitioned source's sync in one process: bucket after bucket (app.sync).
+            connector = ListedOnce(FilesystemConnector(kb, "kb"))
+            buckets = [Partition(i, partitions) for i in range(partitions)]
+            runs = [
+                runtime.pipeline.run(connector, partition=b if partitions > 1 else None)
+                for b in buckets
+            ]
             took, cpu = time.perf_counter() - started, _cpu_s() - cpu
-            if summary.status != "ok":
-                raise RuntimeError(f"{phase} failed: {summary.error}")
+            failed = [r for r in runs if r.status != "ok"]
+            if failed:
+                raise RuntimeError(f"{phase} failed: {failed[0].error}")
             return {
                 "seconds": took,
                 "phase_cpu_s": cpu,
-                "listed": summary.listed,
-                "new": summary.new,
-                "unchanged": summary.unchanged,
-                "chunks": summary.chunks,
-                "chunks_embedded": summary.chunks_embedded,
+                "partitions": partitions,
+                **{
+                    key: sum(getattr(r, key) for r in runs)
+                    for key in ("listed", "new", "unchanged", "chunks", "chunks_embedded")
+                },
                 "optimize_s": sum(optimize_s),
             }
         if phase == "scan":
@@ -365,7 +375,12 @@ def _child(args: argparse.Namespace) -> None:
         result = _index_phase(args.variant, args.index_chunks, args.folder, args.index_queries)
     else:
         result = _kb_phase(
-            args.child, args.home, args.folder, args.queries_file, args.retrieve_seconds
+            args.child,
+            args.home,
+            args.folder,
+            args.queries_file,
+            args.retrieve_seconds,
+            args.partitions,
         )
     if profiler is not None:
         profiler.disable()
@@ -400,6 +415,8 @@ def kb_sizes(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     rows = []
     for size in args.sizes:
         kb, home = work / f"kb-{size}", work / f"home-{size}"
+        if args.partitions > 1:
+            home = work / f"home-{size}-in-{args.partitions}"
         started = time.perf_counter()
         if not (args.keep and kb.is_dir()):  # a kept folder is listed again, unchanged
             multiplier.write(kb, size)
@@ -412,6 +429,7 @@ def kb_sizes(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
             arguments = ["--child", phase, "--home", str(home), "--folder", str(kb)]
             arguments += ["--queries-file", str(queries_file)]
             arguments += ["--retrieve-seconds", str(args.retrieve_seconds)]
+            arguments += ["--partitions", str(args.partitions)]
             if phase in args.profile:
                 target = args.out.parent / f"scale-{phase}-{size}.prof"
                 arguments += ["--profile-to", str(target)]
@@ -550,6 +568,12 @@ def main() -> None:
     parser.add_argument("--retrieve-seconds", type=float, default=20.0)
     parser.add_argument("--profile", default="", help="phases to run under cProfile (.prof files)")
     parser.add_argument("--phases", default=",".join(KB_PHASES), help="which phases, in order")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=1,
+        help="sync the KB in this many buckets, one after another (a source's `partitions`)",
+    )
     parser.add_argument(
         "--keep", type=Path, help="work here and keep the folders and homes (a rerun reuses them)"
     )

@@ -137,21 +137,25 @@ def holding(
                 pass  # expired while we worked: another sync may already hold it
 
 
+# A sync's task: acknowledged after it ends (a killed worker's is redelivered), retried with
+# backoff on a store, catalog or connection error.
+SYNC_TASK: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "autoretry_for": (StoreError, CatalogError, ConnectionError),
+    "retry_backoff": True,
+    "retry_backoff_max": 600,
+    "max_retries": 8,
+}
+
+
 def _declared_partitions(name: str) -> int:
     """The source's `partitions` in steward.yaml (1 when it is not declared: the sync says so)."""
     found = load_sources(process.runtime.settings.home.sources_file).get(name)
     return found.partitions if found is not None else 1
 
 
-@app.task(
-    name="steward.sync_source",
-    bind=True,
-    acks_late=True,
-    autoretry_for=(StoreError, CatalogError, ConnectionError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+@app.task(name="steward.sync_source", **SYNC_TASK)
 def sync_source(self: Any, name: str, allow_deletes: bool = False) -> dict[str, Any]:
     """Sync one source (a partitioned one bucket after bucket, in this worker); a second sync of
     the same source, or of one of its buckets, waits for the first (locks)."""
@@ -205,15 +209,7 @@ def sync_partitions(name: str, allow_deletes: bool = False) -> dict[str, Any]:
     return {"source": name, "round": round_id, "tasks": tasks}
 
 
-@app.task(
-    name="steward.sync_partition",
-    bind=True,
-    acks_late=True,
-    autoretry_for=(StoreError, CatalogError, ConnectionError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+@app.task(name="steward.sync_partition", **SYNC_TASK)
 def sync_partition(
     self: Any,
     name: str,

@@ -129,15 +129,19 @@ def producer(broker: str) -> Celery:
     return Celery("steward-test", broker=broker, backend=broker)
 
 
-def catalog_count(url: str) -> int:
+def count_rows(url: str, table: str) -> int:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(text("select count(*) from documents")).scalar_one())
+            return int(conn.execute(text(f"select count(*) from {table}")).scalar_one())
     except Exception:
         return 0  # the schema is not there yet
     finally:
         engine.dispose()
+
+
+def catalog_count(url: str) -> int:
+    return count_rows(url, "documents")
 
 
 def write_corpus(write, folder: Path, count: int) -> None:
@@ -499,17 +503,6 @@ def test_bucket_locks_are_taken_all_or_none(broker: str) -> None:
             pass
     taken.release()
     assert not any(client.get(lock_key("kb", b)) for b in buckets)
-
-
-def count_rows(url: str, table: str) -> int:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(f"select count(*) from {table}")).scalar_one())
-    except Exception:
-        return 0  # the schema is not there yet
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.services
