@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from connectors.base import Connector
-from ingest.ahead import EmbedAhead
+from ingest.ahead import EmbedAhead, short_switch_interval
 from ingest.chunk import ChunkBudget, chunk_document
 from ingest.normalize import (
     RunningBoilerplate,
@@ -249,13 +249,15 @@ class IngestPipeline:
                 boilerplate = guess.among(doc.line_keys)
                 ahead.submit(partial(self._embed_texts, doc, boilerplate))
 
-        try:
-            with span("read", listed=len(refs)):
-                pending, kept, listed_ids = self._read(
-                    connector, refs, known, summary, progress, parsed
-                )
-        finally:
-            self._ahead = ahead.close()
+        # The parser and the model's thread hand the GIL to each other often (ingest.ahead).
+        with short_switch_interval():
+            try:
+                with span("read", listed=len(refs)):
+                    pending, kept, listed_ids = self._read(
+                        connector, refs, known, summary, progress, parsed
+                    )
+            finally:
+                self._ahead = ahead.close()
 
         # In an incremental run an unlisted document is not gone, so it is no move's origin.
         origins_out = listed_ids if since is None else listed_ids | set(known)

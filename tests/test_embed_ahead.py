@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from connectors.filesystem import FilesystemConnector
 from steward.domain import SearchFilters
@@ -74,3 +75,41 @@ def test_the_index_equals_one_built_without_embedding_ahead(
     apart = open_home("b", hash_embedder, ingest={"batch_documents": 1})
     apart.pipeline.run(FilesystemConnector(tmp_path / "kb", "kb"))
     assert together.store.payloads(ALL).keys() == apart.store.payloads(ALL).keys()
+
+
+def test_the_gil_changes_hands_often_while_the_parser_runs_beside_the_model(
+    open_home, hash_embedder, tmp_path: Path
+) -> None:
+    import sys
+
+    from ingest.ahead import SWITCH_INTERVAL_S
+
+    seen: list[float] = []
+
+    class Noting(_Watched):
+        def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+            if threading.current_thread().name == "steward-embed-ahead":
+                seen.append(sys.getswitchinterval())
+            return super().embed_documents(texts)
+
+    _corpus(tmp_path / "kb", 10)
+    before = sys.getswitchinterval()
+    live = open_home("a", Noting(hash_embedder))
+    assert live.pipeline.run(FilesystemConnector(tmp_path / "kb", "kb")).status == "ok"
+    assert seen and all(s == pytest.approx(SWITCH_INTERVAL_S) for s in seen)
+    assert sys.getswitchinterval() == before  # given back after the run
+
+
+def test_the_short_switch_interval_is_shared_and_given_back_by_the_last_block() -> None:
+    import sys
+
+    from ingest.ahead import short_switch_interval
+
+    before = sys.getswitchinterval()
+    outer = short_switch_interval(0.001)
+    outer.__enter__()
+    with short_switch_interval(0.002):
+        assert sys.getswitchinterval() == pytest.approx(0.001)  # never longer than the outer one
+    assert sys.getswitchinterval() == pytest.approx(0.001)  # the outer block still runs
+    outer.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before
