@@ -7,13 +7,13 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import redis
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 from redis.exceptions import LockError
 
@@ -149,6 +149,23 @@ SYNC_TASK: dict[str, Any] = {
 }
 
 
+def _under_locks(
+    task: Any, name: str, buckets: list[Partition], run: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """`run()` holding these buckets' locks; the task is retried later when one is taken, or
+    when the sync ran past the soft time limit (Celery's Retry, raised from here)."""
+    settings = process.runtime.settings
+    client = process.redis(settings.jobs.broker_url)
+    try:
+        with holding(client, name, buckets, settings.jobs.lock_ttl_s):
+            try:
+                return run()
+            except SoftTimeLimitExceeded:
+                raise task.retry(countdown=60) from None
+    except BusyBucket:
+        raise task.retry(countdown=settings.jobs.lock_ttl_s, max_retries=None) from None
+
+
 def _declared_partitions(name: str) -> int:
     """The source's `partitions` in steward.yaml (1 when it is not declared: the sync says so)."""
     found = load_sources(process.runtime.settings.home.sources_file).get(name)
@@ -162,27 +179,25 @@ def sync_source(self: Any, name: str, allow_deletes: bool = False) -> dict[str, 
     from app.sync import sync_source as run_sync
 
     live = process.runtime  # before taking the lock: loading the model takes seconds
-    settings = live.settings
-    of = _declared_partitions(name)
     progress = TaskProgress(self, utc_now())
+
+    def run() -> dict[str, Any]:
+        progress("starting", 0, 0)
+        try:
+            return run_sync(live, name, allow_deletes, progress)
+        except SourceError as error:
+            return {"source": name, "status": "failed", "error": error.reason}
+
+    of = _declared_partitions(name)
     retried = False
     try:
-        client = process.redis(settings.jobs.broker_url)
-        with holding(client, name, [Partition(i, of) for i in range(of)], settings.jobs.lock_ttl_s):
-            progress("starting", 0, 0)
-            try:
-                summary = run_sync(live, name, allow_deletes, progress)
-            except SoftTimeLimitExceeded:
-                retried = True
-                raise self.retry(countdown=60) from None
-            except SourceError as error:
-                summary = {"source": name, "status": "failed", "error": error.reason}
-    except BusyBucket:
+        summary = _under_locks(self, name, [Partition(i, of) for i in range(of)], run)
+    except Retry:
         retried = True
-        raise self.retry(countdown=settings.jobs.lock_ttl_s, max_retries=None) from None
+        raise
     finally:
         if not retried:  # a retried run is still the source's run under way
-            _release_source(process.redis(settings.jobs.broker_url), name, self.request.id)
+            _release_source(process.redis(live.settings.jobs.broker_url), name, self.request.id)
     # The summary, plus what GET /sources/{name}/sync/{run_id} reads (jobs/sync_runs.py).
     return {**summary, **progress.ended(summary)}
 
@@ -223,28 +238,18 @@ def sync_partition(
     from app.sync import sync_source as run_sync
 
     live = process.runtime
-    settings = live.settings
     bucket = Partition(index, of)
     progress = TaskProgress(self, utc_now())
-    try:
-        with holding(
-            process.redis(settings.jobs.broker_url), name, [bucket], settings.jobs.lock_ttl_s
-        ):
-            progress("starting", 0, 0)
-            try:
-                summary = run_sync(
-                    live, name, allow_deletes, progress, partition=bucket, finish=False
-                )
-            except SoftTimeLimitExceeded:
-                raise self.retry(countdown=60) from None
-            except SourceError as error:
-                summary = {"source": name, "status": "failed", "error": error.reason}
-                summary["partition"] = str(bucket)
-            except ConfigError as error:  # steward.yaml changed since the fan-out: say so
-                summary = {"source": name, "status": "failed", "error": str(error)}
-                summary["partition"] = str(bucket)
-    except BusyBucket:
-        raise self.retry(countdown=settings.jobs.lock_ttl_s, max_retries=None) from None
+
+    def run() -> dict[str, Any]:
+        progress("starting", 0, 0)
+        try:
+            return run_sync(live, name, allow_deletes, progress, partition=bucket, finish=False)
+        except (SourceError, ConfigError) as error:  # ConfigError: steward.yaml changed since
+            reason = error.reason if isinstance(error, SourceError) else str(error)
+            return {"source": name, "status": "failed", "error": reason, "partition": str(bucket)}
+
+    summary = _under_locks(self, name, [bucket], run)
     if round_id is not None:
         _end_bucket(live, round_id, summary)
     return {**summary, **progress.ended(summary)}

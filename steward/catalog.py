@@ -9,7 +9,6 @@ tables), so it lives in the kernel; each package's own tables live in that packa
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -465,14 +464,15 @@ class Catalog:
                 row = conn.execute(query.limit(1)).first()
                 return RunRow(**row._mapping) if row else None
             # Read newest first, a page at a time: the bucket's run is among the last rounds'.
-            for start in itertools.count(0, 100):
-                page = conn.execute(query.offset(start).limit(100)).all()
+            offset = 0
+            while True:
+                page = conn.execute(query.offset(offset).limit(100)).all()
                 for row in page:
                     if (row.summary or {}).get("partition") == partition:
                         return RunRow(**row._mapping)
                 if len(page) < 100:
                     return None
-        return None
+                offset += 100
 
     def last_run(self, source: str) -> RunRow | None:
         """The newest run of a source, whatever its status (a running one included)."""
